@@ -1,0 +1,49 @@
+/**
+ * exftp: an FTP server for Deno whose authentication and storage are both
+ * pluggable.
+ *
+ * ```ts
+ * import { FileStorage, FtpServer, PassthroughAuthenticator } from "@exftp/server";
+ *
+ * await using server = new FtpServer({
+ *   port: 0,
+ *   authenticator: new PassthroughAuthenticator(),
+ *   storage: new FileStorage({ root: "." }),
+ * });
+ * const { hostname, port } = await server.listen();
+ * console.log(`Accepting connections on ${hostname}:${port}`);
+ * ```
+ *
+ * Run as a module (`deno run … jsr:@exftp/server`), this file starts the CLI.
+ *
+ * @module
+ */
+
+export { FtpServer } from "./src/server.ts";
+export type { FtpServerOptions, PassiveAddress } from "./src/options.ts";
+export type {
+  FtpServerEventMap,
+  SessionEventDetail,
+  TransferEventDetail,
+  TransferKind,
+} from "./src/events.ts";
+export type { Authenticator, Credentials, FtpUser } from "./src/auth/types.ts";
+export { NoAuthAuthenticator } from "./src/auth/no_auth.ts";
+export { PassthroughAuthenticator } from "./src/auth/passthrough.ts";
+export type {
+  FileInfo,
+  FileType,
+  ReadOptions,
+  StorageConnector,
+  StorageProvider,
+  WriteOptions,
+} from "./src/storage/types.ts";
+export { FileStorage, type FileStorageOptions, type UploadMode } from "./src/storage/file.ts";
+export { FtpError, StorageError, type StorageErrorKind } from "./src/errors.ts";
+export type { NetAddress } from "./src/data/connection.ts";
+export { consoleLogger, jsonLogger, type Logger, type LogLevel, silentLogger } from "./src/log.ts";
+
+if (import.meta.main) {
+  const { main } = await import("./main.ts");
+  Deno.exit(await main(Deno.args));
+}

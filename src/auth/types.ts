@@ -1,0 +1,54 @@
+/**
+ * The authenticator interface.
+ *
+ * @module
+ */
+
+/**
+ * The user a successful login produces. It is handed to the session's storage
+ * provider, so connectors can scope storage by user; authenticators may add
+ * fields such as a home folder, permissions or a quota.
+ */
+export interface FtpUser {
+  /** The login name. */
+  username: string;
+  /** Refuse every command that changes storage. */
+  readOnly?: boolean;
+  /** Anything else the authenticator wants the storage to know. */
+  [field: string]: unknown;
+}
+
+/** What a client presented at USER/PASS time. */
+export interface Credentials {
+  /** The USER argument (may be empty). */
+  username: string;
+  /** The PASS argument (may be empty). Never log it. */
+  password: string;
+  /** The client's IP address. */
+  remoteAddress: string;
+}
+
+/**
+ * Decides who may log in. Login state always lives in the session: an
+ * authenticator must not let one connection in because another logged in.
+ *
+ * @example
+ * ```ts
+ * import type { Authenticator } from "@exftp/server";
+ * const onlyAlice: Authenticator = {
+ *   authenticate: ({ username, password }) =>
+ *     Promise.resolve(username === "alice" && password === "secret" ? { username } : null),
+ * };
+ * ```
+ */
+export interface Authenticator {
+  /** Resolve with the user on success, `null` on refusal. Throwing counts as refusal. */
+  authenticate(credentials: Credentials): Promise<FtpUser | null>;
+  /**
+   * Re-check a logged-in user before a command (for revocation); `false` ends
+   * the session.
+   */
+  isStillValid?(user: FtpUser): Promise<boolean>;
+  /** Shown in the log at start-up, e.g. a warning that everyone may log in. */
+  readonly warning?: string;
+}

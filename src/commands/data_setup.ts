@@ -1,0 +1,151 @@
+/**
+ * How the data connection is made: PASV, EPSV, PORT, EPRT.
+ *
+ * @module
+ */
+
+import { lookup } from "node:dns/promises";
+import { isIPv6, normalizeHost } from "../data/connection.ts";
+import { PassiveListener } from "../data/passive.ts";
+import { FtpError } from "../errors.ts";
+import type { Session } from "../session.ts";
+import type { CommandSpec } from "./types.ts";
+
+/** Open a passive listener on the control connection's local address. */
+function openPassive(session: Session): PassiveListener {
+  session.clearDataSetup();
+  const listener = session.context.portPool.listen(session.local.hostname);
+  const passive = new PassiveListener(listener, session.remote.hostname);
+  session.dataSetup = { kind: "passive", listener: passive };
+  return passive;
+}
+
+/** The IPv4 address to advertise in 227. */
+async function advertisedAddress(session: Session): Promise<string> {
+  const configured = session.context.options.passiveAddress;
+  let host = typeof configured === "function"
+    ? await configured(session.remote.hostname)
+    : configured ?? session.local.hostname;
+  host = normalizeHost(host);
+  if (!/^\d{1,3}(\.\d{1,3}){3}$/.test(host)) {
+    try {
+      host = (await lookup(host, { family: 4 })).address;
+    } catch (error) {
+      session.log("error", "Passive address does not resolve to IPv4", {
+        host,
+        error: String(error),
+      });
+      throw new FtpError(425, "Can't enter passive mode: passive address is not usable");
+    }
+  }
+  return host;
+}
+
+/** Check an active-mode target: the client's own address, an unprivileged port. */
+function checkActiveTarget(session: Session, hostname: string, port: number): void {
+  if (normalizeHost(hostname) !== session.remote.hostname) {
+    throw new FtpError(500, "Illegal PORT: data connections go to your own address only");
+  }
+  if (port < 1024) throw new FtpError(504, "Illegal PORT: ports below 1024 are refused");
+}
+
+function refuseAfterEpsvAll(session: Session, verb: string): void {
+  if (session.epsvAll) throw new FtpError(503, `${verb} not allowed after EPSV ALL`);
+}
+
+/** PASV, EPSV, PORT, EPRT. */
+export const dataSetupCommands: Record<string, CommandSpec> = {
+  PASV: {
+    syntax: "PASV",
+    help: "Enter passive mode (IPv4)",
+    needsLogin: true,
+    argument: "none",
+    async handle(session) {
+      refuseAfterEpsvAll(session, "PASV");
+      if (isIPv6(session.local.hostname) && !session.context.options.passiveAddress) {
+        throw new FtpError(522, "PASV is IPv4 only; use EPSV");
+      }
+      const address = await advertisedAddress(session);
+      const { port } = openPassive(session);
+      const numbers = `${address.replaceAll(".", ",")},${port >> 8},${port & 255}`;
+      await session.reply(227, `Entering Passive Mode (${numbers}).`);
+    },
+  },
+  EPSV: {
+    syntax: "EPSV [1|2|ALL]",
+    help: "Enter extended passive mode (IPv4 or IPv6)",
+    needsLogin: true,
+    argument: "optional",
+    feature: () => "EPSV",
+    async handle(session, argument) {
+      const family = argument.trim().toUpperCase();
+      const own = isIPv6(session.local.hostname) ? "2" : "1";
+      if (family === "ALL") {
+        session.epsvAll = true;
+        await session.reply(200, "EPSV ALL accepted");
+        return;
+      }
+      if (family !== "" && family !== own) {
+        if (family === "1" || family === "2") {
+          throw new FtpError(522, `Network protocol not supported, use (${own})`);
+        }
+        throw new FtpError(501, "Syntax: EPSV [1|2|ALL]");
+      }
+      const { port } = openPassive(session);
+      await session.reply(229, `Entering Extended Passive Mode (|||${port}|)`);
+    },
+  },
+  PORT: {
+    syntax: "PORT h1,h2,h3,h4,p1,p2",
+    help: "Enter active mode: the server connects to the client (IPv4)",
+    needsLogin: true,
+    argument: "required",
+    async handle(session, argument) {
+      refuseAfterEpsvAll(session, "PORT");
+      const parts = argument.trim().split(",");
+      const numbers = parts.map((part) => /^\d{1,3}$/.test(part.trim()) ? Number(part) : NaN);
+      if (numbers.length !== 6 || numbers.some((n) => !(n >= 0 && n <= 255))) {
+        throw new FtpError(501, "Syntax: PORT h1,h2,h3,h4,p1,p2");
+      }
+      const hostname = numbers.slice(0, 4).join(".");
+      const port = numbers[4] * 256 + numbers[5];
+      checkActiveTarget(session, hostname, port);
+      session.clearDataSetup();
+      session.dataSetup = { kind: "active", hostname, port };
+      await session.reply(200, "PORT command successful");
+    },
+  },
+  EPRT: {
+    syntax: "EPRT |af|address|port|",
+    help: "Enter extended active mode (IPv4 or IPv6)",
+    needsLogin: true,
+    argument: "required",
+    feature: () => "EPRT",
+    async handle(session, argument) {
+      refuseAfterEpsvAll(session, "EPRT");
+      const text = argument.trim();
+      const delimiter = text[0];
+      const code = delimiter?.charCodeAt(0) ?? 0;
+      const fields = text.split(delimiter);
+      if (code < 33 || code > 126 || fields.length !== 5 || fields[0] !== "" || fields[4] !== "") {
+        throw new FtpError(501, "Syntax: EPRT |af|address|port|");
+      }
+      const [, family, hostname, portText] = fields;
+      if (family !== "1" && family !== "2") {
+        throw new FtpError(522, "Network protocol not supported, use (1,2)");
+      }
+      const valid = family === "1"
+        ? /^\d{1,3}(\.\d{1,3}){3}$/.test(hostname) &&
+          hostname.split(".").every((n) => Number(n) <= 255)
+        : /^[0-9a-fA-F:.]+$/.test(hostname) && hostname.includes(":");
+      const port = /^\d{1,5}$/.test(portText) ? Number(portText) : NaN;
+      if (!valid || !(port >= 1 && port <= 65535)) {
+        throw new FtpError(501, "Syntax: EPRT |af|address|port|");
+      }
+      checkActiveTarget(session, hostname, port);
+      session.clearDataSetup();
+      session.dataSetup = { kind: "active", hostname, port };
+      await session.reply(200, "EPRT command successful");
+    },
+  },
+};

@@ -1,0 +1,136 @@
+/**
+ * Commands on files and folders that need no data connection: MKD, RMD,
+ * DELE, RNFR, RNTO, SIZE, MDTM.
+ *
+ * @module
+ */
+
+import { FtpError, StorageError } from "../errors.ts";
+import { ftpTimestamp } from "../listing/format.ts";
+import { quotePath } from "../replies.ts";
+import type { Session } from "../session.ts";
+import type { CommandSpec } from "./types.ts";
+
+/** Run a storage operation and record it as an event, success or failure. */
+async function recorded(
+  session: Session,
+  kind: "delete" | "rename",
+  command: string,
+  path: string,
+  action: () => Promise<void>,
+): Promise<void> {
+  try {
+    await action();
+  } catch (error) {
+    session.recordOperation(kind, command, path, error);
+    throw error;
+  }
+  session.recordOperation(kind, command, path);
+}
+
+/** MKD, RMD, DELE, RNFR, RNTO, SIZE, MDTM. */
+export const fileCommands: Record<string, CommandSpec> = {
+  MKD: {
+    syntax: "MKD <path>",
+    help: "Make a folder",
+    needsLogin: true,
+    argument: "required",
+    changesStorage: true,
+    async handle(session, argument) {
+      const path = session.resolvePath(argument);
+      if (path === "/") throw new FtpError(550, "The root folder already exists");
+      await session.files.mkdir(path);
+      session.log("info", "MKD ok", { path });
+      await session.reply(257, `${quotePath(path)} created`);
+    },
+  },
+  RMD: {
+    syntax: "RMD <path>",
+    help: "Remove an empty folder",
+    needsLogin: true,
+    argument: "required",
+    changesStorage: true,
+    async handle(session, argument) {
+      const path = session.resolvePath(argument);
+      if (path === "/" || session.cwd === path || session.cwd.startsWith(path + "/")) {
+        throw new FtpError(
+          550,
+          `Can't remove ${quotePath(path)}: it is the current folder or above it`,
+        );
+      }
+      await recorded(session, "delete", "RMD", path, () => session.files.rmdir(path));
+      await session.reply(250, `Folder ${quotePath(path)} removed`);
+    },
+  },
+  DELE: {
+    syntax: "DELE <path>",
+    help: "Delete a file",
+    needsLogin: true,
+    argument: "required",
+    changesStorage: true,
+    async handle(session, argument) {
+      const path = session.resolvePath(argument);
+      await recorded(session, "delete", "DELE", path, () => session.files.remove(path));
+      await session.reply(250, `File ${quotePath(path)} deleted`);
+    },
+  },
+  RNFR: {
+    syntax: "RNFR <path>",
+    help: "Name the file or folder to rename (RNTO follows)",
+    needsLogin: true,
+    argument: "required",
+    changesStorage: true,
+    async handle(session, argument) {
+      const path = session.resolvePath(argument);
+      if (path === "/") throw new FtpError(550, "The root folder can't be renamed");
+      await session.files.stat(path);
+      session.renameFrom = path;
+      await session.reply(350, "Ready for RNTO");
+    },
+  },
+  RNTO: {
+    syntax: "RNTO <path>",
+    help: "Rename the file or folder named by RNFR",
+    needsLogin: true,
+    argument: "required",
+    changesStorage: true,
+    keepsRenameFrom: true,
+    async handle(session, argument) {
+      const from = session.renameFrom;
+      session.renameFrom = undefined;
+      if (from === undefined) throw new FtpError(503, "Send RNFR first");
+      const to = session.resolvePath(argument);
+      if (to === from) throw new FtpError(553, "Source and target are the same");
+      if (to.startsWith(from + "/")) throw new FtpError(553, "Can't move a folder into itself");
+      await recorded(session, "rename", "RNTO", to, () => session.files.rename(from, to));
+      await session.reply(250, `Renamed to ${quotePath(to)}`);
+    },
+  },
+  SIZE: {
+    syntax: "SIZE <path>",
+    help: "Size of a file in bytes, as stored",
+    needsLogin: true,
+    argument: "required",
+    feature: () => "SIZE",
+    async handle(session, argument) {
+      const path = session.resolvePath(argument);
+      const info = await session.files.stat(path);
+      if (info.type !== "file") throw new FtpError(550, `Not a regular file: ${quotePath(path)}`);
+      await session.reply(213, String(info.size));
+    },
+  },
+  MDTM: {
+    syntax: "MDTM <path>",
+    help: "Modification time of a file (UTC)",
+    needsLogin: true,
+    argument: "required",
+    feature: () => "MDTM",
+    async handle(session, argument) {
+      const path = session.resolvePath(argument);
+      const info = await session.files.stat(path);
+      if (info.type !== "file") throw new FtpError(550, `Not a regular file: ${quotePath(path)}`);
+      if (!info.mtime) throw new StorageError("not_found", "Modification time unknown");
+      await session.reply(213, ftpTimestamp(info.mtime));
+    },
+  },
+};

@@ -1,0 +1,104 @@
+/**
+ * Information and negotiation: SYST, FEAT, OPTS, HELP, NOOP, CLNT.
+ *
+ * @module
+ */
+
+import { FtpError } from "../errors.ts";
+import type { Session } from "../session.ts";
+import type { CommandSpec } from "./types.ts";
+
+/** FEAT lines, generated from the command table for this session. */
+export function featureLines(session: Session): string[] {
+  const lines = new Set<string>();
+  for (const spec of new Set(session.context.commands.values())) {
+    if (spec.available && !spec.available(session)) continue;
+    const feature = spec.feature?.(session);
+    for (const line of typeof feature === "string" ? [feature] : feature ?? []) lines.add(line);
+  }
+  return [...lines].sort();
+}
+
+/** SYST, FEAT, OPTS, HELP, NOOP, CLNT. */
+export const infoCommands: Record<string, CommandSpec> = {
+  SYST: {
+    syntax: "SYST",
+    help: "Name the system type",
+    needsLogin: false,
+    argument: "none",
+    async handle(session) {
+      await session.reply(215, "UNIX Type: L8");
+    },
+  },
+  FEAT: {
+    syntax: "FEAT",
+    help: "List the extensions this server supports",
+    needsLogin: false,
+    argument: "none",
+    async handle(session) {
+      await session.reply(211, ["Features:", ...featureLines(session).map((l) => ` ${l}`), "End"]);
+    },
+  },
+  OPTS: {
+    syntax: "OPTS <command> [options]",
+    help: "Set options of a command (OPTS UTF8 ON)",
+    needsLogin: false,
+    argument: "required",
+    feature: () => "UTF8",
+    async handle(session, argument) {
+      const [name, ...rest] = argument.trim().split(/\s+/);
+      const value = rest.join(" ").toUpperCase();
+      if (name.toUpperCase() === "UTF8" || name.toUpperCase() === "UTF-8") {
+        if (value !== "ON" && value !== "OFF" && value !== "") {
+          throw new FtpError(501, "Syntax: OPTS UTF8 ON|OFF");
+        }
+        // Names are always UTF-8 here; OFF changes nothing but is acknowledged.
+        await session.reply(200, `UTF8 mode ${value === "OFF" ? "stays on" : "enabled"}`);
+        return;
+      }
+      throw new FtpError(501, `Option "${name.slice(0, 16)}" not understood`);
+    },
+  },
+  HELP: {
+    syntax: "HELP [command]",
+    help: "List the commands, or explain one",
+    needsLogin: false,
+    argument: "optional",
+    async handle(session, argument) {
+      const { commands } = session.context;
+      const wanted = argument.trim().toUpperCase();
+      if (wanted) {
+        const spec = commands.get(wanted);
+        if (!spec) throw new FtpError(502, `Unknown command "${wanted.slice(0, 16)}"`);
+        await session.reply(214, `Syntax: ${spec.syntax} (${spec.help})`);
+        return;
+      }
+      const names = [...commands.keys()].sort();
+      const rows: string[] = [];
+      for (let i = 0; i < names.length; i += 8) {
+        rows.push(" " + names.slice(i, i + 8).map((n) => n.padEnd(6)).join(" ").trimEnd());
+      }
+      await session.reply(214, ["The following commands are recognized:", ...rows, "Help OK"]);
+    },
+  },
+  NOOP: {
+    syntax: "NOOP",
+    help: "Do nothing",
+    needsLogin: false,
+    argument: "none",
+    async handle(session) {
+      await session.reply(200, "NOOP ok");
+    },
+  },
+  CLNT: {
+    syntax: "CLNT <client name>",
+    help: "Tell the server which client this is",
+    needsLogin: false,
+    argument: "optional",
+    feature: () => "CLNT",
+    async handle(session, argument) {
+      session.log("debug", "Client identified", { clientName: argument.slice(0, 100) });
+      await session.reply(200, "Noted");
+    },
+  },
+};

@@ -1,0 +1,152 @@
+/**
+ * Folder listings: LIST, NLST (data connection) and STAT with a path (control
+ * connection).
+ *
+ * @module
+ */
+
+import { LineBatcher } from "../data/streams.ts";
+import { FtpError } from "../errors.ts";
+import { formatListLine, safeName } from "../listing/format.ts";
+import type { Session } from "../session.ts";
+import type { FileInfo } from "../storage/types.ts";
+import type { CommandSpec } from "./types.ts";
+
+/** `-la /path` → flags and the rest. Only leading `-x` tokens are flags. */
+export function parseListArguments(argument: string): { flags: Set<string>; path: string } {
+  const flags = new Set<string>();
+  let rest = argument.trimStart();
+  while (true) {
+    const match = /^-([a-zA-Z0-9]+)(?:\s+|$)/.exec(rest);
+    if (!match) break;
+    for (const letter of match[1]) flags.add(letter);
+    rest = rest.slice(match[0].length);
+  }
+  return { flags, path: rest.trimEnd() };
+}
+
+interface ListingPlan {
+  path: string;
+  /** The entry itself when the argument names a file. */
+  file?: FileInfo;
+  showHidden: boolean;
+  /** Prefix for NLST names (the argument as given). */
+  prefix: string;
+}
+
+async function planListing(
+  session: Session,
+  argument: string,
+): Promise<ListingPlan & { long: boolean }> {
+  const { flags, path: given } = parseListArguments(argument);
+  const path = session.resolvePath(given || ".");
+  const info = await session.files.stat(path);
+  return {
+    path,
+    file: info.type === "file" ? info : undefined,
+    showHidden: flags.has("a") || flags.has("A"),
+    long: flags.has("l"),
+    prefix: given === "" || info.type === "file" ? "" : given.replace(/\/+$/, "") + "/",
+  };
+}
+
+/** The entries a listing shows, streamed. */
+async function* entries(session: Session, plan: ListingPlan): AsyncIterable<FileInfo> {
+  if (plan.file) {
+    yield plan.file;
+    return;
+  }
+  for await (const entry of session.files.list(plan.path)) {
+    if (!plan.showHidden && entry.name.startsWith(".")) continue;
+    yield entry;
+  }
+}
+
+async function list(session: Session, argument: string, command: "LIST" | "NLST") {
+  const plan = await planListing(session, argument);
+  const long = command === "LIST" || plan.long;
+  const now = new Date();
+  await session.startTransfer({
+    command,
+    kind: "listing",
+    path: plan.path,
+    openingText: `Opening ASCII mode data connection for file list`,
+    async run(connection, signal, progress) {
+      const batch = new LineBatcher(connection, progress);
+      for await (const entry of entries(session, plan)) {
+        signal.throwIfAborted();
+        if (long) {
+          await batch.add(formatListLine(entry, now));
+        } else if (plan.file) {
+          await batch.add(safeName(argumentPath(argument)));
+        } else {
+          await batch.add(safeName(plan.prefix + entry.name));
+        }
+      }
+      await batch.flush();
+      return progress.bytes;
+    },
+  });
+}
+
+function argumentPath(argument: string): string {
+  return parseListArguments(argument).path;
+}
+
+/** LIST and NLST. */
+export const listingCommands: Record<string, CommandSpec> = {
+  LIST: {
+    syntax: "LIST [-a] [-l] [path]",
+    help: "List a folder or file in ls -l style",
+    needsLogin: true,
+    argument: "optional",
+    handle: (session, argument) => list(session, argument, "LIST"),
+  },
+  NLST: {
+    syntax: "NLST [-a] [-l] [path]",
+    help: "List names only (prefixed with the folder argument as given)",
+    needsLogin: true,
+    argument: "optional",
+    handle: (session, argument) => list(session, argument, "NLST"),
+  },
+  STAT: {
+    syntax: "STAT [path]",
+    help: "Server status, transfer progress, or a listing over the control connection",
+    needsLogin: false,
+    argument: "optional",
+    duringTransfer: true,
+    async handle(session, argument) {
+      const running = session.transferProgress;
+      if (running) {
+        const { request, progress } = running;
+        const seconds = Math.max((Date.now() - progress.startedAt) / 1000, 0.001);
+        await session.reply(213, [
+          "Status of the running transfer:",
+          ` ${request.command} ${safeName(request.path)}`,
+          ` ${progress.bytes} bytes in ${seconds.toFixed(1)} s`,
+          "End of status",
+        ]);
+        return;
+      }
+      if (argument.trim() === "") {
+        await session.reply(211, [
+          `${session.context.options.serverName} FTP server status:`,
+          ` Connected from ${session.remote.hostname}`,
+          session.user ? ` Logged in as ${safeName(session.user.username)}` : " Not logged in",
+          ` TYPE: ${session.transferType === "A" ? "ASCII" : "BINARY"}, MODE: Stream, STRU: File`,
+          "End of status",
+        ]);
+        return;
+      }
+      if (!session.user) throw new FtpError(530, "Please log in with USER and PASS first");
+      const plan = await planListing(session, argument);
+      const now = new Date();
+      const lines = ["Status of " + safeName(plan.path) + ":"];
+      for await (const entry of entries(session, plan)) {
+        lines.push(" " + formatListLine(entry, now));
+      }
+      lines.push("End of status");
+      await session.reply(213, lines);
+    },
+  },
+};

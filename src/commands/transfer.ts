@@ -1,0 +1,210 @@
+/**
+ * Transfers and their parameters: RETR, STOR, APPE, REST, TYPE, MODE, STRU,
+ * ALLO, ABOR.
+ *
+ * @module
+ */
+
+import { fromNetworkAscii, toNetworkAscii } from "../data/ascii.ts";
+import { receiveStream, sendStream } from "../data/streams.ts";
+import { FtpError, StorageError } from "../errors.ts";
+import { baseName, parentPath } from "../paths.ts";
+import { quotePath } from "../replies.ts";
+import type { Session } from "../session.ts";
+import type { CommandSpec } from "./types.ts";
+
+function modeName(session: Session): string {
+  return session.transferType === "A" ? "ASCII" : "BINARY";
+}
+
+/** Take the REST offset (it applies to one transfer only). */
+function takeRestOffset(session: Session): number {
+  const offset = session.restOffset;
+  session.restOffset = 0;
+  return offset;
+}
+
+async function retrieve(session: Session, argument: string): Promise<void> {
+  const path = session.resolvePath(argument);
+  const offset = takeRestOffset(session);
+  const info = await session.files.stat(path);
+  if (info.type !== "file") throw new FtpError(550, `Not a regular file: ${quotePath(path)}`);
+  if (offset > info.size) {
+    throw new FtpError(
+      554,
+      `Restart offset ${offset} is beyond the end of the file (${info.size})`,
+    );
+  }
+  let source = await session.files.read(path, { offset });
+  if (session.transferType === "A") source = source.pipeThrough(toNetworkAscii());
+  await session.startTransfer({
+    command: "RETR",
+    kind: "download",
+    path,
+    openingText: `Opening ${modeName(session)} mode data connection for ${
+      quotePath(baseName(path))
+    } (${info.size - offset} bytes)`,
+    run: (connection, signal, progress) => sendStream(source, connection, signal, progress),
+    release: () => void source.cancel().catch(() => {}),
+  });
+}
+
+async function store(
+  session: Session,
+  argument: string,
+  command: "STOR" | "APPE",
+): Promise<void> {
+  const path = session.resolvePath(argument);
+  let position: "truncate" | "append" | number = command === "APPE" ? "append" : "truncate";
+  if (command === "APPE" && session.restOffset > 0) {
+    session.restOffset = 0;
+    throw new FtpError(503, "REST is not allowed before APPE");
+  }
+  const offset = takeRestOffset(session);
+  if (path === "/") throw new FtpError(553, "Can't store over the root folder");
+  const parent = await session.files.stat(parentPath(path)).catch((error) => {
+    if (error instanceof StorageError && error.kind === "not_found") {
+      throw new FtpError(553, `No such folder: ${quotePath(parentPath(path))}`);
+    }
+    throw error;
+  });
+  if (parent.type !== "directory") {
+    throw new FtpError(553, `Not a folder: ${quotePath(parentPath(path))}`);
+  }
+  const existing = await session.files.stat(path).catch((error) => {
+    if (error instanceof StorageError && error.kind === "not_found") return undefined;
+    throw error;
+  });
+  if (existing?.type === "directory") {
+    throw new FtpError(553, `Can't store over a folder: ${quotePath(path)}`);
+  }
+  if (offset > 0) {
+    if (!existing || offset > existing.size) {
+      throw new FtpError(554, `Restart offset ${offset} is beyond the end of the file`);
+    }
+    position = offset;
+  }
+  await session.startTransfer({
+    command,
+    kind: "upload",
+    path,
+    openingText: `Opening ${modeName(session)} mode data connection for ${
+      quotePath(baseName(path))
+    }`,
+    run: (connection, signal, progress) => {
+      let source = receiveStream(connection, progress);
+      if (session.transferType === "A") source = source.pipeThrough(fromNetworkAscii());
+      return session.files.write(path, source, { position, signal }).then(() => progress.bytes);
+    },
+  });
+}
+
+/** RETR, STOR, APPE, REST, TYPE, MODE, STRU, ALLO, ABOR. */
+export const transferCommands: Record<string, CommandSpec> = {
+  RETR: {
+    syntax: "RETR <path>",
+    help: "Download a file (from the REST offset, if any)",
+    needsLogin: true,
+    argument: "required",
+    handle: retrieve,
+  },
+  STOR: {
+    syntax: "STOR <path>",
+    help: "Upload a file (from the REST offset, if any)",
+    needsLogin: true,
+    argument: "required",
+    changesStorage: true,
+    handle: (session, argument) => store(session, argument, "STOR"),
+  },
+  APPE: {
+    syntax: "APPE <path>",
+    help: "Append to a file (creating it if missing)",
+    needsLogin: true,
+    argument: "required",
+    changesStorage: true,
+    handle: (session, argument) => store(session, argument, "APPE"),
+  },
+  REST: {
+    syntax: "REST <offset>",
+    help: "Restart the next RETR or STOR at a byte offset",
+    needsLogin: true,
+    argument: "required",
+    feature: () => "REST STREAM",
+    async handle(session, argument) {
+      const text = argument.trim();
+      const offset = /^\d{1,16}$/.test(text) ? Number(text) : NaN;
+      if (!Number.isSafeInteger(offset)) throw new FtpError(501, "Syntax: REST <offset>");
+      if (offset > 0 && session.transferType === "A") {
+        throw new FtpError(501, "REST is not allowed in ASCII mode; use TYPE I");
+      }
+      session.restOffset = offset;
+      await session.reply(350, `Restarting at ${offset}; send RETR or STOR to go on`);
+    },
+  },
+  TYPE: {
+    syntax: "TYPE A|I|L 8",
+    help: "Set the transfer type: A (text, CRLF on the wire) or I (binary)",
+    needsLogin: false,
+    argument: "required",
+    async handle(session, argument) {
+      const type = argument.trim().toUpperCase().replace(/\s+/g, " ");
+      if (type === "A" || type === "A N") {
+        session.transferType = "A";
+        await session.reply(200, "Type set to A");
+      } else if (type === "I" || type === "L 8") {
+        session.transferType = "I";
+        await session.reply(200, "Type set to I");
+      } else {
+        throw new FtpError(504, `Type "${type.slice(0, 16)}" not supported; use A or I`);
+      }
+    },
+  },
+  MODE: {
+    syntax: "MODE S",
+    help: "Set the transfer mode (stream only)",
+    needsLogin: false,
+    argument: "required",
+    async handle(session, argument) {
+      if (argument.trim().toUpperCase() !== "S") {
+        throw new FtpError(504, "Only MODE S is supported");
+      }
+      await session.reply(200, "Mode set to S");
+    },
+  },
+  STRU: {
+    syntax: "STRU F",
+    help: "Set the file structure (file only)",
+    needsLogin: false,
+    argument: "required",
+    async handle(session, argument) {
+      if (argument.trim().toUpperCase() !== "F") {
+        throw new FtpError(504, "Only STRU F is supported");
+      }
+      await session.reply(200, "Structure set to F");
+    },
+  },
+  ALLO: {
+    syntax: "ALLO <bytes>",
+    help: "Announce an upload's size (no allocation is needed)",
+    needsLogin: true,
+    argument: "required",
+    async handle(session) {
+      await session.reply(202, "No storage allocation necessary");
+    },
+  },
+  ABOR: {
+    syntax: "ABOR",
+    help: "Abort the running transfer",
+    needsLogin: false,
+    argument: "none",
+    duringTransfer: true,
+    async handle(session) {
+      if (await session.abortTransfer()) {
+        await session.reply(226, "ABOR successful");
+        return;
+      }
+      session.clearDataSetup();
+      await session.reply(225, "No transfer to abort");
+    },
+  },
+};

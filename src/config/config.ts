@@ -1,0 +1,375 @@
+/**
+ * The CLI's configuration: a YAML file, environment variables and flags,
+ * merged in rising precedence over the defaults, validated key by key into
+ * {@linkcode FtpServerOptions}. Every problem is a {@linkcode ConfigError}
+ * that names the key.
+ *
+ * @module
+ */
+
+import type { Authenticator } from "../auth/types.ts";
+import { NoAuthAuthenticator } from "../auth/no_auth.ts";
+import { PassthroughAuthenticator } from "../auth/passthrough.ts";
+import { DEFAULTS, type FtpServerOptions } from "../options.ts";
+import { FileStorage, type UploadMode } from "../storage/file.ts";
+import type { StorageProvider } from "../storage/types.ts";
+import { consoleLogger, jsonLogger } from "../log.ts";
+
+/** A configuration problem, naming the key and what is wrong with its value. */
+export class ConfigError extends Error {
+  /** The offending key as the user spelled it (YAML key, env variable or flag). */
+  readonly key: string;
+
+  /** `key: problem`. */
+  constructor(key: string, problem: string) {
+    super(`${key}: ${problem}`);
+    this.name = "ConfigError";
+    this.key = key;
+  }
+}
+
+/** The raw configuration, keyed as in the YAML file. */
+export type RawConfig = Record<string, unknown>;
+
+/** Environment variables and the YAML key each sets. */
+export const ENV_KEYS: Readonly<Record<string, string>> = {
+  FTP_PORT: "ftp_port",
+  FTP_ADDR: "ftp_addr",
+  FTP_SERVER_NAME: "server_name",
+  MIN_PASSIVE_PORT: "min_passive_port",
+  MAX_PASSIVE_PORT: "max_passive_port",
+  FTP_PASSIVE_ADDRESS: "passive_address",
+  FTP_AUTHENTICATOR: "authenticator",
+  FTP_STORAGE: "storage_connector",
+};
+
+/** Every key the YAML file may contain, with its meaning (for errors and --help). */
+export const CONFIG_KEYS = [
+  "ftp_port",
+  "ftp_addr",
+  "server_name",
+  "min_passive_port",
+  "max_passive_port",
+  "passive_address",
+  "authenticator",
+  "authenticator_config",
+  "storage_connector",
+  "storage_config",
+  "upload_mode",
+  "max_sessions",
+  "max_sessions_per_ip",
+  "login_timeout_s",
+  "idle_timeout_s",
+  "passive_accept_timeout_s",
+  "data_stall_timeout_s",
+  "login_failure_delay_ms",
+  "max_login_failures",
+  "shutdown_grace_s",
+  "log_format",
+] as const;
+
+/** Parse YAML text into a raw config (a mapping at the top). */
+export async function parseConfigText(text: string, source: string): Promise<RawConfig> {
+  // js-yaml rather than npm:yaml: the latter reads LOG_TOKENS/LOG_STREAM from the
+  // environment while parsing, which would force --allow-env on every config file.
+  const { load } = await import("js-yaml");
+  let value: unknown;
+  try {
+    value = load(text);
+  } catch (error) {
+    const message = (error as Error).message.split("\n")[0];
+    throw new ConfigError(source, `not valid YAML: ${message}`);
+  }
+  if (value === null || value === undefined) return {};
+  if (typeof value !== "object" || Array.isArray(value)) {
+    throw new ConfigError(source, "must be a mapping of keys to values");
+  }
+  return value as RawConfig;
+}
+
+/** Read and parse a YAML config file. */
+export async function readConfigFile(path: string): Promise<RawConfig> {
+  let text: string;
+  try {
+    text = await Deno.readTextFile(path);
+  } catch (error) {
+    if (error instanceof Deno.errors.NotCapable) {
+      throw new ConfigError(
+        "--config",
+        `no permission to read "${path}": add --allow-read=${path}`,
+      );
+    }
+    throw new ConfigError("--config", `can't read "${path}": ${(error as Error).message}`);
+  }
+  return await parseConfigText(text, path);
+}
+
+/** The config keys set by environment variables (only those Deno lets us read). */
+export function configFromEnv(env: (name: string) => string | undefined): RawConfig {
+  const raw: RawConfig = {};
+  for (const [variable, key] of Object.entries(ENV_KEYS)) {
+    const value = env(variable);
+    if (value !== undefined && value !== "") raw[key] = value;
+  }
+  return raw;
+}
+
+/** Read environment variables where permitted, silently skipping the others. */
+export function permittedEnv(name: string): string | undefined {
+  if (Deno.permissions.querySync({ name: "env", variable: name }).state !== "granted") {
+    return undefined;
+  }
+  return Deno.env.get(name);
+}
+
+function integer(raw: RawConfig, key: string, min: number, max: number): number | undefined {
+  const value = raw[key];
+  if (value === undefined) return undefined;
+  const number = typeof value === "string" && /^\s*-?\d+\s*$/.test(value) ? Number(value) : value;
+  if (typeof number !== "number" || !Number.isInteger(number) || number < min || number > max) {
+    throw new ConfigError(
+      key,
+      `must be a whole number from ${min} to ${max}, got ${JSON.stringify(value)}`,
+    );
+  }
+  return number;
+}
+
+function seconds(raw: RawConfig, key: string, scale = 1000): number | undefined {
+  const value = raw[key];
+  if (value === undefined) return undefined;
+  const number = typeof value === "string" && value.trim() !== "" ? Number(value) : value;
+  if (typeof number !== "number" || !Number.isFinite(number) || number < 0) {
+    throw new ConfigError(key, `must be a number of at least 0, got ${JSON.stringify(value)}`);
+  }
+  const ms = Math.round(number * scale);
+  if (ms > 2 ** 31 - 1) throw new ConfigError(key, `is too large (${value})`);
+  return ms;
+}
+
+function text(raw: RawConfig, key: string): string | undefined {
+  const value = raw[key];
+  if (value === undefined) return undefined;
+  if (typeof value !== "string" || value.trim() === "") {
+    throw new ConfigError(key, `must be a non-empty string, got ${JSON.stringify(value)}`);
+  }
+  return value;
+}
+
+function mapping(raw: RawConfig, key: string): Record<string, unknown> {
+  const value = raw[key];
+  if (value === undefined || value === null) return {};
+  if (typeof value !== "object" || Array.isArray(value)) {
+    throw new ConfigError(key, `must be a mapping, got ${JSON.stringify(value)}`);
+  }
+  return value as Record<string, unknown>;
+}
+
+function isModuleReference(name: string): boolean {
+  return /^(\.{0,2}\/|file:|https?:|[A-Za-z]:\\)/.test(name) || /\.(ts|js|mjs|mts)$/.test(name);
+}
+
+async function importDefault(key: string, specifier: string, baseDir: string): Promise<unknown> {
+  const url = /^[a-z]+:/.test(specifier) && !/^[A-Za-z]:\\/.test(specifier)
+    ? specifier
+    : new URL(specifier, `file://${baseDir.endsWith("/") ? baseDir : baseDir + "/"}`).href;
+  try {
+    const module = await import(url);
+    return module.default;
+  } catch (error) {
+    throw new ConfigError(key, `can't load module "${specifier}": ${(error as Error).message}`);
+  }
+}
+
+async function buildAuthenticator(
+  name: string,
+  config: Record<string, unknown>,
+  baseDir: string,
+): Promise<Authenticator> {
+  switch (name) {
+    case "no_auth":
+      return new NoAuthAuthenticator();
+    case "passthrough":
+      return new PassthroughAuthenticator();
+  }
+  if (isModuleReference(name)) {
+    let exported = await importDefault("authenticator", name, baseDir);
+    if (typeof exported === "function") {
+      try {
+        exported = await (exported as (c: unknown) => unknown)(config);
+      } catch (error) {
+        throw new ConfigError(
+          "authenticator",
+          `module "${name}" failed: ${(error as Error).message}`,
+        );
+      }
+    }
+    if (typeof (exported as Authenticator | null)?.authenticate !== "function") {
+      throw new ConfigError(
+        "authenticator",
+        `module "${name}" must default-export an Authenticator (or a function returning one)`,
+      );
+    }
+    return exported as Authenticator;
+  }
+  throw new ConfigError(
+    "authenticator",
+    `unknown authenticator "${name}"; this version supports no_auth, passthrough, or a module path`,
+  );
+}
+
+async function buildStorage(
+  name: string,
+  config: Record<string, unknown>,
+  uploadMode: UploadMode | undefined,
+  baseDir: string,
+): Promise<StorageProvider> {
+  if (name === "file") {
+    for (const key of Object.keys(config)) {
+      if (key !== "root" && key !== "upload_mode") {
+        throw new ConfigError(`storage_config.${key}`, `unknown key for the file connector`);
+      }
+    }
+    const root = config.root ?? ".";
+    if (typeof root !== "string" || root === "") {
+      throw new ConfigError(
+        "storage_config.root",
+        `must be a folder path, got ${JSON.stringify(root)}`,
+      );
+    }
+    const mode = config.upload_mode ?? uploadMode;
+    if (mode !== undefined && !["atomic", "atomic_resume", "direct"].includes(mode as string)) {
+      throw new ConfigError(
+        "upload_mode",
+        `must be atomic, atomic_resume or direct, got ${JSON.stringify(mode)}`,
+      );
+    }
+    return new FileStorage({ root, uploadMode: mode as UploadMode | undefined });
+  }
+  if (isModuleReference(name)) {
+    let exported = await importDefault("storage_connector", name, baseDir);
+    if (typeof exported === "function" && exported.length <= 1 && !("stat" in exported)) {
+      // A factory of the config: `export default (config) => connector`.
+      try {
+        const made = await (exported as (c: unknown) => unknown)(config);
+        if (made && typeof (made as { stat?: unknown }).stat === "function") exported = made;
+      } catch (error) {
+        throw new ConfigError(
+          "storage_connector",
+          `module "${name}" failed: ${(error as Error).message}`,
+        );
+      }
+    }
+    if (
+      typeof exported !== "function" &&
+      typeof (exported as { stat?: unknown } | null)?.stat !== "function"
+    ) {
+      throw new ConfigError(
+        "storage_connector",
+        `module "${name}" must default-export a StorageConnector (or a function returning one)`,
+      );
+    }
+    return exported as StorageProvider;
+  }
+  throw new ConfigError(
+    "storage_connector",
+    `unknown storage connector "${name}"; this version supports file, or a module path`,
+  );
+}
+
+/** The result of {@linkcode buildOptions}: server options plus what the CLI needs. */
+export interface CliConfig {
+  /** Options for {@linkcode FtpServer}. */
+  options: FtpServerOptions;
+  /** The folder served, when the file connector is used (for permission checks). */
+  root?: string;
+}
+
+/**
+ * Validate a merged raw config and build server options.
+ *
+ * @param raw keys as in the YAML file (env and flags already merged in)
+ * @param baseDir where relative module paths are resolved (the config file's folder)
+ */
+export async function buildOptions(
+  raw: RawConfig,
+  baseDir: string = Deno.cwd(),
+): Promise<CliConfig> {
+  for (const key of Object.keys(raw)) {
+    if (!(CONFIG_KEYS as readonly string[]).includes(key)) {
+      if (key === "tls" || key === "ftps_port") {
+        throw new ConfigError(key, "FTPS is not supported by this version yet");
+      }
+      throw new ConfigError(key, `unknown key; known keys are ${CONFIG_KEYS.join(", ")}`);
+    }
+  }
+  const port = integer(raw, "ftp_port", 0, 65535);
+  const min = integer(raw, "min_passive_port", 0, 65535) ?? DEFAULTS.minPassivePort;
+  const max = integer(raw, "max_passive_port", 0, 65535) ?? DEFAULTS.maxPassivePort;
+  if (min > max) {
+    throw new ConfigError(
+      "min_passive_port",
+      `(${min}) must not be greater than max_passive_port (${max})`,
+    );
+  }
+  if ((min === 0) !== (max === 0)) {
+    throw new ConfigError(
+      "min_passive_port",
+      "and max_passive_port must both be 0 (any port) or neither",
+    );
+  }
+  const hostname = text(raw, "ftp_addr");
+  if (hostname !== undefined && !/^[\w.:-]+$/.test(hostname)) {
+    throw new ConfigError("ftp_addr", `is not an address: ${JSON.stringify(hostname)}`);
+  }
+  const logFormat = raw.log_format ?? "text";
+  if (logFormat !== "text" && logFormat !== "json") {
+    throw new ConfigError("log_format", `must be text or json, got ${JSON.stringify(logFormat)}`);
+  }
+  const uploadMode = raw.upload_mode;
+  if (
+    uploadMode !== undefined &&
+    !["atomic", "atomic_resume", "direct"].includes(uploadMode as string)
+  ) {
+    throw new ConfigError(
+      "upload_mode",
+      `must be atomic, atomic_resume or direct, got ${JSON.stringify(uploadMode)}`,
+    );
+  }
+  const storageName = text(raw, "storage_connector") ?? "file";
+  const storageConfig = mapping(raw, "storage_config");
+  const storage = await buildStorage(
+    storageName,
+    storageConfig,
+    uploadMode as UploadMode | undefined,
+    baseDir,
+  );
+  const options: FtpServerOptions = {
+    port: port ?? DEFAULTS.port,
+    hostname: hostname ?? DEFAULTS.hostname,
+    serverName: text(raw, "server_name"),
+    minPassivePort: min,
+    maxPassivePort: max,
+    passiveAddress: text(raw, "passive_address"),
+    authenticator: await buildAuthenticator(
+      text(raw, "authenticator") ?? "passthrough",
+      mapping(raw, "authenticator_config"),
+      baseDir,
+    ),
+    storage,
+    maxSessions: integer(raw, "max_sessions", 1, 1_000_000),
+    maxSessionsPerIp: integer(raw, "max_sessions_per_ip", 1, 1_000_000),
+    loginTimeoutMs: seconds(raw, "login_timeout_s"),
+    idleTimeoutMs: seconds(raw, "idle_timeout_s"),
+    passiveAcceptTimeoutMs: seconds(raw, "passive_accept_timeout_s"),
+    dataStallTimeoutMs: seconds(raw, "data_stall_timeout_s"),
+    loginFailureDelayMs: seconds(raw, "login_failure_delay_ms", 1),
+    maxLoginFailures: integer(raw, "max_login_failures", 1, 1_000_000),
+    shutdownGraceMs: seconds(raw, "shutdown_grace_s"),
+    logger: logFormat === "json" ? jsonLogger() : consoleLogger(),
+  };
+  return {
+    options,
+    root: storage instanceof FileStorage ? storage.root : undefined,
+  };
+}

@@ -1,0 +1,132 @@
+/**
+ * Splits the bytes of an FTP control connection into command lines.
+ *
+ * Real clients send lines in pieces, several per segment, ending in CRLF, a
+ * bare LF or a lone CR (python's `ftplib.abort()`), with Telnet IAC sequences
+ * mixed in (lftp sends `IAC IP IAC DM ABOR`). The splitter strips the Telnet
+ * sequences from the bytes before decoding UTF-8, caps the line length, and
+ * decodes invalid UTF-8 with replacement characters instead of failing.
+ *
+ * @module
+ */
+
+/** One line received from the client. */
+export interface ControlLine {
+  /** The decoded line without its terminator; empty when {@linkcode tooLong}. */
+  readonly text: string;
+  /** True when the line exceeded the cap; its bytes were discarded. */
+  readonly tooLong: boolean;
+}
+
+const CR = 0x0d;
+const LF = 0x0a;
+const IAC = 0xff;
+// Telnet option negotiation verbs carry one option byte after them.
+const WILL = 0xfb;
+const DONT = 0xfe;
+
+const enum TelnetState {
+  Data,
+  Command,
+  Option,
+}
+
+/** The default cap on one control line, in bytes. */
+export const DEFAULT_MAX_LINE_BYTES = 4096;
+
+/** A push-style splitter: feed it chunks, get back complete lines. */
+export class ControlLineSplitter {
+  readonly #maxBytes: number;
+  readonly #decoder = new TextDecoder("utf-8", { fatal: false });
+  #buffer: Uint8Array;
+  #length = 0;
+  #overflow = false;
+  #afterCR = false;
+  #telnet = TelnetState.Data;
+
+  /** @param maxBytes longest line accepted, terminator excluded */
+  constructor(maxBytes: number = DEFAULT_MAX_LINE_BYTES) {
+    this.#maxBytes = maxBytes;
+    this.#buffer = new Uint8Array(Math.min(maxBytes, 512));
+  }
+
+  /** Feed bytes; returns the lines they completed, in order. */
+  push(chunk: Uint8Array): ControlLine[] {
+    const lines: ControlLine[] = [];
+    for (let i = 0; i < chunk.length; i++) {
+      const byte = chunk[i];
+      if (this.#telnet === TelnetState.Command) {
+        if (byte === IAC) {
+          this.#telnet = TelnetState.Data;
+          this.#append(IAC); // IAC IAC is an escaped 0xff data byte
+        } else if (byte >= WILL && byte <= DONT) {
+          this.#telnet = TelnetState.Option;
+        } else {
+          this.#telnet = TelnetState.Data;
+        }
+        continue;
+      }
+      if (this.#telnet === TelnetState.Option) {
+        this.#telnet = TelnetState.Data;
+        continue;
+      }
+      if (byte === IAC) {
+        this.#telnet = TelnetState.Command;
+        continue;
+      }
+      if (byte === LF && this.#afterCR) {
+        this.#afterCR = false; // the LF of a CRLF whose CR already ended the line
+        continue;
+      }
+      this.#afterCR = false;
+      if (byte === CR || byte === LF) {
+        this.#afterCR = byte === CR;
+        lines.push(this.#takeLine());
+        continue;
+      }
+      this.#append(byte);
+    }
+    return lines;
+  }
+
+  #append(byte: number): void {
+    if (this.#overflow) return;
+    if (this.#length >= this.#maxBytes) {
+      this.#overflow = true;
+      return;
+    }
+    if (this.#length === this.#buffer.length) {
+      const grown = new Uint8Array(Math.min(this.#buffer.length * 2, this.#maxBytes));
+      grown.set(this.#buffer);
+      this.#buffer = grown;
+    }
+    this.#buffer[this.#length++] = byte;
+  }
+
+  #takeLine(): ControlLine {
+    const line: ControlLine = this.#overflow
+      ? { text: "", tooLong: true }
+      : { text: this.#decoder.decode(this.#buffer.subarray(0, this.#length)), tooLong: false };
+    this.#length = 0;
+    this.#overflow = false;
+    return line;
+  }
+}
+
+/**
+ * Read lines from a byte source until it ends. Lines are yielded one by one so
+ * that a client cannot make the server buffer unbounded replies: the caller
+ * answers a line before the next is read.
+ */
+export async function* readControlLines(
+  source: { read(p: Uint8Array): Promise<number | null> },
+  maxBytes: number = DEFAULT_MAX_LINE_BYTES,
+): AsyncGenerator<ControlLine> {
+  const splitter = new ControlLineSplitter(maxBytes);
+  const buffer = new Uint8Array(8192);
+  while (true) {
+    const n = await source.read(buffer);
+    if (n === null) return;
+    for (const line of splitter.push(buffer.subarray(0, n))) yield line;
+  }
+}

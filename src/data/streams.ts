@@ -1,0 +1,124 @@
+/**
+ * Moving bytes between storage streams and data connections, counting them
+ * for STAT and the stall watchdog.
+ *
+ * @module
+ */
+
+import { StorageError } from "../errors.ts";
+import { DataConnectionLost, type TransferProgress } from "../session.ts";
+import type { ByteConnection } from "./connection.ts";
+import { writeAll } from "./connection.ts";
+
+/**
+ * Send a storage stream to the data connection. Read failures are storage
+ * errors (451); write failures are connection errors (426).
+ */
+export async function sendStream(
+  source: ReadableStream<Uint8Array>,
+  connection: ByteConnection,
+  signal: AbortSignal,
+  progress: TransferProgress,
+): Promise<number> {
+  // Reading a byte stream into one large reused buffer is ~2.5x faster on
+  // loopback than taking its default 64 KiB chunks.
+  let byob: ReadableStreamBYOBReader | undefined;
+  let reader: ReadableStreamDefaultReader<Uint8Array> | undefined;
+  try {
+    byob = source.getReader({ mode: "byob" });
+  } catch {
+    reader = source.getReader();
+  }
+  let buffer = new Uint8Array(byob ? SEND_BUFFER_BYTES : 0);
+  let finished = false;
+  try {
+    while (!signal.aborted) {
+      let result: ReadableStreamReadResult<Uint8Array>;
+      try {
+        result = byob ? await byob.read(buffer) : await reader!.read();
+      } catch (error) {
+        if (error instanceof StorageError) throw error;
+        throw new StorageError("io", "Reading from storage failed", { cause: error });
+      }
+      if (result.done) {
+        finished = true;
+        break;
+      }
+      await writeAll(connection, result.value);
+      progress.add(result.value.length);
+      if (byob) buffer = new Uint8Array(result.value.buffer as ArrayBuffer);
+    }
+    return progress.bytes;
+  } finally {
+    const active = byob ?? reader!;
+    if (!finished) await active.cancel().catch(() => {});
+    active.releaseLock();
+  }
+}
+
+const SEND_BUFFER_BYTES = 1 << 20;
+
+/** The size of each read from an upload's data connection. */
+const RECEIVE_CHUNK_BYTES = 256 * 1024;
+
+/**
+ * A byte stream of what arrives on the data connection. FIN is the end of the
+ * file (RFC 959 stream mode); a reset errors the stream with
+ * {@linkcode DataConnectionLost}, so the connector discards the upload.
+ */
+export function receiveStream(
+  connection: ByteConnection,
+  progress: TransferProgress,
+): ReadableStream<Uint8Array> {
+  return new ReadableStream({
+    type: "bytes",
+    autoAllocateChunkSize: RECEIVE_CHUNK_BYTES,
+    async pull(controller) {
+      const request = controller.byobRequest!;
+      const view = request.view as Uint8Array;
+      let n: number | null;
+      try {
+        n = await connection.read(view);
+      } catch (error) {
+        controller.error(new DataConnectionLost({ cause: error }));
+        return;
+      }
+      if (n === null) {
+        controller.close();
+        request.respond(0);
+        return;
+      }
+      progress.add(n);
+      request.respond(n);
+    },
+  });
+}
+
+/** Write text lines to the data connection in batches. */
+export class LineBatcher {
+  readonly #connection: ByteConnection;
+  readonly #progress: TransferProgress;
+  readonly #encoder = new TextEncoder();
+  #pending = "";
+
+  /** Batch lines for `connection`. */
+  constructor(connection: ByteConnection, progress: TransferProgress) {
+    this.#connection = connection;
+    this.#progress = progress;
+  }
+
+  /** Queue one line (CRLF is added); flushes every 64 KiB. */
+  async add(line: string): Promise<void> {
+    this.#pending += line + "\r\n";
+    if (this.#pending.length >= 65536) await this.flush();
+  }
+
+  /** Send what is queued. */
+  async flush(): Promise<void> {
+    if (!this.#pending) return;
+    const bytes = this.#encoder.encode(this.#pending);
+    this.#pending = "";
+    await writeAll(this.#connection, bytes);
+    this.#progress.add(bytes.length);
+  }
+}

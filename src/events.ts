@@ -1,0 +1,52 @@
+/**
+ * Typed lifecycle events of {@linkcode FtpServer}.
+ *
+ * @module
+ */
+
+/** A session event's common details. */
+export interface SessionEventDetail {
+  /** Session id, unique per server. */
+  sessionId: string;
+  /** The client's address. */
+  remoteAddress: string;
+  /** The logged-in user name, if any. */
+  username?: string;
+}
+
+/** What a transfer did. */
+export type TransferKind = "upload" | "download" | "listing" | "delete" | "rename";
+
+/** Details of a finished (or failed) transfer or file operation. */
+export interface TransferEventDetail extends SessionEventDetail {
+  /** The kind of operation. */
+  kind: TransferKind;
+  /** The FTP command that started it (RETR, STOR, APPE, LIST, DELE, RNTO…). */
+  command: string;
+  /** The virtual path. */
+  path: string;
+  /** Bytes moved. */
+  bytes: number;
+  /** Duration in milliseconds. */
+  durationMs: number;
+  /** `ok`, or why it failed. */
+  outcome: "ok" | "failed" | "aborted";
+  /** The error text for failures. */
+  error?: string;
+}
+
+/** Every event the server dispatches, by name. */
+export interface FtpServerEventMap {
+  /** A client connected. */
+  "session-open": CustomEvent<SessionEventDetail>;
+  /** A client disconnected or was disconnected. */
+  "session-close": CustomEvent<SessionEventDetail>;
+  /** A login succeeded. */
+  login: CustomEvent<SessionEventDetail>;
+  /** A login failed. */
+  "login-failed": CustomEvent<SessionEventDetail>;
+  /** A transfer or file operation finished with success. */
+  "transfer-complete": CustomEvent<TransferEventDetail>;
+  /** A transfer or file operation failed or was aborted. */
+  "transfer-failed": CustomEvent<TransferEventDetail>;
+}

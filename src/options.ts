@@ -1,0 +1,146 @@
+/**
+ * {@linkcode FtpServerOptions}: everything that configures a server, with
+ * defaults and validation.
+ *
+ * @module
+ */
+
+import type { Authenticator } from "./auth/types.ts";
+import type { StorageProvider } from "./storage/types.ts";
+import { PassthroughAuthenticator } from "./auth/passthrough.ts";
+import { FileStorage } from "./storage/file.ts";
+import { DEFAULT_MAX_LINE_BYTES } from "./control/line_reader.ts";
+import type { Logger } from "./log.ts";
+import { consoleLogger } from "./log.ts";
+
+/**
+ * The address advertised in PASV replies: a fixed IPv4 address or host name,
+ * or a function of the client's address (e.g. inside and outside a NAT).
+ */
+export type PassiveAddress = string | ((clientAddress: string) => string | Promise<string>);
+
+/** Options of {@linkcode FtpServer}. Every field is optional. */
+export interface FtpServerOptions {
+  /** Control port; 0 picks any free port. @default {4040} */
+  port?: number;
+  /** Address the control listener binds to. @default {"127.0.0.1"} */
+  hostname?: string;
+  /** Shown in the greeting `220 Hello from <name>.` @default {"exftp"} */
+  serverName?: string;
+  /** Lowest passive data port; `0` together with a max of `0` means any free port. @default {40002} */
+  minPassivePort?: number;
+  /** Highest passive data port. @default {40012} */
+  maxPassivePort?: number;
+  /** Address advertised in 227 replies. @default the control connection's local address */
+  passiveAddress?: PassiveAddress;
+  /** Who may log in. @default {new PassthroughAuthenticator()} */
+  authenticator?: Authenticator;
+  /** Where the files live. @default {new FileStorage({ root: "." })} */
+  storage?: StorageProvider;
+  /** Longest control line in bytes; longer ones get 500. @default {4096} */
+  maxLineBytes?: number;
+  /** Most sessions at once (421 at connect beyond). @default {100} */
+  maxSessions?: number;
+  /** Most sessions from one IP address. @default {10} */
+  maxSessionsPerIp?: number;
+  /** Time to log in after connecting, in ms. @default {60000} */
+  loginTimeoutMs?: number;
+  /** Idle time before a session is closed, in ms; paused during transfers. @default {300000} */
+  idleTimeoutMs?: number;
+  /** Time for the client to open a passive data connection, in ms. @default {30000} */
+  passiveAcceptTimeoutMs?: number;
+  /** Time without a byte moving before a transfer fails with 426, in ms. @default {300000} */
+  dataStallTimeoutMs?: number;
+  /** Delay before answering a failed login, in ms. @default {1000} */
+  loginFailureDelayMs?: number;
+  /** Failed logins after which the session is closed. @default {3} */
+  maxLoginFailures?: number;
+  /** How long {@linkcode FtpServer.close} lets transfers finish, in ms. @default {10000} */
+  shutdownGraceMs?: number;
+  /** Where log lines go. @default human-readable lines on stderr */
+  logger?: Logger;
+}
+
+/** Options with every default filled in. */
+export type ResolvedOptions = Required<Omit<FtpServerOptions, "passiveAddress">> & {
+  passiveAddress?: PassiveAddress;
+};
+
+/** The defaults of every option. */
+export const DEFAULTS = {
+  port: 4040,
+  hostname: "127.0.0.1",
+  serverName: "exftp",
+  minPassivePort: 40002,
+  maxPassivePort: 40012,
+  maxLineBytes: DEFAULT_MAX_LINE_BYTES,
+  maxSessions: 100,
+  maxSessionsPerIp: 10,
+  loginTimeoutMs: 60_000,
+  idleTimeoutMs: 300_000,
+  passiveAcceptTimeoutMs: 30_000,
+  dataStallTimeoutMs: 300_000,
+  loginFailureDelayMs: 1_000,
+  maxLoginFailures: 3,
+  shutdownGraceMs: 10_000,
+} as const;
+
+function checkInteger(name: string, value: number, min: number, max: number): void {
+  if (!Number.isInteger(value) || value < min || value > max) {
+    throw new RangeError(
+      `Option "${name}" must be a whole number from ${min} to ${max}, got ${JSON.stringify(value)}`,
+    );
+  }
+}
+
+/** Fill in defaults and validate; throws `RangeError`/`TypeError` naming the option. */
+export function resolveOptions(options: FtpServerOptions = {}): ResolvedOptions {
+  const resolved: ResolvedOptions = {
+    ...DEFAULTS,
+    authenticator: new PassthroughAuthenticator(),
+    storage: options.storage ?? new FileStorage({ root: "." }),
+    logger: consoleLogger(),
+    ...Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined)),
+  };
+  checkInteger("port", resolved.port, 0, 65535);
+  checkInteger("minPassivePort", resolved.minPassivePort, 0, 65535);
+  checkInteger("maxPassivePort", resolved.maxPassivePort, 0, 65535);
+  if (resolved.minPassivePort > resolved.maxPassivePort) {
+    throw new RangeError(
+      `Option "minPassivePort" (${resolved.minPassivePort}) must not exceed "maxPassivePort" (${resolved.maxPassivePort})`,
+    );
+  }
+  if ((resolved.minPassivePort === 0) !== (resolved.maxPassivePort === 0)) {
+    throw new RangeError(`Options "minPassivePort" and "maxPassivePort" must both be 0 or neither`);
+  }
+  checkInteger("maxLineBytes", resolved.maxLineBytes, 64, 1 << 20);
+  checkInteger("maxSessions", resolved.maxSessions, 1, 1_000_000);
+  checkInteger("maxSessionsPerIp", resolved.maxSessionsPerIp, 1, 1_000_000);
+  checkInteger("maxLoginFailures", resolved.maxLoginFailures, 1, 1_000_000);
+  for (
+    const key of [
+      "loginTimeoutMs",
+      "idleTimeoutMs",
+      "passiveAcceptTimeoutMs",
+      "dataStallTimeoutMs",
+      "loginFailureDelayMs",
+      "shutdownGraceMs",
+    ] as const
+  ) {
+    const value = resolved[key];
+    if (typeof value !== "number" || !(value >= 0) || value > 2 ** 31 - 1) {
+      throw new RangeError(
+        `Option "${key}" must be a number of milliseconds from 0 to 2147483647, got ${
+          JSON.stringify(value)
+        }`,
+      );
+    }
+  }
+  if (typeof resolved.authenticator?.authenticate !== "function") {
+    throw new TypeError(`Option "authenticator" must have an authenticate() method`);
+  }
+  if (typeof resolved.storage !== "function" && typeof resolved.storage?.stat !== "function") {
+    throw new TypeError(`Option "storage" must be a StorageConnector or a function returning one`);
+  }
+  return resolved;
+}

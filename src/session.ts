@@ -1,0 +1,526 @@
+/**
+ * One control connection: its state and the pipeline every command passes
+ * through (500 unknown → 530 not logged in → 501 bad argument → 502
+ * unavailable → 550 read-only → handler), and transfers that run beside the
+ * control loop so ABOR, STAT and QUIT are answered while data moves.
+ *
+ * @module
+ */
+
+import type { FtpUser } from "./auth/types.ts";
+import type { CommandSpec } from "./commands/types.ts";
+import { readControlLines } from "./control/line_reader.ts";
+import {
+  type ByteConnection,
+  closeQuietly,
+  isConnectionError,
+  type NetAddress,
+  netAddress,
+  writeAll,
+} from "./data/connection.ts";
+import type { PassiveListener, PassivePortPool } from "./data/passive.ts";
+import { FtpError, replyForError, StorageError } from "./errors.ts";
+import type {
+  FtpServerEventMap,
+  SessionEventDetail,
+  TransferEventDetail,
+  TransferKind,
+} from "./events.ts";
+import type { ResolvedOptions } from "./options.ts";
+import { resolveVirtualPath } from "./paths.ts";
+import { encodeReply, sanitizeReplyText } from "./replies.ts";
+import type { StorageConnector } from "./storage/types.ts";
+
+/** What a session needs from its server. */
+export interface SessionContext {
+  readonly options: ResolvedOptions;
+  readonly portPool: PassivePortPool;
+  readonly commands: ReadonlyMap<string, CommandSpec>;
+  /** Set when the server is shutting down. */
+  readonly shutdownSignal: AbortSignal;
+  emit<K extends keyof FtpServerEventMap>(
+    type: K,
+    detail: FtpServerEventMap[K]["detail"],
+  ): void;
+}
+
+/** How the next transfer's data connection is made. */
+export type DataSetup =
+  | { readonly kind: "passive"; readonly listener: PassiveListener }
+  | { readonly kind: "active"; readonly hostname: string; readonly port: number };
+
+/** A transfer that a command handler hands to the session after its checks passed. */
+export interface TransferRequest {
+  /** The command (RETR, STOR, LIST…). */
+  readonly command: string;
+  /** For events and logs. */
+  readonly kind: TransferKind;
+  /** The virtual path concerned. */
+  readonly path: string;
+  /** The text of the 150 reply. */
+  readonly openingText: string;
+  /** Move the data; resolve with the number of bytes. */
+  run(connection: ByteConnection, signal: AbortSignal, progress: TransferProgress): Promise<number>;
+  /** Called exactly once when the transfer ended or never started (release sources). */
+  release?(): void;
+}
+
+/** Live counters of a running transfer (STAT, stall detection). */
+export class TransferProgress {
+  /** Bytes moved so far. */
+  bytes = 0;
+  /** When a byte last moved (ms since epoch). */
+  lastActivity: number = Date.now();
+  /** When the transfer started. */
+  readonly startedAt: number = Date.now();
+
+  /** Count `n` more bytes. */
+  add(n: number): void {
+    this.bytes += n;
+    this.lastActivity = Date.now();
+  }
+}
+
+interface RunningTransfer {
+  readonly request: TransferRequest;
+  readonly progress: TransferProgress;
+  readonly controller: AbortController;
+  readonly done: Promise<void>;
+}
+
+/** Reasons a transfer is aborted, carried as the AbortSignal's reason. */
+class TransferAbort extends Error {
+  constructor(readonly code: number, message: string) {
+    super(message);
+  }
+}
+
+let nextSessionNumber = 1;
+
+/** One client's control connection. */
+export class Session {
+  /** Unique id for logs and events. */
+  readonly id: string = String(nextSessionNumber++);
+  /** The server's shared state. */
+  readonly context: SessionContext;
+  /** The control connection (replaced when upgraded to TLS). */
+  connection: ByteConnection;
+  /** The client's address. */
+  readonly remote: NetAddress;
+  /** The server end of the control connection. */
+  readonly local: NetAddress;
+
+  /** Current virtual folder. */
+  cwd = "/";
+  /** The logged-in user. */
+  user?: FtpUser;
+  /** Name given by USER, waiting for PASS. */
+  pendingUsername?: string;
+  /** The user's storage, once logged in. */
+  storage?: StorageConnector;
+  /** Failed PASS attempts in this session. */
+  loginFailures = 0;
+  /** `A` (ASCII, CRLF on the wire) or `I` (binary). */
+  transferType: "A" | "I" = "A";
+  /** Offset set by REST for the next RETR/STOR. */
+  restOffset = 0;
+  /** Source path set by RNFR. */
+  renameFrom?: string;
+  /** After EPSV ALL, PORT/EPRT/PASV are refused. */
+  epsvAll = false;
+  /** How the next data connection is made. */
+  dataSetup?: DataSetup;
+
+  #transfer?: RunningTransfer;
+  #closing = false;
+  #terminated = false;
+  #writeChain: Promise<void> = Promise.resolve();
+  #idleTimer?: ReturnType<typeof setTimeout>;
+  #loginTimer?: ReturnType<typeof setTimeout>;
+
+  /** Wrap an accepted control connection. */
+  constructor(context: SessionContext, connection: ByteConnection) {
+    this.context = context;
+    this.connection = connection;
+    this.remote = netAddress(connection.remoteAddr);
+    this.local = netAddress(connection.localAddr);
+  }
+
+  /** The running transfer's progress, if any. */
+  get transferProgress(): { request: TransferRequest; progress: TransferProgress } | undefined {
+    return this.#transfer;
+  }
+
+  /** Details for events. */
+  get eventDetail(): SessionEventDetail {
+    return {
+      sessionId: this.id,
+      remoteAddress: this.remote.hostname,
+      username: this.user?.username,
+    };
+  }
+
+  /** The session's storage; only defined after login (every caller is behind needsLogin). */
+  get files(): StorageConnector {
+    if (!this.storage) throw new FtpError(530, "Please log in with USER and PASS first");
+    return this.storage;
+  }
+
+  /** Log through the server's logger with this session's id. */
+  log(level: "debug" | "info" | "warn" | "error", message: string, fields?: object): void {
+    this.context.options.logger(level, message, {
+      session: this.id,
+      client: this.remote.hostname,
+      user: this.user?.username,
+      ...fields,
+    });
+  }
+
+  /** Resolve a client path against the current folder. */
+  resolvePath(argument: string): string {
+    return resolveVirtualPath(this.cwd, argument);
+  }
+
+  /** Send one reply (multi-line when `text` has several lines). Replies never interleave. */
+  reply(code: number, text: string | readonly string[]): Promise<void> {
+    const bytes = encodeReply(code, text);
+    const write = this.#writeChain.then(() => writeAll(this.connection, bytes));
+    this.#writeChain = write.catch(() => {});
+    return write;
+  }
+
+  /** Serve the connection until the client quits, vanishes or is timed out. */
+  async run(): Promise<void> {
+    const { options } = this.context;
+    this.#loginTimer = setTimeout(
+      () => this.terminate("Login timeout: closing control connection"),
+      options.loginTimeoutMs,
+    );
+    this.#armIdleTimer();
+    try {
+      await this.reply(220, `Hello from ${sanitizeReplyText(options.serverName)}.`);
+      for await (const line of readControlLines(this.connection, options.maxLineBytes)) {
+        this.#armIdleTimer();
+        if (line.tooLong) {
+          await this.reply(500, `Command line too long (limit ${options.maxLineBytes} bytes)`);
+          continue;
+        }
+        const { verb, argument } = this.#parse(line.text);
+        const spec = this.context.commands.get(verb);
+        if (this.#transfer && !spec?.duringTransfer) await this.#transfer.done;
+        await this.dispatch(verb, argument, spec);
+        if (this.#closing) break;
+      }
+    } catch (error) {
+      if (!isConnectionError(error)) this.log("error", "Session failed", { error: String(error) });
+    } finally {
+      await this.#cleanUp();
+    }
+  }
+
+  /** Split a line into an upper-case verb and the rest, kept as it is. */
+  #parse(text: string): { verb: string; argument: string } {
+    const space = text.indexOf(" ");
+    let verb = (space < 0 ? text : text.slice(0, space)).toUpperCase();
+    const argument = space < 0 ? "" : text.slice(space + 1);
+    if (!this.context.commands.has(verb)) {
+      // Telnet "interrupt" bytes that survive as junk before ABOR/STAT/QUIT (pyftpdlib does the same).
+      const tail = verb.slice(-4);
+      if (tail === "ABOR" || tail === "STAT" || tail === "QUIT") verb = tail;
+    }
+    return { verb, argument };
+  }
+
+  /** Run one command through the check pipeline and its handler. */
+  async dispatch(verb: string, argument: string, spec?: CommandSpec): Promise<void> {
+    if (!spec) {
+      const shown = sanitizeReplyText(verb).slice(0, 32);
+      await this.reply(500, verb ? `Unknown command "${shown}"` : "Empty command");
+      return;
+    }
+    if (spec.needsLogin && !this.user) {
+      await this.reply(530, "Please log in with USER and PASS first");
+      return;
+    }
+    if (spec.argument === "required" && argument.trim() === "") {
+      await this.reply(501, `Syntax: ${spec.syntax}`);
+      return;
+    }
+    if (spec.argument === "none" && argument.trim() !== "") {
+      await this.reply(501, `${verb} takes no argument`);
+      return;
+    }
+    if (spec.available && !spec.available(this)) {
+      await this.reply(502, `${verb} is not available here`);
+      return;
+    }
+    if (!spec.keepsRenameFrom) this.renameFrom = undefined;
+    if (spec.changesStorage && this.user?.readOnly) {
+      await this.reply(550, "Permission denied: this account is read-only");
+      return;
+    }
+    try {
+      await spec.handle(this, argument);
+    } catch (error) {
+      const { code, text } = replyForError(error);
+      if (!(error instanceof FtpError) && !(error instanceof StorageError)) {
+        this.log("error", `${verb} failed`, { error: String(error) });
+      }
+      await this.reply(code, text);
+    }
+  }
+
+  /** Forget the pending data connection (closing a pending listener). */
+  clearDataSetup(): void {
+    if (this.dataSetup?.kind === "passive") this.dataSetup.listener.close();
+    this.dataSetup = undefined;
+  }
+
+  /**
+   * Start a transfer whose checks passed: send 150 and move the data beside the
+   * control loop. Without a data connection set up, replies 425 instead.
+   */
+  async startTransfer(request: TransferRequest): Promise<void> {
+    const setup = this.dataSetup;
+    this.dataSetup = undefined;
+    if (!setup) {
+      request.release?.();
+      throw new FtpError(425, "Use PASV, EPSV, PORT or EPRT first");
+    }
+    const controller = new AbortController();
+    const progress = new TransferProgress();
+    this.#clearIdleTimer();
+    try {
+      await this.reply(150, request.openingText);
+    } catch (error) {
+      if (setup.kind === "passive") setup.listener.close();
+      request.release?.();
+      throw error;
+    }
+    const done = this.#runTransfer(request, setup, controller.signal, progress);
+    this.#transfer = { request, progress, controller, done };
+  }
+
+  /** Abort the running transfer (426 follows) and wait for its final reply. */
+  async abortTransfer(code = 426, text = "Transfer aborted"): Promise<boolean> {
+    const transfer = this.#transfer;
+    if (!transfer) return false;
+    transfer.controller.abort(new TransferAbort(code, text));
+    await transfer.done;
+    return true;
+  }
+
+  /** Wait for the running transfer, if any, to end. */
+  async waitForTransfer(): Promise<void> {
+    await this.#transfer?.done;
+  }
+
+  async #openDataConnection(setup: DataSetup, signal: AbortSignal): Promise<ByteConnection> {
+    const { passiveAcceptTimeoutMs } = this.context.options;
+    if (setup.kind === "passive") {
+      const onAbort = () => setup.listener.close();
+      signal.addEventListener("abort", onAbort, { once: true });
+      try {
+        return await setup.listener.accept(passiveAcceptTimeoutMs);
+      } finally {
+        signal.removeEventListener("abort", onAbort);
+      }
+    }
+    const connecting = Deno.connect({ hostname: setup.hostname, port: setup.port });
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const failed = new Promise<never>((_, reject) => {
+      const fail = () => reject(new FtpError(425, "Can't open data connection"));
+      timer = setTimeout(fail, passiveAcceptTimeoutMs);
+      signal.addEventListener("abort", fail, { once: true });
+    });
+    try {
+      return await Promise.race([connecting, failed]);
+    } catch (error) {
+      connecting.then(closeQuietly, () => {});
+      throw error instanceof FtpError
+        ? error
+        : new FtpError(425, "Can't open data connection", { cause: error });
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  async #runTransfer(
+    request: TransferRequest,
+    setup: DataSetup,
+    signal: AbortSignal,
+    progress: TransferProgress,
+  ): Promise<void> {
+    let connection: ByteConnection | undefined;
+    let watchdog: ReturnType<typeof setInterval> | undefined;
+    const closeOnAbort = () => closeQuietly(connection);
+    let reply: { code: number; text: string };
+    let outcome: TransferEventDetail["outcome"] = "ok";
+    let failure: unknown;
+    try {
+      try {
+        connection = await this.#openDataConnection(setup, signal);
+      } catch (error) {
+        throw signal.aborted ? signal.reason : error;
+      }
+      signal.addEventListener("abort", closeOnAbort, { once: true });
+      const stallMs = this.context.options.dataStallTimeoutMs;
+      watchdog = setInterval(() => {
+        if (Date.now() - progress.lastActivity >= stallMs) {
+          this.#transfer?.controller.abort(
+            new TransferAbort(426, "Transfer stalled: no data moved in time"),
+          );
+        }
+      }, Math.max(10, Math.min(1000, stallMs / 4)));
+      progress.lastActivity = Date.now();
+      const bytes = await request.run(connection, signal, progress);
+      signal.throwIfAborted();
+      closeQuietly(connection);
+      reply = { code: 226, text: `Transfer complete (${bytes} bytes)` };
+    } catch (error) {
+      failure = signal.aborted ? signal.reason : error;
+      outcome = signal.aborted ? "aborted" : "failed";
+      reply = failure instanceof TransferAbort
+        ? { code: failure.code, text: failure.message }
+        : failure instanceof FtpError
+        ? { code: failure.code, text: failure.message }
+        : failure instanceof StorageError
+        ? replyForError(failure, true)
+        : isConnectionError(failure) || failure instanceof DataConnectionLost
+        ? { code: 426, text: "Data connection lost; transfer aborted" }
+        : replyForError(failure, true);
+      if (reply.code === 451 && !(failure instanceof StorageError)) {
+        this.log("error", `${request.command} failed`, { error: String(failure) });
+      }
+    } finally {
+      clearInterval(watchdog);
+      signal.removeEventListener("abort", closeOnAbort);
+      closeQuietly(connection);
+      request.release?.();
+    }
+    this.#transfer = undefined;
+    this.#armIdleTimer();
+    const detail: TransferEventDetail = {
+      ...this.eventDetail,
+      kind: request.kind,
+      command: request.command,
+      path: request.path,
+      bytes: progress.bytes,
+      durationMs: Date.now() - progress.startedAt,
+      outcome,
+      error: failure === undefined ? undefined : reply.text,
+    };
+    this.context.emit(outcome === "ok" ? "transfer-complete" : "transfer-failed", detail);
+    if (request.kind !== "listing" || outcome !== "ok") {
+      this.log(outcome === "ok" ? "info" : "warn", `${request.command} ${outcome}`, {
+        path: request.path,
+        bytes: progress.bytes,
+        ms: detail.durationMs,
+        reply: reply.code,
+      });
+    }
+    await this.reply(reply.code, reply.text).catch(() => {});
+  }
+
+  /** Emit an event for a file operation that has no data connection (DELE, RNTO…). */
+  recordOperation(kind: TransferKind, command: string, path: string, error?: unknown): void {
+    const detail: TransferEventDetail = {
+      ...this.eventDetail,
+      kind,
+      command,
+      path,
+      bytes: 0,
+      durationMs: 0,
+      outcome: error === undefined ? "ok" : "failed",
+      error: error === undefined ? undefined : String(error),
+    };
+    this.context.emit(error === undefined ? "transfer-complete" : "transfer-failed", detail);
+    this.log("info", `${command} ${detail.outcome}`, { path });
+  }
+
+  /** Mark the session as logged in. */
+  async logIn(user: FtpUser, storage: StorageConnector): Promise<void> {
+    this.user = user;
+    this.storage = storage;
+    this.pendingUsername = undefined;
+    clearTimeout(this.#loginTimer);
+    this.context.emit("login", this.eventDetail);
+    this.log("info", "Logged in");
+    await this.reply(230, "Login successful");
+  }
+
+  /** End the session after the current reply: QUIT and fatal conditions. */
+  close(): void {
+    this.#closing = true;
+  }
+
+  /** Send 421 and drop the connection (timeouts, shutdown). */
+  terminate(text: string): void {
+    if (this.#terminated) return;
+    this.#terminated = true;
+    this.#closing = true;
+    this.log("info", text);
+    this.#transfer?.controller.abort(new TransferAbort(426, "Transfer aborted: " + text));
+    const transferDone = this.#transfer?.done ?? Promise.resolve();
+    transferDone
+      .then(() => this.reply(421, text))
+      .catch(() => {})
+      .finally(() => closeQuietly(this.connection));
+  }
+
+  /**
+   * Shut down gracefully: a running transfer may finish (the signal aborts it
+   * when the grace period ends), then 421 and close.
+   */
+  async shutdown(abortTransfers: AbortSignal): Promise<void> {
+    const transfer = this.#transfer;
+    if (transfer) {
+      const onAbort = () =>
+        transfer.controller.abort(new TransferAbort(426, "Transfer aborted: server shutting down"));
+      abortTransfers.addEventListener("abort", onAbort, { once: true });
+      await transfer.done;
+      abortTransfers.removeEventListener("abort", onAbort);
+    }
+    this.terminate("Server shutting down");
+  }
+
+  #armIdleTimer(): void {
+    this.#clearIdleTimer();
+    if (this.#transfer) return; // paused while data moves
+    this.#idleTimer = setTimeout(
+      () => this.terminate("Idle timeout: closing control connection"),
+      this.context.options.idleTimeoutMs,
+    );
+  }
+
+  #clearIdleTimer(): void {
+    clearTimeout(this.#idleTimer);
+    this.#idleTimer = undefined;
+  }
+
+  async #cleanUp(): Promise<void> {
+    this.#closing = true;
+    clearTimeout(this.#loginTimer);
+    this.#clearIdleTimer();
+    // The control connection is gone: an unfinished upload must not be stored.
+    this.#transfer?.controller.abort(new TransferAbort(426, "Control connection closed"));
+    await this.#transfer?.done;
+    this.clearDataSetup();
+    await this.#writeChain;
+    closeQuietly(this.connection);
+    try {
+      await this.storage?.close?.();
+    } catch (error) {
+      this.log("warn", "Storage close failed", { error: String(error) });
+    }
+  }
+}
+
+/** The data connection broke while reading an upload. */
+export class DataConnectionLost extends Error {
+  /** Wrap the socket error. */
+  constructor(options?: ErrorOptions) {
+    super("Data connection lost", options);
+    this.name = "DataConnectionLost";
+  }
+}

@@ -1,0 +1,94 @@
+/**
+ * The storage connector interface: everything the server needs from a tree of
+ * files. Paths are virtual: absolute, normalised POSIX paths such as
+ * `/a/b.txt`, never relative and never containing `..`.
+ *
+ * @module
+ */
+
+import type { FtpUser } from "../auth/types.ts";
+
+/** What a path is. */
+export type FileType = "file" | "directory";
+
+/** Facts about one file or folder. */
+export interface FileInfo {
+  /** The last path segment (`""` for the root). */
+  name: string;
+  /** File or folder. */
+  type: FileType;
+  /** Size in bytes (0 for folders when unknown). */
+  size: number;
+  /** Last modification time, when the backend knows it. */
+  mtime?: Date;
+  /** POSIX permission bits (e.g. `0o644`), when the backend has them. */
+  mode?: number;
+}
+
+/** Options of {@linkcode StorageConnector.read}. */
+export interface ReadOptions {
+  /** Byte offset to start at (REST). @default {0} */
+  offset?: number;
+  /** Aborts the read (ABOR, client gone). */
+  signal?: AbortSignal;
+}
+
+/** Options of {@linkcode StorageConnector.write}. */
+export interface WriteOptions {
+  /**
+   * Where the data goes: `truncate` replaces the file, `append` adds to its end,
+   * and a number writes from that offset and drops what followed (REST + STOR).
+   * @default {"truncate"}
+   */
+  position?: "truncate" | "append" | number;
+  /** Aborts the write; the connector must then leave the previous file intact. */
+  signal?: AbortSignal;
+}
+
+/**
+ * One session's access to one tree of files.
+ *
+ * Errors are {@linkcode StorageError}s with a `kind`; anything else becomes a
+ * generic local error. Optional methods that a connector lacks make the
+ * matching FTP commands reply 502 and vanish from FEAT.
+ */
+export interface StorageConnector {
+  /** Facts about a path; `not_found` when it does not exist. */
+  stat(path: string): Promise<FileInfo>;
+  /** The entries of a folder, streamed (huge folders need not fit in memory). */
+  list(path: string): AsyncIterable<FileInfo>;
+  /** A stream of a file's bytes from an offset. */
+  read(path: string, options?: ReadOptions): Promise<ReadableStream<Uint8Array>>;
+  /**
+   * Store a stream as a file. Resolves with the number of bytes written once
+   * they are really stored; rejects (and keeps the previous file) when the
+   * source errors or the signal aborts.
+   */
+  write(
+    path: string,
+    source: ReadableStream<Uint8Array>,
+    options?: WriteOptions,
+  ): Promise<number>;
+  /** Create a folder; `already_exists` if it exists. */
+  mkdir(path: string): Promise<void>;
+  /** Remove an empty folder; `not_empty` otherwise. */
+  rmdir(path: string): Promise<void>;
+  /** Remove a file. */
+  remove(path: string): Promise<void>;
+  /** Rename or move a file or folder. */
+  rename(from: string, to: string): Promise<void>;
+  /** Set a file's modification time (MFMT), when supported. */
+  setModifiedTime?(path: string, time: Date): Promise<void>;
+  /** Change permission bits (SITE CHMOD), when supported. */
+  chmod?(path: string, mode: number): Promise<void>;
+  /** Release resources when the session ends. */
+  close?(): void | Promise<void>;
+}
+
+/**
+ * Where sessions get their storage: one connector shared by every session, or
+ * a function that opens one per logged-in user (to scope storage by user).
+ */
+export type StorageProvider =
+  | StorageConnector
+  | ((user: FtpUser) => StorageConnector | Promise<StorageConnector>);
