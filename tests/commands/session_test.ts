@@ -1,0 +1,175 @@
+import assert from "node:assert/strict";
+import { NoAuthAuthenticator } from "../../mod.ts";
+import { RawFtpClient } from "../../src/testing/raw_client.ts";
+import { startServer } from "../helpers.ts";
+
+Deno.test("greeting names the server and login follows 331/230", async () => {
+  await using ts = await startServer({ serverName: "unit-ftp" });
+  using client = await RawFtpClient.connect(ts.addr);
+  assert.deepEqual(client.greeting.lines, ["220 Hello from unit-ftp."]);
+  assert.equal((await client.send("USER alice")).code, 331);
+  assert.equal((await client.send("PASS x")).code, 230);
+  assert.equal((await client.send("USER bob")).code, 503);
+});
+
+Deno.test("commands that need a login get 530 before it; pre-login commands work", async () => {
+  await using ts = await startServer();
+  using client = await RawFtpClient.connect(ts.addr);
+  for (const command of ["PWD", "CWD /", "LIST", "RETR a", "STOR a", "MKD x", "PASV", "SIZE a"]) {
+    assert.equal((await client.send(command)).code, 530, command);
+  }
+  assert.equal((await client.send("SYST")).code, 215);
+  assert.equal((await client.send("NOOP")).code, 200);
+  assert.equal((await client.send("OPTS UTF8 ON")).code, 200);
+  const feat = await client.send("FEAT");
+  assert.equal(feat.code, 211);
+  assert.equal(feat.lines[0], "211-Features:");
+  assert.equal(feat.lines.at(-1), "211 End");
+  for (const feature of [" EPSV", " EPRT", " SIZE", " UTF8", " REST STREAM", " MDTM"]) {
+    assert.ok(feat.lines.includes(feature), `FEAT lists ${feature}`);
+  }
+});
+
+Deno.test("passthrough refuses root and an empty name; PASS without USER is 503", async () => {
+  await using ts = await startServer({ maxLoginFailures: 10 });
+  using client = await RawFtpClient.connect(ts.addr);
+  assert.equal((await client.send("PASS x")).code, 503);
+  await client.send("USER ROOT");
+  assert.equal((await client.send("PASS x")).code, 530);
+  await client.send("USER");
+  assert.equal((await client.send("PASS x")).code, 530);
+});
+
+Deno.test("no_auth accepts any or no credentials", async () => {
+  await using ts = await startServer({ authenticator: new NoAuthAuthenticator() });
+  using client = await RawFtpClient.connect(ts.addr);
+  assert.equal((await client.send("USER")).code, 331);
+  assert.equal((await client.send("PASS")).code, 230);
+});
+
+Deno.test("the session closes with 421 after max failed logins", async () => {
+  await using ts = await startServer({ maxLoginFailures: 2 });
+  using client = await RawFtpClient.connect(ts.addr);
+  await client.send("USER root");
+  assert.equal((await client.send("PASS x")).code, 530);
+  await client.send("USER root");
+  assert.equal((await client.send("PASS x")).code, 421);
+  assert.ok(await client.closedByServer());
+});
+
+Deno.test("a failed login is delayed", async () => {
+  await using ts = await startServer({ loginFailureDelayMs: 200 });
+  using client = await RawFtpClient.connect(ts.addr);
+  await client.send("USER root");
+  const started = Date.now();
+  assert.equal((await client.send("PASS x")).code, 530);
+  assert.ok(Date.now() - started >= 190);
+});
+
+Deno.test("unknown verbs get 500, verbs are case-insensitive, bad arguments 501", async () => {
+  await using ts = await startServer();
+  const client = await ts.client();
+  assert.equal((await client.send("FOO bar")).code, 500);
+  assert.equal((await client.send("pwd")).code, 257);
+  assert.equal((await client.send("PwD")).code, 257);
+  assert.equal((await client.send("CWD")).code, 501);
+  assert.equal((await client.send("PWD extra")).code, 501);
+  assert.equal((await client.send("TYPE X")).code, 504);
+  assert.equal((await client.send("TYPE L 8")).code, 200);
+  assert.equal((await client.send("MODE S")).code, 200);
+  assert.equal((await client.send("MODE B")).code, 504);
+  assert.equal((await client.send("STRU F")).code, 200);
+  assert.equal((await client.send("STRU R")).code, 504);
+});
+
+Deno.test("a 10 KiB command line gets 500 and the session stays usable", async () => {
+  await using ts = await startServer();
+  const client = await ts.client();
+  const reply = await client.send("NOOP " + "x".repeat(10 * 1024));
+  assert.equal(reply.code, 500);
+  assert.match(reply.text, /too long/);
+  assert.equal((await client.send("NOOP")).code, 200);
+});
+
+Deno.test("lines split across segments, several per segment, bare LF and lone CR all parse", async () => {
+  await using ts = await startServer();
+  const client = await ts.client();
+  await client.write("NO");
+  await client.write("OP\r");
+  await client.write("\n");
+  assert.equal((await client.read()).code, 200);
+  await client.write("NOOP\r\nSYST\nPWD\r");
+  assert.equal((await client.read()).code, 200);
+  assert.equal((await client.read()).code, 215);
+  assert.equal((await client.read()).code, 257);
+  await client.write(
+    new Uint8Array([0xff, 0xf4, 0xff, 0xf2, ...new TextEncoder().encode("ABOR\r\n")]),
+  );
+  assert.equal((await client.read()).code, 225);
+});
+
+Deno.test("garbage bytes and invalid UTF-8 get replies, never a crash", async () => {
+  await using ts = await startServer();
+  const client = await ts.client();
+  const garbage = new Uint8Array(2000);
+  for (let i = 0; i < garbage.length; i++) garbage[i] = (i * 7919) % 256;
+  const lines = new TextDecoder("utf-8", { fatal: false })
+    .decode(garbage).split(/\r\n|\n|\r/).length;
+  await client.write(garbage);
+  await client.write("\r\nNOOP\r\n");
+  let last;
+  for (let i = 0; i < lines + 5; i++) {
+    last = await client.read();
+    if (last.code === 200) break;
+  }
+  assert.equal(last?.code, 200);
+  assert.equal((await client.send("PWD")).code, 257);
+});
+
+Deno.test("QUIT says 221 and closes", async () => {
+  await using ts = await startServer();
+  const client = await ts.client();
+  assert.equal((await client.send("QUIT")).code, 221);
+  assert.ok(await client.closedByServer());
+});
+
+Deno.test("the login timeout sends 421 and closes", async () => {
+  await using ts = await startServer({ loginTimeoutMs: 100 });
+  using client = await RawFtpClient.connect(ts.addr);
+  const reply = await client.read();
+  assert.equal(reply.code, 421);
+  assert.ok(await client.closedByServer());
+});
+
+Deno.test("the idle timeout sends 421 and closes", async () => {
+  await using ts = await startServer({ idleTimeoutMs: 150 });
+  const client = await ts.client();
+  assert.equal((await client.read()).code, 421);
+  assert.ok(await client.closedByServer());
+});
+
+Deno.test("max_sessions_per_ip refuses the extra connection with 421", async () => {
+  await using ts = await startServer({ maxSessionsPerIp: 2 });
+  using a = await RawFtpClient.connect(ts.addr);
+  using b = await RawFtpClient.connect(ts.addr);
+  using c = await RawFtpClient.connect(ts.addr);
+  assert.equal(a.greeting.code, 220);
+  assert.equal(b.greeting.code, 220);
+  assert.equal(c.greeting.code, 421);
+});
+
+Deno.test("sessions and events: open, login, close are dispatched", async () => {
+  await using ts = await startServer();
+  const seen: string[] = [];
+  for (const type of ["session-open", "login", "session-close"] as const) {
+    ts.server.addEventListener(
+      type,
+      (event) => seen.push(`${type}:${event.detail.username ?? ""}`),
+    );
+  }
+  const client = await ts.client("carol");
+  await client.send("QUIT");
+  await client.closedByServer();
+  await import("../helpers.ts").then(({ waitFor }) => waitFor(() => seen.length === 3));
+  assert.deepEqual(seen, ["session-open:", "login:carol", "session-close:carol"]);
+});
