@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import net from "node:net";
-import { FileStorage, type StorageConnector } from "../../mod.ts";
+import { FileStorage, type StorageConnector, StorageError } from "../../mod.ts";
 import { randomBytes, sha256, startServer, waitFor } from "../helpers.ts";
 
 const text = (s: string) => new TextEncoder().encode(s);
@@ -316,7 +316,7 @@ Deno.test("a client that vanishes mid-upload leaves the old file and no temp fil
   const data = await client.passive();
   assert.equal((await client.send("STOR keep.txt")).code, 150);
   await data.write(randomBytes(100_000));
-  await waitFor(async () => {
+  await waitFor(() => {
     const names = [...Deno.readDirSync(ts.root)].map((e) => e.name);
     return names.some((n) => n.startsWith(".exftp-upload-"));
   });
@@ -347,7 +347,6 @@ Deno.test("a reset data connection fails the upload with 426 and keeps the old f
 });
 
 Deno.test("a storage failure mid-upload is 451, never 226", async () => {
-  const failing: StorageConnector = new FileStorage({ root: "." });
   await using ts = await startServer();
   const inner = new FileStorage({ root: ts.root });
   const broken: StorageConnector = {
@@ -362,10 +361,9 @@ Deno.test("a storage failure mid-upload is 451, never 226", async () => {
       const reader = source.getReader();
       await reader.read();
       reader.releaseLock();
-      throw new (await import("../../mod.ts")).StorageError("io", "disk on fire");
+      throw new StorageError("io", "disk on fire");
     },
   };
-  void failing;
   await using ts2 = await startServer({ storage: broken });
   const client = await ts2.client();
   const replies = await client.upload("STOR x.bin", randomBytes(10_000));
