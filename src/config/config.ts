@@ -247,12 +247,12 @@ async function buildStorage(
     return new FileStorage({ root, uploadMode: mode as UploadMode | undefined });
   }
   if (isModuleReference(name)) {
+    // The default export is a connector, or a function of storage_config that
+    // returns a connector or a per-user provider `(user) => connector`.
     let exported = await importDefault("storage_connector", name, baseDir);
-    if (typeof exported === "function" && exported.length <= 1 && !("stat" in exported)) {
-      // A factory of the config: `export default (config) => connector`.
+    if (typeof exported === "function") {
       try {
-        const made = await (exported as (c: unknown) => unknown)(config);
-        if (made && typeof (made as { stat?: unknown }).stat === "function") exported = made;
+        exported = await (exported as (c: unknown) => unknown)(config);
       } catch (error) {
         throw new ConfigError(
           "storage_connector",
@@ -266,7 +266,7 @@ async function buildStorage(
     ) {
       throw new ConfigError(
         "storage_connector",
-        `module "${name}" must default-export a StorageConnector (or a function returning one)`,
+        `module "${name}" must default-export a StorageConnector, or a function of storage_config returning one (or a per-user function)`,
       );
     }
     return exported as StorageProvider;
