@@ -18,9 +18,11 @@ export function sanitizeReplyText(text: string): string {
  * for the last line.
  */
 export function formatReply(code: number, text: string | readonly string[]): string {
-  const lines = (typeof text === "string" ? text.split("\n") : [...text]).map((line) =>
-    line.replace(/[\r\0]/g, " ")
-  );
+  // A string may hold several lines; an array holds one line per element, so a
+  // line break inside an element is a name's, never a reply line's.
+  const lines = typeof text === "string"
+    ? text.split("\n").map((line) => line.replace(/[\r\0]/g, " "))
+    : text.map(sanitizeReplyText);
   if (lines.length === 1) return `${code} ${lines[0]}\r\n`;
   const last = lines.length - 1;
   let out = `${code}-${lines[0]}\r\n`;

@@ -26,6 +26,7 @@ import type {
   TransferEventDetail,
   TransferKind,
 } from "./events.ts";
+import { MLST_FACTS, type MlstFact } from "./listing/format.ts";
 import type { ResolvedOptions } from "./options.ts";
 import { resolveVirtualPath } from "./paths.ts";
 import { encodeReply, sanitizeReplyText } from "./replies.ts";
@@ -130,6 +131,8 @@ export class Session {
   epsvAll = false;
   /** How the next data connection is made. */
   dataSetup?: DataSetup;
+  /** The facts MLSD/MLST send (OPTS MLST selects them). */
+  mlstFacts: Set<MlstFact> = new Set(MLST_FACTS);
 
   #transfer?: RunningTransfer;
   #closing = false;
@@ -164,6 +167,17 @@ export class Session {
   get files(): StorageConnector {
     if (!this.storage) throw new FtpError(530, "Please log in with USER and PASS first");
     return this.storage;
+  }
+
+  /**
+   * Whether this session's storage has an optional capability. Before login,
+   * with a per-user provider, the answer is not known yet: assume yes, so FEAT
+   * (which clients send first) still advertises it.
+   */
+  storageCan(method: "setModifiedTime" | "chmod"): boolean {
+    const provider = this.context.options.storage;
+    const connector = this.storage ?? (typeof provider === "function" ? undefined : provider);
+    return connector === undefined || typeof connector[method] === "function";
   }
 
   /** Log through the server's logger with this session's id. */

@@ -6,6 +6,7 @@
 
 import { FtpError } from "../errors.ts";
 import type { Session } from "../session.ts";
+import { selectMlstFacts } from "./machine_listing.ts";
 import type { CommandSpec } from "./types.ts";
 
 /** FEAT lines, generated from the command table for this session. */
@@ -56,6 +57,10 @@ export const infoCommands: Record<string, CommandSpec> = {
         await session.reply(200, `UTF8 mode ${value === "OFF" ? "stays on" : "enabled"}`);
         return;
       }
+      if (name.toUpperCase() === "MLST") {
+        await selectMlstFacts(session, rest.join(" "));
+        return;
+      }
       throw new FtpError(501, `Option "${name.slice(0, 16)}" not understood`);
     },
   },
@@ -88,6 +93,22 @@ export const infoCommands: Record<string, CommandSpec> = {
     argument: "none",
     async handle(session) {
       await session.reply(200, "NOOP ok");
+    },
+  },
+  HOST: {
+    syntax: "HOST <name>",
+    help: "Name the virtual host to use (before login)",
+    needsLogin: false,
+    argument: "required",
+    async handle(session, argument) {
+      if (session.user) throw new FtpError(503, "HOST must come before login");
+      const host = argument.trim();
+      if (!/^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]{1,253})$/.test(host)) {
+        throw new FtpError(501, "Syntax: HOST <domain name or [address]>");
+      }
+      // One host only: every name selects it, so HOST is not listed in FEAT.
+      session.log("debug", "HOST", { host });
+      await session.reply(220, `Host accepted; Hello from ${session.context.options.serverName}.`);
     },
   },
   CLNT: {

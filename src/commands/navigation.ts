@@ -33,6 +33,7 @@ export const navigationCommands: Record<string, CommandSpec> = {
     help: "Change the current folder",
     needsLogin: true,
     argument: "required",
+    feature: () => "TVFS",
     handle: (session, argument) => changeDirectory(session, session.resolvePath(argument)),
   },
   CDUP: {

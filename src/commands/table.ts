@@ -10,7 +10,9 @@ import { dataSetupCommands } from "./data_setup.ts";
 import { fileCommands } from "./files.ts";
 import { infoCommands } from "./info.ts";
 import { listingCommands } from "./listing.ts";
+import { machineListingCommands } from "./machine_listing.ts";
 import { navigationCommands } from "./navigation.ts";
+import { siteCommands } from "./site.ts";
 import { transferCommands } from "./transfer.ts";
 import type { CommandSpec } from "./types.ts";
 
@@ -34,6 +36,8 @@ export function buildCommandTable(): Map<string, CommandSpec> {
       ...dataSetupCommands,
       ...transferCommands,
       ...listingCommands,
+      ...machineListingCommands,
+      ...siteCommands,
     }),
   );
   for (const [alias, verb] of Object.entries(ALIASES)) table.set(alias, table.get(verb)!);

@@ -6,11 +6,13 @@
  */
 
 import { fromNetworkAscii, toNetworkAscii } from "../data/ascii.ts";
+import type { ByteConnection } from "../data/connection.ts";
 import { receiveStream, sendStream } from "../data/streams.ts";
 import { FtpError, StorageError } from "../errors.ts";
-import { baseName, parentPath } from "../paths.ts";
+import { baseName, joinPath, parentPath } from "../paths.ts";
 import { quotePath } from "../replies.ts";
-import type { Session } from "../session.ts";
+import type { Session, TransferProgress } from "../session.ts";
+import type { FileInfo } from "../storage/types.ts";
 import type { CommandSpec } from "./types.ts";
 
 function modeName(session: Session): string {
@@ -49,28 +51,20 @@ async function retrieve(session: Session, argument: string): Promise<void> {
   });
 }
 
-async function store(
-  session: Session,
-  argument: string,
-  command: "STOR" | "APPE",
-): Promise<void> {
-  const path = session.resolvePath(argument);
-  let position: "truncate" | "append" | number = command === "APPE" ? "append" : "truncate";
-  if (command === "APPE" && session.restOffset > 0) {
-    session.restOffset = 0;
-    throw new FtpError(503, "REST is not allowed before APPE");
-  }
-  const offset = takeRestOffset(session);
+/**
+ * Check an upload target before 150: its folder exists, it is not a folder.
+ * Resolves with the existing file's facts, if any.
+ */
+async function checkUploadTarget(session: Session, path: string): Promise<FileInfo | undefined> {
   if (path === "/") throw new FtpError(553, "Can't store over the root folder");
-  const parent = await session.files.stat(parentPath(path)).catch((error) => {
+  const folder = parentPath(path);
+  const parent = await session.files.stat(folder).catch((error) => {
     if (error instanceof StorageError && error.kind === "not_found") {
-      throw new FtpError(553, `No such folder: ${quotePath(parentPath(path))}`);
+      throw new FtpError(553, `No such folder: ${quotePath(folder)}`);
     }
     throw error;
   });
-  if (parent.type !== "directory") {
-    throw new FtpError(553, `Not a folder: ${quotePath(parentPath(path))}`);
-  }
+  if (parent.type !== "directory") throw new FtpError(553, `Not a folder: ${quotePath(folder)}`);
   const existing = await session.files.stat(path).catch((error) => {
     if (error instanceof StorageError && error.kind === "not_found") return undefined;
     throw error;
@@ -78,6 +72,32 @@ async function store(
   if (existing?.type === "directory") {
     throw new FtpError(553, `Can't store over a folder: ${quotePath(path)}`);
   }
+  return existing;
+}
+
+/** The upload's source: the data connection, converted from CRLF in TYPE A. */
+function uploadSource(
+  session: Session,
+  connection: ByteConnection,
+  progress: TransferProgress,
+): ReadableStream<Uint8Array> {
+  const source = receiveStream(connection, progress);
+  return session.transferType === "A" ? source.pipeThrough(fromNetworkAscii()) : source;
+}
+
+async function store(
+  session: Session,
+  argument: string,
+  command: "STOR" | "APPE",
+): Promise<void> {
+  const path = session.resolvePath(argument);
+  if (command === "APPE" && session.restOffset > 0) {
+    session.restOffset = 0;
+    throw new FtpError(503, "REST is not allowed before APPE");
+  }
+  const offset = takeRestOffset(session);
+  const existing = await checkUploadTarget(session, path);
+  let position: "truncate" | "append" | number = command === "APPE" ? "append" : "truncate";
   if (offset > 0) {
     if (!existing || offset > existing.size) {
       throw new FtpError(554, `Restart offset ${offset} is beyond the end of the file`);
@@ -91,10 +111,54 @@ async function store(
     openingText: `Opening ${modeName(session)} mode data connection for ${
       quotePath(baseName(path))
     }`,
-    run: (connection, signal, progress) => {
-      let source = receiveStream(connection, progress);
-      if (session.transferType === "A") source = source.pipeThrough(fromNetworkAscii());
-      return session.files.write(path, source, { position, signal }).then(() => progress.bytes);
+    run: async (connection, signal, progress) => {
+      const source = uploadSource(session, connection, progress);
+      await session.files.write(path, source, { position, signal });
+      return progress.bytes;
+    },
+  });
+}
+
+/** STOU: store under a new name that no other session can take. */
+async function storeUnique(session: Session, argument: string): Promise<void> {
+  if (session.restOffset > 0) {
+    session.restOffset = 0;
+    throw new FtpError(503, "REST is not allowed before STOU");
+  }
+  if (!session.dataSetup) throw new FtpError(425, "Use PASV, EPSV, PORT or EPRT first");
+  const wanted = session.resolvePath(argument.trim() || "file");
+  await checkUploadTarget(session, wanted === "/" ? "/file" : wanted);
+  const folder = parentPath(wanted);
+  const base = baseName(wanted) || "file";
+  let path: string | undefined;
+  for (let attempt = 0; attempt < 1000 && !path; attempt++) {
+    const candidate = joinPath(
+      folder,
+      attempt === 0 && argument.trim() ? base : `${base}.${attempt}`,
+    );
+    try {
+      await session.files.write(candidate, new Blob([]).stream(), { exclusive: true });
+      path = candidate;
+    } catch (error) {
+      if (!(error instanceof StorageError && error.kind === "already_exists")) throw error;
+    }
+  }
+  if (!path) throw new FtpError(553, "Can't find a unique name");
+  const reserved = path;
+  let stored = false;
+  await session.startTransfer({
+    command: "STOU",
+    kind: "upload",
+    path: reserved,
+    openingText: `FILE: ${baseName(reserved)}`,
+    run: async (connection, signal, progress) => {
+      const source = uploadSource(session, connection, progress);
+      await session.files.write(reserved, source, { signal });
+      stored = true;
+      return progress.bytes;
+    },
+    release: () => {
+      if (!stored) session.files.remove(reserved).catch(() => {});
     },
   });
 }
@@ -115,6 +179,14 @@ export const transferCommands: Record<string, CommandSpec> = {
     argument: "required",
     changesStorage: true,
     handle: (session, argument) => store(session, argument, "STOR"),
+  },
+  STOU: {
+    syntax: "STOU [name]",
+    help: "Upload under a unique name (given in the 150 reply)",
+    needsLogin: true,
+    argument: "optional",
+    changesStorage: true,
+    handle: storeUnique,
   },
   APPE: {
     syntax: "APPE <path>",

@@ -73,6 +73,7 @@ export async function parseConfigText(text: string, source: string): Promise<Raw
   // js-yaml rather than npm:yaml: the latter reads LOG_TOKENS/LOG_STREAM from the
   // environment while parsing, which would force --allow-env on every config file.
   const { load } = await import("js-yaml");
+  if (text.replace(/#.*$/gm, "").trim() === "") return {}; // empty or only comments
   let value: unknown;
   try {
     value = load(text);

@@ -24,6 +24,7 @@ const IAC = 0xff;
 // Telnet option negotiation verbs carry one option byte after them.
 const WILL = 0xfb;
 const DONT = 0xfe;
+const TELNET_COMMAND_MIN = 0xf0;
 
 const enum TelnetState {
   Data,
@@ -56,15 +57,19 @@ export class ControlLineSplitter {
     for (let i = 0; i < chunk.length; i++) {
       const byte = chunk[i];
       if (this.#telnet === TelnetState.Command) {
+        this.#telnet = TelnetState.Data;
         if (byte === IAC) {
-          this.#telnet = TelnetState.Data;
           this.#append(IAC); // IAC IAC is an escaped 0xff data byte
-        } else if (byte >= WILL && byte <= DONT) {
-          this.#telnet = TelnetState.Option;
-        } else {
-          this.#telnet = TelnetState.Data;
+          continue;
         }
-        continue;
+        if (byte >= WILL && byte <= DONT) {
+          this.#telnet = TelnetState.Option;
+          continue;
+        }
+        // Telnet commands are 240..254. lftp sends IAC IP IAC and then the DM as
+        // urgent data, so the byte after the last IAC is the command's first
+        // letter: a byte below 240 is data, handled as such below.
+        if (byte >= TELNET_COMMAND_MIN) continue;
       }
       if (this.#telnet === TelnetState.Option) {
         this.#telnet = TelnetState.Data;

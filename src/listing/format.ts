@@ -76,7 +76,7 @@ export function formatMlstEntry(
   }
   if (facts.has("perm")) out += `perm=${permissions};`;
   if (facts.has("unix.mode") && info.mode !== undefined) {
-    out += `unix.mode=0${(info.mode & 0o7777).toString(8)};`;
+    out += `unix.mode=${(info.mode & 0o7777).toString(8).padStart(4, "0")};`;
   }
   return `${out} ${safeName(name)}`;
 }

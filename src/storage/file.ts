@@ -103,6 +103,16 @@ export class FileStorage implements StorageConnector {
   ): Promise<number> {
     const target = await this.#creatable(path);
     const position = options.position ?? "truncate";
+    if (options.exclusive) {
+      // Reserve the name first: createNew decides atomically who gets it.
+      (await wrap(() => Deno.open(target, { write: true, createNew: true }), path)).close();
+      try {
+        return await this.write(path, source, { ...options, exclusive: false });
+      } catch (error) {
+        if (this.#uploadMode !== "atomic_resume") await Deno.remove(target).catch(() => {});
+        throw error;
+      }
+    }
     const existing = await this.#statThroughLinks(target, path);
     if (existing?.isDirectory) throw new StorageError("is_a_directory", `"${path}" is a folder`);
     if (this.#uploadMode === "direct") {

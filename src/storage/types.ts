@@ -41,6 +41,12 @@ export interface WriteOptions {
    * @default {"truncate"}
    */
   position?: "truncate" | "append" | number;
+  /**
+   * Fail with `already_exists` when the target exists, deciding atomically
+   * (STOU reserves names this way, so two sessions never get the same name).
+   * @default {false}
+   */
+  exclusive?: boolean;
   /** Aborts the write; the connector must then leave the previous file intact. */
   signal?: AbortSignal;
 }

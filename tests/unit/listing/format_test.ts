@@ -95,7 +95,7 @@ Deno.test("LIST shows the time up to six months back and the year beyond", () =>
   const fiveMonths = new Date(NOW.getTime() - 150 * DAY_MS);
   assert.match(lsDate(fiveMonths, NOW), /^\w{3} [ \d]\d \d\d:\d\d$/);
   const sevenMonths = new Date(NOW.getTime() - 215 * DAY_MS);
-  assert.match(lsDate(sevenMonths, NOW), /^\w{3} [ \d]\d  \d{4}$/);
+  assert.match(lsDate(sevenMonths, NOW), /^\w{3} [ \d]\d {2}\d{4}$/);
 });
 
 Deno.test("LIST shows the year for entries in the future", () => {
@@ -112,6 +112,25 @@ Deno.test("LIST dates are in UTC whatever the local time zone", () => {
   // 23:30 UTC on the 14th is the 15th in most zones east of UTC.
   assert.equal(lsDate(new Date("2026-03-14T23:30:00Z"), NOW), "Mar 14 23:30");
   assert.equal(lsDate(new Date("2026-01-01T00:00:00Z"), NOW), "Jan  1 00:00");
+});
+
+Deno.test("LIST dates and MLSx times are UTC under a far-off local time zone", async () => {
+  const module = new URL("../../../src/listing/format.ts", import.meta.url).href;
+  const script = `
+    const { lsDate, ftpTimestamp } = await import(${JSON.stringify(module)});
+    const t = new Date("2026-03-14T23:30:00Z");
+    console.log(lsDate(t, new Date("2026-03-15T12:00:00Z")) + "|" + ftpTimestamp(t));
+  `;
+  for (const tz of ["Pacific/Kiritimati", "America/Los_Angeles"]) {
+    const output = await new Deno.Command(Deno.execPath(), {
+      args: ["eval", script],
+      env: { TZ: tz, NO_COLOR: "1" },
+      stdout: "piped",
+      stderr: "inherit",
+    }).output();
+    assert.ok(output.success, tz);
+    assert.equal(new TextDecoder().decode(output.stdout).trim(), "Mar 14 23:30|20260314233000");
+  }
 });
 
 Deno.test("LIST uses English month names for every month", () => {

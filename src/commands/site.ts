@@ -1,0 +1,61 @@
+/**
+ * SITE and its sub-commands (a small table of its own).
+ *
+ * @module
+ */
+
+import { FtpError } from "../errors.ts";
+import type { Session } from "../session.ts";
+import type { CommandSpec } from "./types.ts";
+
+interface SiteCommand {
+  syntax: string;
+  changesStorage?: boolean;
+  available?: (session: Session) => boolean;
+  handle(session: Session, argument: string): Promise<void>;
+}
+
+const SITE_COMMANDS: Record<string, SiteCommand> = {
+  HELP: {
+    syntax: "SITE HELP",
+    async handle(session) {
+      const usable = Object.values(SITE_COMMANDS).filter((c) => c.available?.(session) ?? true);
+      await session.reply(214, ["SITE commands:", ...usable.map((c) => ` ${c.syntax}`), "End"]);
+    },
+  },
+  CHMOD: {
+    syntax: "SITE CHMOD <octal mode> <path>",
+    changesStorage: true,
+    available: (session) => session.storageCan("chmod"),
+    async handle(session, argument) {
+      const match = /^([0-7]{1,4})\s+(.+)$/.exec(argument);
+      if (!match) throw new FtpError(501, "Syntax: SITE CHMOD <octal mode> <path>");
+      const path = session.resolvePath(match[2]);
+      await session.files.chmod!(path, parseInt(match[1], 8));
+      await session.reply(200, "SITE CHMOD command successful");
+    },
+  },
+};
+
+/** SITE. */
+export const siteCommands: Record<string, CommandSpec> = {
+  SITE: {
+    syntax: "SITE <command> [arguments]",
+    help: "Server-specific commands (SITE HELP lists them)",
+    needsLogin: true,
+    argument: "required",
+    async handle(session, argument) {
+      const space = argument.indexOf(" ");
+      const name = (space < 0 ? argument : argument.slice(0, space)).toUpperCase();
+      const rest = space < 0 ? "" : argument.slice(space + 1);
+      const command = Object.hasOwn(SITE_COMMANDS, name) ? SITE_COMMANDS[name] : undefined;
+      if (!command || !(command.available?.(session) ?? true)) {
+        throw new FtpError(504, `SITE ${name.slice(0, 16)} is not supported (see SITE HELP)`);
+      }
+      if (command.changesStorage && session.user?.readOnly) {
+        throw new FtpError(550, "Permission denied: this account is read-only");
+      }
+      await command.handle(session, rest);
+    },
+  },
+};
