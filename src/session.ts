@@ -7,7 +7,7 @@
  * @module
  */
 
-import type { FtpUser } from "./auth/types.ts";
+import type { AuthContext, FtpUser } from "./auth/types.ts";
 import type { CommandSpec } from "./commands/types.ts";
 import { readControlLines } from "./control/line_reader.ts";
 import {
@@ -137,6 +137,7 @@ export class Session {
   #transfer?: RunningTransfer;
   #closing = false;
   #terminated = false;
+  #validatedAt = 0;
   #writeChain: Promise<void> = Promise.resolve();
   #idleTimer?: ReturnType<typeof setTimeout>;
   #loginTimer?: ReturnType<typeof setTimeout>;
@@ -256,6 +257,7 @@ export class Session {
       await this.reply(530, "Please log in with USER and PASS first");
       return;
     }
+    if (spec.needsLogin && !(await this.#stillAuthorized())) return;
     if (spec.argument === "required" && argument.trim() === "") {
       await this.reply(501, `Syntax: ${spec.syntax}`);
       return;
@@ -282,6 +284,33 @@ export class Session {
       }
       await this.reply(code, text);
     }
+  }
+
+  /** Ask the authenticator whether the user is still valid, at most once per its interval. */
+  async #stillAuthorized(): Promise<boolean> {
+    const { authenticator } = this.context.options;
+    if (!authenticator.isStillValid || !this.user) return true;
+    const interval = authenticator.revalidateEveryMs ?? 0;
+    if (Date.now() - this.#validatedAt < interval) return true;
+    let valid = false;
+    try {
+      valid = await authenticator.isStillValid(this.user, this.authContext);
+    } catch (error) {
+      this.log("warn", "Re-validating the user failed", { error: String(error) });
+    }
+    if (valid) {
+      this.#validatedAt = Date.now();
+      return true;
+    }
+    this.log("warn", "User no longer valid; closing the session");
+    await this.reply(421, "Your login is no longer valid; closing connection");
+    this.close();
+    return false;
+  }
+
+  /** The context handed to the authenticator. */
+  get authContext(): AuthContext {
+    return { log: (level, message, fields) => this.log(level, message, fields) };
   }
 
   /** Forget the pending data connection (closing a pending listener). */
@@ -456,6 +485,7 @@ export class Session {
   async logIn(user: FtpUser, storage: StorageConnector): Promise<void> {
     this.user = user;
     this.storage = storage;
+    this.#validatedAt = Date.now();
     this.pendingUsername = undefined;
     clearTimeout(this.#loginTimer);
     this.context.emit("login", this.eventDetail);

@@ -4,6 +4,8 @@
  * @module
  */
 
+import type { LogLevel } from "../log.ts";
+
 /**
  * The user a successful login produces. It is handed to the session's storage
  * provider, so connectors can scope storage by user; authenticators may add
@@ -14,8 +16,19 @@ export interface FtpUser {
   username: string;
   /** Refuse every command that changes storage. */
   readOnly?: boolean;
+  /**
+   * A folder of the storage that becomes this user's `/` (created when
+   * missing). The user can never reach above it.
+   */
+  home?: string;
   /** Anything else the authenticator wants the storage to know. */
   [field: string]: unknown;
+}
+
+/** What an authenticator may use besides the credentials. */
+export interface AuthContext {
+  /** Log a line attributed to the session (never pass a password). */
+  log(level: LogLevel, message: string, fields?: Record<string, unknown>): void;
 }
 
 /** What a client presented at USER/PASS time. */
@@ -43,12 +56,15 @@ export interface Credentials {
  */
 export interface Authenticator {
   /** Resolve with the user on success, `null` on refusal. Throwing counts as refusal. */
-  authenticate(credentials: Credentials): Promise<FtpUser | null>;
+  authenticate(credentials: Credentials, context?: AuthContext): Promise<FtpUser | null>;
   /**
-   * Re-check a logged-in user before a command (for revocation); `false` ends
-   * the session.
+   * Re-check a logged-in user (for revocation) before a command that needs a
+   * login, at most once per {@linkcode revalidateEveryMs} per session; `false`
+   * (or throwing) ends that session with 421.
    */
-  isStillValid?(user: FtpUser): Promise<boolean>;
+  isStillValid?(user: FtpUser, context?: AuthContext): Promise<boolean>;
+  /** How often {@linkcode isStillValid} is asked per session. @default {0} (before every command) */
+  readonly revalidateEveryMs?: number;
   /** Shown in the log at start-up, e.g. a warning that everyone may log in. */
   readonly warning?: string;
 }

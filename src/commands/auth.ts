@@ -5,6 +5,7 @@
  */
 
 import type { Session } from "../session.ts";
+import { scopeToHome } from "../storage/scoped.ts";
 import type { CommandSpec } from "./types.ts";
 
 async function pass(session: Session, password: string): Promise<void> {
@@ -25,13 +26,14 @@ async function pass(session: Session, password: string): Promise<void> {
       username,
       password,
       remoteAddress: session.remote.hostname,
-    });
+    }, session.authContext);
   } catch (error) {
     session.log("warn", "Authenticator failed", { username, error: String(error) });
   }
   if (user) {
     try {
-      const connector = typeof storage === "function" ? await storage(user) : storage;
+      let connector = typeof storage === "function" ? await storage(user) : storage;
+      if (typeof user.home === "string") connector = await scopeToHome(connector, user.home);
       await session.logIn(user, connector);
     } catch (error) {
       session.log("error", "Opening storage failed", { username, error: String(error) });

@@ -8,25 +8,15 @@
  */
 
 import type { Authenticator } from "../auth/types.ts";
-import { NoAuthAuthenticator } from "../auth/no_auth.ts";
-import { PassthroughAuthenticator } from "../auth/passthrough.ts";
+import { AUTHENTICATORS } from "../auth/registry.ts";
+import { STORAGE_CONNECTORS } from "../storage/registry.ts";
+import { ConfigError } from "./error.ts";
 import { DEFAULTS, type FtpServerOptions } from "../options.ts";
 import { FileStorage, type UploadMode } from "../storage/file.ts";
+
+export { ConfigError };
 import type { StorageProvider } from "../storage/types.ts";
 import { consoleLogger, jsonLogger } from "../log.ts";
-
-/** A configuration problem, naming the key and what is wrong with its value. */
-export class ConfigError extends Error {
-  /** The offending key as the user spelled it (YAML key, env variable or flag). */
-  readonly key: string;
-
-  /** `key: problem`. */
-  constructor(key: string, problem: string) {
-    super(`${key}: ${problem}`);
-    this.name = "ConfigError";
-    this.key = key;
-  }
-}
 
 /** The raw configuration, keyed as in the YAML file. */
 export type RawConfig = Record<string, unknown>;
@@ -187,11 +177,8 @@ async function buildAuthenticator(
   config: Record<string, unknown>,
   baseDir: string,
 ): Promise<Authenticator> {
-  switch (name) {
-    case "no_auth":
-      return new NoAuthAuthenticator();
-    case "passthrough":
-      return new PassthroughAuthenticator();
+  if (Object.hasOwn(AUTHENTICATORS, name)) {
+    return await AUTHENTICATORS[name](config, { baseDir });
   }
   if (isModuleReference(name)) {
     let exported = await importDefault("authenticator", name, baseDir);
@@ -215,7 +202,9 @@ async function buildAuthenticator(
   }
   throw new ConfigError(
     "authenticator",
-    `unknown authenticator "${name}"; this version supports no_auth, passthrough, or a module path`,
+    `unknown authenticator "${name}"; use one of ${
+      Object.keys(AUTHENTICATORS).join(", ")
+    }, or a module path`,
   );
 }
 
@@ -225,27 +214,8 @@ async function buildStorage(
   uploadMode: UploadMode | undefined,
   baseDir: string,
 ): Promise<StorageProvider> {
-  if (name === "file") {
-    for (const key of Object.keys(config)) {
-      if (key !== "root" && key !== "upload_mode") {
-        throw new ConfigError(`storage_config.${key}`, `unknown key for the file connector`);
-      }
-    }
-    const root = config.root ?? ".";
-    if (typeof root !== "string" || root === "") {
-      throw new ConfigError(
-        "storage_config.root",
-        `must be a folder path, got ${JSON.stringify(root)}`,
-      );
-    }
-    const mode = config.upload_mode ?? uploadMode;
-    if (mode !== undefined && !["atomic", "atomic_resume", "direct"].includes(mode as string)) {
-      throw new ConfigError(
-        "upload_mode",
-        `must be atomic, atomic_resume or direct, got ${JSON.stringify(mode)}`,
-      );
-    }
-    return new FileStorage({ root, uploadMode: mode as UploadMode | undefined });
+  if (Object.hasOwn(STORAGE_CONNECTORS, name)) {
+    return await STORAGE_CONNECTORS[name](config, { baseDir, uploadMode });
   }
   if (isModuleReference(name)) {
     // The default export is a connector, or a function of storage_config that
@@ -274,7 +244,9 @@ async function buildStorage(
   }
   throw new ConfigError(
     "storage_connector",
-    `unknown storage connector "${name}"; this version supports file, or a module path`,
+    `unknown storage connector "${name}"; use one of ${
+      Object.keys(STORAGE_CONNECTORS).join(", ")
+    }, or a module path`,
   );
 }
 
