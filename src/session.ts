@@ -125,6 +125,8 @@ export class Session {
   transferType: "A" | "I" = "A";
   /** Offset set by REST for the next RETR/STOR. */
   restOffset = 0;
+  /** Bytes announced by ALLO for the next upload (fewer arriving is a failure). */
+  announcedBytes = 0;
   /** Source path set by RNFR. */
   renameFrom?: string;
   /** After EPSV ALL, PORT/EPRT/PASV are refused. */

@@ -26,6 +26,13 @@ function takeRestOffset(session: Session): number {
   return offset;
 }
 
+/** Take the size announced by ALLO (it applies to the next upload only). */
+function takeAnnouncedBytes(session: Session): number {
+  const bytes = session.announcedBytes;
+  session.announcedBytes = 0;
+  return bytes;
+}
+
 async function retrieve(session: Session, argument: string): Promise<void> {
   const path = session.resolvePath(argument);
   const offset = takeRestOffset(session);
@@ -80,8 +87,9 @@ function uploadSource(
   session: Session,
   connection: ByteConnection,
   progress: TransferProgress,
+  announcedBytes: number,
 ): ReadableStream<Uint8Array> {
-  const source = receiveStream(connection, progress);
+  const source = receiveStream(connection, progress, announcedBytes);
   return session.transferType === "A" ? source.pipeThrough(fromNetworkAscii()) : source;
 }
 
@@ -96,6 +104,7 @@ async function store(
     throw new FtpError(503, "REST is not allowed before APPE");
   }
   const offset = takeRestOffset(session);
+  const announced = takeAnnouncedBytes(session);
   const existing = await checkUploadTarget(session, path);
   let position: "truncate" | "append" | number = command === "APPE" ? "append" : "truncate";
   if (offset > 0) {
@@ -112,7 +121,7 @@ async function store(
       quotePath(baseName(path))
     }`,
     run: async (connection, signal, progress) => {
-      const source = uploadSource(session, connection, progress);
+      const source = uploadSource(session, connection, progress, announced);
       await session.files.write(path, source, { position, signal });
       return progress.bytes;
     },
@@ -126,6 +135,7 @@ async function storeUnique(session: Session, argument: string): Promise<void> {
     throw new FtpError(503, "REST is not allowed before STOU");
   }
   if (!session.dataSetup) throw new FtpError(425, "Use PASV, EPSV, PORT or EPRT first");
+  const announced = takeAnnouncedBytes(session);
   const wanted = session.resolvePath(argument.trim() || "file");
   await checkUploadTarget(session, wanted === "/" ? "/file" : wanted);
   const folder = parentPath(wanted);
@@ -152,7 +162,7 @@ async function storeUnique(session: Session, argument: string): Promise<void> {
     path: reserved,
     openingText: `FILE: ${baseName(reserved)}`,
     run: async (connection, signal, progress) => {
-      const source = uploadSource(session, connection, progress);
+      const source = uploadSource(session, connection, progress, announced);
       await session.files.write(reserved, source, { signal });
       stored = true;
       return progress.bytes;
@@ -260,8 +270,12 @@ export const transferCommands: Record<string, CommandSpec> = {
     help: "Announce an upload's size (no allocation is needed)",
     needsLogin: true,
     argument: "required",
-    async handle(session) {
-      await session.reply(202, "No storage allocation necessary");
+    async handle(session, argument) {
+      // "ALLO n" or "ALLO n R m" (record size, meaningless in stream mode).
+      const match = /^\s*(\d{1,16})(\s+R\s+\d+)?\s*$/i.exec(argument);
+      if (!match) throw new FtpError(501, "Syntax: ALLO <bytes>");
+      session.announcedBytes = Number(match[1]);
+      await session.reply(202, "No storage allocation necessary; the next upload must bring them");
     },
   },
   ABOR: {

@@ -63,12 +63,14 @@ const RECEIVE_CHUNK_BYTES = 256 * 1024;
 
 /**
  * A byte stream of what arrives on the data connection. FIN is the end of the
- * file (RFC 959 stream mode); a reset errors the stream with
+ * file (RFC 959 stream mode) unless fewer bytes came than ALLO announced; a
+ * reset errors the stream with
  * {@linkcode DataConnectionLost}, so the connector discards the upload.
  */
 export function receiveStream(
   connection: ByteConnection,
   progress: TransferProgress,
+  announcedBytes = 0,
 ): ReadableStream<Uint8Array> {
   return new ReadableStream({
     type: "bytes",
@@ -84,6 +86,15 @@ export function receiveStream(
         return;
       }
       if (n === null) {
+        if (progress.bytes < announcedBytes) {
+          // ALLO announced more: the upload was cut short, so it must not be stored.
+          controller.error(
+            new DataConnectionLost({
+              cause: new Error(`${progress.bytes} of ${announcedBytes} announced bytes arrived`),
+            }),
+          );
+          return;
+        }
         controller.close();
         request.respond(0);
         return;

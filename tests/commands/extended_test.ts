@@ -233,3 +233,22 @@ Deno.test("a data stall fails the transfer with 426", async () => {
   data.close();
   assert.deepEqual([...Deno.readDirSync(ts.root)], []);
 });
+
+Deno.test("an upload with fewer bytes than ALLO announced is not stored", async () => {
+  await using ts = await startServer();
+  await Deno.writeTextFile(`${ts.root}/a.bin`, "old");
+  const client = await ts.client();
+  await client.send("TYPE I");
+  assert.equal((await client.send("ALLO 1000")).code, 202);
+  assert.deepEqual((await client.upload("STOR a.bin", randomBytes(999))).map((r) => r.code), [
+    150,
+    426,
+  ]);
+  assert.equal(await Deno.readTextFile(`${ts.root}/a.bin`), "old");
+  assert.equal((await client.send("ALLO 10")).code, 202);
+  assert.deepEqual((await client.upload("STOR a.bin", randomBytes(10))).map((r) => r.code), [
+    150,
+    226,
+  ]);
+  assert.equal((await client.send("ALLO x")).code, 501);
+});
