@@ -11,6 +11,7 @@ import { PassthroughAuthenticator } from "./auth/passthrough.ts";
 import { FileStorage } from "./storage/file.ts";
 import { DEFAULT_MAX_LINE_BYTES } from "./control/line_reader.ts";
 import type { Logger } from "./log.ts";
+import { type TlsOptions, TlsSettings } from "./tls.ts";
 import { consoleLogger } from "./log.ts";
 
 /**
@@ -59,12 +60,20 @@ export interface FtpServerOptions {
   shutdownGraceMs?: number;
   /** Where log lines go. @default human-readable lines on stderr */
   logger?: Logger;
+  /** FTPS: explicit `AUTH TLS` on the control port (and implicit TLS with `implicitTlsPort`). */
+  tls?: TlsOptions;
+  /** Port of a second listener that speaks TLS from the first byte (implicit FTPS, often 990). */
+  implicitTlsPort?: number;
 }
 
 /** Options with every default filled in. */
-export type ResolvedOptions = Required<Omit<FtpServerOptions, "passiveAddress">> & {
-  passiveAddress?: PassiveAddress;
-};
+export type ResolvedOptions =
+  & Required<Omit<FtpServerOptions, "passiveAddress" | "tls" | "implicitTlsPort">>
+  & {
+    passiveAddress?: PassiveAddress;
+    tls?: TlsSettings;
+    implicitTlsPort?: number;
+  };
 
 /** The defaults of every option. */
 export const DEFAULTS = {
@@ -95,13 +104,19 @@ function checkInteger(name: string, value: number, min: number, max: number): vo
 
 /** Fill in defaults and validate; throws `RangeError`/`TypeError` naming the option. */
 export function resolveOptions(options: FtpServerOptions = {}): ResolvedOptions {
+  const { tls, ...rest } = options;
   const resolved: ResolvedOptions = {
     ...DEFAULTS,
     authenticator: new PassthroughAuthenticator(),
     storage: options.storage ?? new FileStorage({ root: "." }),
     logger: consoleLogger(),
-    ...Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined)),
+    ...Object.fromEntries(Object.entries(rest).filter(([, v]) => v !== undefined)),
+    tls: tls ? new TlsSettings(tls) : undefined,
   };
+  if (resolved.implicitTlsPort !== undefined) {
+    checkInteger("implicitTlsPort", resolved.implicitTlsPort, 0, 65535);
+    if (!resolved.tls) throw new TypeError(`Option "implicitTlsPort" needs "tls"`);
+  }
   checkInteger("port", resolved.port, 0, 65535);
   checkInteger("minPassivePort", resolved.minPassivePort, 0, 65535);
   checkInteger("maxPassivePort", resolved.maxPassivePort, 0, 65535);

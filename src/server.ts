@@ -8,7 +8,15 @@
 
 import { buildCommandTable } from "./commands/table.ts";
 import type { CommandSpec } from "./commands/types.ts";
-import { closeQuietly, type NetAddress, netAddress, writeAll } from "./data/connection.ts";
+import * as net from "node:net";
+import {
+  type ByteConnection,
+  closeQuietly,
+  type NetAddress,
+  netAddress,
+  writeAll,
+} from "./data/connection.ts";
+import { NodeSocketConnection } from "./data/node_connection.ts";
 import { PassivePortPool } from "./data/passive.ts";
 import type { FtpServerEventMap } from "./events.ts";
 import { type FtpServerOptions, type ResolvedOptions, resolveOptions } from "./options.ts";
@@ -40,8 +48,8 @@ export class FtpServer extends EventTarget implements AsyncDisposable {
   readonly #sessions = new Map<Session, Promise<void>>();
   readonly #sessionsPerIp = new Map<string, number>();
   readonly #shutdown = new AbortController();
-  #listener?: Deno.TcpListener;
-  #acceptLoop?: Promise<void>;
+  readonly #context: SessionContext;
+  #listeners: ControlListener[] = [];
   #closing?: Promise<void>;
 
   /**
@@ -55,12 +63,25 @@ export class FtpServer extends EventTarget implements AsyncDisposable {
       this.#options.minPassivePort,
       this.#options.maxPassivePort,
     );
+    this.#context = {
+      options: this.#options,
+      portPool: this.#portPool,
+      commands: this.#commands,
+      shutdownSignal: this.#shutdown.signal,
+      emit: (type, detail) => this.dispatchEvent(new CustomEvent(type, { detail })),
+    };
   }
 
   /** The address the control listener is bound to (after `listen()`). */
   get addr(): NetAddress {
-    if (!this.#listener) throw new Error("The server is not listening; call listen() first");
-    return netAddress(this.#listener.addr);
+    const listener = this.#listeners.find((l) => !l.implicitTls);
+    if (!listener) throw new Error("The server is not listening; call listen() first");
+    return listener.addr;
+  }
+
+  /** The implicit FTPS listener's address, when `implicitTlsPort` is set. */
+  get implicitTlsAddr(): NetAddress | undefined {
+    return this.#listeners.find((l) => l.implicitTls)?.addr;
   }
 
   /** How many sessions are open. */
@@ -68,14 +89,39 @@ export class FtpServer extends EventTarget implements AsyncDisposable {
     return this.#sessions.size;
   }
 
-  /** Start accepting connections; resolves with the bound address. */
-  listen(): Promise<NetAddress> {
-    if (this.#listener) throw new Error("The server is already listening");
-    const { hostname, port, authenticator, logger } = this.#options;
-    this.#listener = Deno.listen({ hostname, port, transport: "tcp" });
+  /**
+   * Replace the FTPS certificate and key (e.g. after renewal). Sessions that
+   * start TLS afterwards use them; running sessions keep theirs.
+   */
+  setCertificate(cert: string, key: string): void {
+    if (!this.#options.tls) throw new Error("The server was created without tls options");
+    this.#options.tls.setCertificate(cert, key);
+  }
+
+  /** Start accepting connections; resolves with the control listener's address. */
+  async listen(): Promise<NetAddress> {
+    if (this.#listeners.length) throw new Error("The server is already listening");
+    const { hostname, port, authenticator, logger, tls, implicitTlsPort } = this.#options;
+    const onConnection = (connection: ByteConnection, implicitTls: boolean) =>
+      this.#startSession(connection, implicitTls);
+    try {
+      if (tls) {
+        // Explicit FTPS upgrades the accepted socket in place, which only node:tls can do.
+        this.#listeners.push(await NodeControlListener.open(hostname, port, false, onConnection));
+        if (implicitTlsPort !== undefined) {
+          this.#listeners.push(
+            await NodeControlListener.open(hostname, implicitTlsPort, true, onConnection),
+          );
+        }
+      } else {
+        this.#listeners.push(new NativeControlListener(hostname, port, onConnection));
+      }
+    } catch (error) {
+      for (const listener of this.#listeners.splice(0)) await listener.close();
+      throw error;
+    }
     if (authenticator.warning) logger("warn", authenticator.warning);
-    this.#acceptLoop = this.#accept(this.#listener);
-    return Promise.resolve(this.addr);
+    return this.addr;
   }
 
   /**
@@ -133,72 +179,158 @@ export class FtpServer extends EventTarget implements AsyncDisposable {
   }
 
   async #close(): Promise<void> {
-    closeQuietly(this.#listener);
-    await this.#acceptLoop;
+    await Promise.all(this.#listeners.map((listener) => listener.close()));
     this.#shutdown.abort();
-    const timer = new AbortController();
-    const handle = setTimeout(() => timer.abort(), this.#options.shutdownGraceMs);
+    const grace = new AbortController();
+    const timer = setTimeout(() => grace.abort(), this.#options.shutdownGraceMs);
     try {
       await Promise.all(
-        [...this.#sessions.keys()].map((session) => session.shutdown(timer.signal)),
+        [...this.#sessions.keys()].map((session) => session.shutdown(grace.signal)),
       );
       await Promise.all(this.#sessions.values());
     } finally {
-      clearTimeout(handle);
+      clearTimeout(timer);
     }
   }
 
-  async #accept(listener: Deno.TcpListener): Promise<void> {
-    const context: SessionContext = {
-      options: this.#options,
-      portPool: this.#portPool,
-      commands: this.#commands,
-      shutdownSignal: this.#shutdown.signal,
-      emit: (type, detail) => this.dispatchEvent(new CustomEvent(type, { detail })),
-    };
+  #startSession(connection: ByteConnection, implicitTls: boolean): void {
+    if (this.#closing) {
+      closeQuietly(connection);
+      return;
+    }
+    const ip = netAddress(connection.remoteAddr).hostname;
+    const perIp = this.#sessionsPerIp.get(ip) ?? 0;
+    if (this.#sessions.size >= this.#options.maxSessions) {
+      this.#refuse(connection, "Too many connections; try again later", implicitTls);
+      return;
+    }
+    if (perIp >= this.#options.maxSessionsPerIp) {
+      this.#refuse(connection, "Too many connections from your address", implicitTls);
+      return;
+    }
+    this.#sessionsPerIp.set(ip, perIp + 1);
+    const context = this.#context;
+    const session = new Session(context, connection, implicitTls);
+    context.emit("session-open", session.eventDetail);
+    session.log("info", "Connected");
+    const running = session.run().finally(() => {
+      this.#sessions.delete(session);
+      const left = (this.#sessionsPerIp.get(ip) ?? 1) - 1;
+      if (left > 0) this.#sessionsPerIp.set(ip, left);
+      else this.#sessionsPerIp.delete(ip);
+      session.log("info", "Disconnected");
+      context.emit("session-close", session.eventDetail);
+    });
+    this.#sessions.set(session, running);
+  }
+
+  #refuse(connection: ByteConnection, text: string, implicitTls: boolean): void {
+    this.#options.logger("warn", "Connection refused", {
+      client: netAddress(connection.remoteAddr).hostname,
+      reason: text,
+    });
+    // An implicit-TLS client can't read a plain reply: just close.
+    const reply = implicitTls ? Promise.resolve() : writeAll(connection, encodeReply(421, text));
+    reply.catch(() => {}).finally(() => closeQuietly(connection));
+  }
+}
+
+/** A control listener: native for plain FTP, node:net when TLS may be needed. */
+interface ControlListener {
+  readonly addr: NetAddress;
+  readonly implicitTls: boolean;
+  close(): Promise<void>;
+}
+
+type ConnectionHandler = (connection: ByteConnection, implicitTls: boolean) => void;
+
+/** Accepts plain control connections on a native listener (the fast path). */
+class NativeControlListener implements ControlListener {
+  readonly implicitTls = false;
+  readonly #listener: Deno.TcpListener;
+  readonly #loop: Promise<void>;
+
+  constructor(hostname: string, port: number, onConnection: ConnectionHandler) {
+    this.#listener = Deno.listen({ hostname, port, transport: "tcp" });
+    this.#loop = this.#accept(onConnection);
+  }
+
+  get addr(): NetAddress {
+    return netAddress(this.#listener.addr);
+  }
+
+  async #accept(onConnection: ConnectionHandler): Promise<void> {
     while (true) {
       let conn: Deno.TcpConn;
       try {
-        conn = await listener.accept();
+        conn = await this.#listener.accept();
       } catch (error) {
-        if (error instanceof Deno.errors.BadResource || this.#closing) return;
-        this.#options.logger("error", "Accept failed", { error: String(error) });
-        continue;
+        if (error instanceof Deno.errors.BadResource) return;
+        continue; // e.g. too many open files: keep serving the others
       }
       conn.setNoDelay(true);
-      const ip = netAddress(conn.remoteAddr).hostname;
-      const perIp = this.#sessionsPerIp.get(ip) ?? 0;
-      if (this.#sessions.size >= this.#options.maxSessions) {
-        this.#refuse(conn, "Too many connections; try again later");
-        continue;
-      }
-      if (perIp >= this.#options.maxSessionsPerIp) {
-        this.#refuse(conn, "Too many connections from your address");
-        continue;
-      }
-      this.#sessionsPerIp.set(ip, perIp + 1);
-      const session = new Session(context, conn);
-      context.emit("session-open", session.eventDetail);
-      session.log("info", "Connected");
-      const running = session.run().finally(() => {
-        this.#sessions.delete(session);
-        const left = (this.#sessionsPerIp.get(ip) ?? 1) - 1;
-        if (left > 0) this.#sessionsPerIp.set(ip, left);
-        else this.#sessionsPerIp.delete(ip);
-        session.log("info", "Disconnected");
-        context.emit("session-close", session.eventDetail);
-      });
-      this.#sessions.set(session, running);
+      onConnection(conn, false);
     }
   }
 
-  #refuse(conn: Deno.TcpConn, text: string): void {
-    this.#options.logger("warn", "Connection refused", {
-      client: netAddress(conn.remoteAddr).hostname,
-      reason: text,
-    });
-    writeAll(conn, encodeReply(421, text))
-      .catch(() => {})
-      .finally(() => closeQuietly(conn));
+  async close(): Promise<void> {
+    closeQuietly(this.#listener);
+    await this.#loop;
   }
+}
+
+/** Accepts control connections with node:net so that they can become TLS. */
+class NodeControlListener implements ControlListener {
+  readonly #server: net.Server;
+  readonly implicitTls: boolean;
+
+  private constructor(server: net.Server, implicitTls: boolean) {
+    this.#server = server;
+    this.implicitTls = implicitTls;
+  }
+
+  static open(
+    hostname: string,
+    port: number,
+    implicitTls: boolean,
+    onConnection: ConnectionHandler,
+  ): Promise<NodeControlListener> {
+    return new Promise((resolve, reject) => {
+      const server = net.createServer(
+        { pauseOnConnect: true, noDelay: true },
+        (socket: net.Socket) => {
+          socket.on("error", () => {});
+          onConnection(
+            implicitTls ? NodeSocketConnection.unread(socket) : NodeSocketConnection.plain(socket),
+            implicitTls,
+          );
+        },
+      );
+      server.once("error", (error: Error) => reject(toDenoListenError(error, hostname, port)));
+      server.listen({ host: hostname, port }, () => {
+        server.removeAllListeners("error");
+        server.on("error", () => {});
+        resolve(new NodeControlListener(server, implicitTls));
+      });
+    });
+  }
+
+  get addr(): NetAddress {
+    const { address, port } = this.#server.address() as net.AddressInfo;
+    return netAddress({ transport: "tcp", hostname: address, port });
+  }
+
+  close(): Promise<void> {
+    return new Promise((resolve) => this.#server.close(() => resolve()));
+  }
+}
+
+function toDenoListenError(error: Error, hostname: string, port: number): Error {
+  const code = (error as { code?: string }).code;
+  const where = `${hostname}:${port}`;
+  if (code === "EADDRINUSE") {
+    return new Deno.errors.AddrInUse(`${where} is in use`, { cause: error });
+  }
+  if (code === "EACCES") return new Deno.errors.PermissionDenied(`${where}: ${error.message}`);
+  return error;
 }

@@ -18,7 +18,10 @@ import {
   netAddress,
   writeAll,
 } from "./data/connection.ts";
-import type { PassiveListener, PassivePortPool } from "./data/passive.ts";
+import * as net from "node:net";
+import type { SecureContext } from "node:tls";
+import { NodeSocketConnection } from "./data/node_connection.ts";
+import type { DataListener, PassivePortPool, RawDataSocket, SocketKind } from "./data/passive.ts";
 import { FtpError, replyForError, StorageError } from "./errors.ts";
 import type {
   FtpServerEventMap,
@@ -47,7 +50,7 @@ export interface SessionContext {
 
 /** How the next transfer's data connection is made. */
 export type DataSetup =
-  | { readonly kind: "passive"; readonly listener: PassiveListener }
+  | { readonly kind: "passive"; readonly listener: DataListener }
   | { readonly kind: "active"; readonly hostname: string; readonly port: number };
 
 /** A transfer that a command handler hands to the session after its checks passed. */
@@ -133,6 +136,12 @@ export class Session {
   epsvAll = false;
   /** How the next data connection is made. */
   dataSetup?: DataSetup;
+  /** The control connection's TLS context, once it speaks TLS (data connections reuse it). */
+  tlsContext?: SecureContext;
+  /** PBSZ was given (required before PROT). */
+  protectionBufferSizeSet = false;
+  /** PROT: `C` clear data connections, `P` private (TLS). */
+  protection: "C" | "P" = "C";
   /** The facts MLSD/MLST send (OPTS MLST selects them). */
   mlstFacts: Set<MlstFact> = new Set(MLST_FACTS);
 
@@ -144,10 +153,14 @@ export class Session {
   #idleTimer?: ReturnType<typeof setTimeout>;
   #loginTimer?: ReturnType<typeof setTimeout>;
 
-  /** Wrap an accepted control connection. */
-  constructor(context: SessionContext, connection: ByteConnection) {
+  readonly #implicitTls: boolean;
+  #connectionReplaced = false;
+
+  /** Wrap an accepted control connection; `implicitTls` when it must start with a handshake. */
+  constructor(context: SessionContext, connection: ByteConnection, implicitTls = false) {
     this.context = context;
     this.connection = connection;
+    this.#implicitTls = implicitTls;
     this.remote = netAddress(connection.remoteAddr);
     this.local = netAddress(connection.localAddr);
   }
@@ -155,6 +168,11 @@ export class Session {
   /** The running transfer's progress, if any. */
   get transferProgress(): { request: TransferRequest; progress: TransferProgress } | undefined {
     return this.#transfer;
+  }
+
+  /** Data sockets must be upgradable once the control connection is TLS. */
+  get dataSocketKind(): SocketKind {
+    return this.tlsContext ? "node" : "native";
   }
 
   /** Details for events. */
@@ -215,19 +233,33 @@ export class Session {
     );
     this.#armIdleTimer();
     try {
-      await this.reply(220, `Hello from ${sanitizeReplyText(options.serverName)}.`);
-      for await (const line of readControlLines(this.connection, options.maxLineBytes)) {
-        this.#armIdleTimer();
-        if (line.tooLong) {
-          await this.reply(500, `Command line too long (limit ${options.maxLineBytes} bytes)`);
-          continue;
+      if (this.#implicitTls) {
+        try {
+          await this.#startTls(this.connection as NodeSocketConnection);
+        } catch (error) {
+          this.log("warn", "TLS handshake failed", { error: String(error) });
+          return;
         }
-        const { verb, argument } = this.#parse(line.text);
-        const spec = this.context.commands.get(verb);
-        if (this.#transfer && !spec?.duringTransfer) await this.#transfer.done;
-        await this.dispatch(verb, argument, spec);
-        if (this.#closing) break;
+        this.protectionBufferSizeSet = true;
+        this.protection = "P";
       }
+      await this.reply(220, `Hello from ${sanitizeReplyText(options.serverName)}.`);
+      do {
+        this.#connectionReplaced = false;
+        for await (const line of readControlLines(this.connection, options.maxLineBytes)) {
+          this.#armIdleTimer();
+          if (line.tooLong) {
+            await this.reply(500, `Command line too long (limit ${options.maxLineBytes} bytes)`);
+            continue;
+          }
+          const { verb, argument } = this.#parse(line.text);
+          const spec = this.context.commands.get(verb);
+          if (this.#transfer && !spec?.duringTransfer) await this.#transfer.done;
+          await this.dispatch(verb, argument, spec);
+          // After AUTH TLS, lines still buffered from the plain connection are dropped.
+          if (this.#closing || this.#connectionReplaced) break;
+        }
+      } while (this.#connectionReplaced && !this.#closing);
     } catch (error) {
       if (!isConnectionError(error)) this.log("error", "Session failed", { error: String(error) });
     } finally {
@@ -288,6 +320,40 @@ export class Session {
     }
   }
 
+  /**
+   * AUTH TLS: stop reading plain text, send 234, then run the handshake on the
+   * control connection. Plain bytes the client sent after AUTH are discarded.
+   */
+  async upgradeToTls(): Promise<void> {
+    const connection = this.connection;
+    if (!(connection instanceof NodeSocketConnection) || !this.context.options.tls) {
+      throw new FtpError(502, "TLS is not available here");
+    }
+    connection.detach();
+    await this.reply(234, "Proceed with TLS negotiation");
+    await this.#writeChain;
+    try {
+      await this.#startTls(connection);
+    } catch (error) {
+      this.log("warn", "TLS handshake failed", { error: String(error) });
+      this.close();
+      this.#connectionReplaced = true;
+      return;
+    }
+    this.#connectionReplaced = true;
+  }
+
+  async #startTls(connection: NodeSocketConnection): Promise<void> {
+    const settings = this.context.options.tls!;
+    const secureContext = settings.createContext();
+    this.connection = await connection.startTls({
+      secureContext,
+      timeoutMs: this.context.options.loginTimeoutMs,
+    });
+    this.tlsContext = secureContext;
+    this.log("debug", "TLS established on the control connection");
+  }
+
   /** Ask the authenticator whether the user is still valid, at most once per its interval. */
   async #stillAuthorized(): Promise<boolean> {
     const { authenticator } = this.context.options;
@@ -327,6 +393,10 @@ export class Session {
    */
   async startTransfer(request: TransferRequest): Promise<void> {
     const setup = this.dataSetup;
+    if (this.context.options.tls?.requireTlsForData && this.protection !== "P") {
+      request.release?.();
+      throw new FtpError(521, "Data connections must be protected: send PBSZ 0 and PROT P");
+    }
     this.dataSetup = undefined;
     if (!setup) {
       request.release?.();
@@ -360,7 +430,7 @@ export class Session {
     await this.#transfer?.done;
   }
 
-  async #openDataConnection(setup: DataSetup, signal: AbortSignal): Promise<ByteConnection> {
+  async #openDataConnection(setup: DataSetup, signal: AbortSignal): Promise<RawDataSocket> {
     const { passiveAcceptTimeoutMs } = this.context.options;
     if (setup.kind === "passive") {
       const onAbort = () => setup.listener.close();
@@ -371,7 +441,9 @@ export class Session {
         signal.removeEventListener("abort", onAbort);
       }
     }
-    const connecting = Deno.connect({ hostname: setup.hostname, port: setup.port });
+    const connecting = this.dataSocketKind === "node"
+      ? connectNode(setup.hostname, setup.port)
+      : Deno.connect({ hostname: setup.hostname, port: setup.port });
     let timer: ReturnType<typeof setTimeout> | undefined;
     const failed = new Promise<never>((_, reject) => {
       const fail = () => reject(new FtpError(425, "Can't open data connection"));
@@ -381,13 +453,39 @@ export class Session {
     try {
       return await Promise.race([connecting, failed]);
     } catch (error) {
-      connecting.then(closeQuietly, () => {});
+      connecting.then((socket) => closeRaw(socket), () => {});
       throw error instanceof FtpError
         ? error
         : new FtpError(425, "Can't open data connection", { cause: error });
     } finally {
       clearTimeout(timer);
     }
+  }
+
+  /** Turn the raw data socket into the transfer's connection: TLS under PROT P. */
+  async #prepareDataConnection(raw: RawDataSocket): Promise<ByteConnection> {
+    if (!(raw instanceof net.Socket)) return raw;
+    if (this.protection !== "P" || !this.tlsContext) return NodeSocketConnection.plain(raw);
+    let secured: NodeSocketConnection;
+    try {
+      secured = await NodeSocketConnection.acceptTls(raw, {
+        secureContext: this.tlsContext,
+        timeoutMs: this.context.options.passiveAcceptTimeoutMs,
+      });
+    } catch (error) {
+      throw new FtpError(425, "Can't open data connection: TLS negotiation failed", {
+        cause: error,
+      });
+    }
+    const policy = this.context.options.tls?.sessionReuse ?? "off";
+    if (policy !== "off" && !secured.sessionReused) {
+      if (policy === "require") {
+        secured.close();
+        throw new FtpError(522, "Data connection must reuse the control connection's TLS session");
+      }
+      this.log("info", "Data connection did not reuse the TLS session");
+    }
+    return secured;
   }
 
   async #runTransfer(
@@ -404,7 +502,9 @@ export class Session {
     let failure: unknown;
     try {
       try {
-        connection = await this.#openDataConnection(setup, signal);
+        connection = await this.#prepareDataConnection(
+          await this.#openDataConnection(setup, signal),
+        );
       } catch (error) {
         throw signal.aborted ? signal.reason : error;
       }
@@ -419,6 +519,8 @@ export class Session {
       }, Math.max(10, Math.min(1000, stallMs / 4)));
       progress.lastActivity = Date.now();
       const bytes = await request.run(connection, signal, progress);
+      signal.throwIfAborted();
+      await connection.closeGracefully?.();
       signal.throwIfAborted();
       closeQuietly(connection);
       reply = { code: 226, text: `Transfer complete (${bytes} bytes)` };
@@ -569,4 +671,23 @@ export class DataConnectionLost extends Error {
     super("Data connection lost", options);
     this.name = "DataConnectionLost";
   }
+}
+
+/** Connect a `node:net` socket (for data connections that may become TLS). */
+function connectNode(hostname: string, port: number): Promise<net.Socket> {
+  return new Promise((resolve, reject) => {
+    const socket = net.connect({ host: hostname, port });
+    socket.once("connect", () => {
+      socket.off("error", reject);
+      socket.on("error", () => {});
+      socket.pause();
+      resolve(socket);
+    });
+    socket.once("error", reject);
+  });
+}
+
+function closeRaw(socket: RawDataSocket): void {
+  if (socket instanceof net.Socket) socket.destroy();
+  else closeQuietly(socket);
 }

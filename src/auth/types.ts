@@ -67,4 +67,10 @@ export interface Authenticator {
   readonly revalidateEveryMs?: number;
   /** Shown in the log at start-up, e.g. a warning that everyone may log in. */
   readonly warning?: string;
+  /**
+   * The password alone identifies the user (a bearer token), so PASS may come
+   * without USER; the session then passes an empty user name.
+   * @default {false}
+   */
+  readonly usernameOptional?: boolean;
 }

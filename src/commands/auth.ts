@@ -65,6 +65,10 @@ export const authCommands: Record<string, CommandSpec> = {
         await session.reply(503, "Already logged in");
         return;
       }
+      if (session.context.options.tls?.requireTlsForLogin && !session.tlsContext) {
+        await session.reply(530, "TLS required: send AUTH TLS before USER");
+        return;
+      }
       session.pendingUsername = argument;
       await session.reply(331, "User name okay, need password");
     },

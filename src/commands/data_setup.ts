@@ -6,18 +6,21 @@
 
 import { lookup } from "node:dns/promises";
 import { isIPv6, normalizeHost } from "../data/connection.ts";
-import { PassiveListener } from "../data/passive.ts";
+import type { DataListener } from "../data/passive.ts";
 import { FtpError } from "../errors.ts";
 import type { Session } from "../session.ts";
 import type { CommandSpec } from "./types.ts";
 
 /** Open a passive listener on the control connection's local address. */
-function openPassive(session: Session): PassiveListener {
+async function openPassive(session: Session): Promise<DataListener> {
   session.clearDataSetup();
-  const listener = session.context.portPool.listen(session.local.hostname);
-  const passive = new PassiveListener(listener, session.remote.hostname);
-  session.dataSetup = { kind: "passive", listener: passive };
-  return passive;
+  const listener = await session.context.portPool.listen(
+    session.local.hostname,
+    session.remote.hostname,
+    session.dataSocketKind,
+  );
+  session.dataSetup = { kind: "passive", listener };
+  return listener;
 }
 
 /** The IPv4 address to advertise in 227. */
@@ -66,7 +69,7 @@ export const dataSetupCommands: Record<string, CommandSpec> = {
         throw new FtpError(522, "PASV is IPv4 only; use EPSV");
       }
       const address = await advertisedAddress(session);
-      const { port } = openPassive(session);
+      const { port } = await openPassive(session);
       const numbers = `${address.replaceAll(".", ",")},${port >> 8},${port & 255}`;
       await session.reply(227, `Entering Passive Mode (${numbers}).`);
     },
@@ -91,7 +94,7 @@ export const dataSetupCommands: Record<string, CommandSpec> = {
         }
         throw new FtpError(501, "Syntax: EPSV [1|2|ALL]");
       }
-      const { port } = openPassive(session);
+      const { port } = await openPassive(session);
       await session.reply(229, `Entering Extended Passive Mode (|||${port}|)`);
     },
   },

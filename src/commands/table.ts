@@ -13,6 +13,7 @@ import { listingCommands } from "./listing.ts";
 import { machineListingCommands } from "./machine_listing.ts";
 import { navigationCommands } from "./navigation.ts";
 import { siteCommands } from "./site.ts";
+import { tlsCommands } from "./tls.ts";
 import { transferCommands } from "./transfer.ts";
 import type { CommandSpec } from "./types.ts";
 
@@ -38,6 +39,7 @@ export function buildCommandTable(): Map<string, CommandSpec> {
       ...listingCommands,
       ...machineListingCommands,
       ...siteCommands,
+      ...tlsCommands,
     }),
   );
   for (const [alias, verb] of Object.entries(ALIASES)) table.set(alias, table.get(verb)!);

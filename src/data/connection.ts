@@ -25,6 +25,11 @@ export interface ByteConnection {
   write(data: Uint8Array): Promise<number>;
   /** Close both directions. */
   close(): void;
+  /**
+   * Flush, end the stream cleanly (TLS close_notify) and close; used before a
+   * 226 so the client sees the whole file. Plain native sockets need no such step.
+   */
+  closeGracefully?(): Promise<void>;
   /** The local end. */
   readonly localAddr: Deno.Addr;
   /** The peer. */

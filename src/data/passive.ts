@@ -1,12 +1,39 @@
 /**
  * Passive mode: a pool of ports to listen on, and one pending listener per
  * session that accepts a single data connection from the client's address.
+ * Plain sessions listen natively (fast); sessions whose control connection
+ * is TLS listen with `node:net`, whose sockets can be upgraded for PROT P.
  *
  * @module
  */
 
+import * as net from "node:net";
 import { FtpError } from "../errors.ts";
 import { closeQuietly, normalizeHost } from "./connection.ts";
+
+/** Which socket implementation a data connection uses. */
+export type SocketKind = "native" | "node";
+
+/**
+ * A data socket as accepted or connected, before the transfer decides whether
+ * to speak TLS over it: a native connection, or a `node:net` socket that has
+ * not been read from.
+ */
+export type RawDataSocket = Deno.TcpConn | net.Socket;
+
+/** A listener waiting for the client's data connection. */
+export interface DataListener {
+  /** The port the client must connect to. */
+  readonly port: number;
+  /**
+   * Accept the client's connection: only from the client's address (others
+   * are closed silently and the wait goes on). Rejects with 425 after
+   * `timeoutMs`, or when the listener is closed (a new PASV, ABOR, the end).
+   */
+  accept(timeoutMs: number): Promise<RawDataSocket>;
+  /** Stop listening (idempotent). */
+  close(): void;
+}
 
 /**
  * Hands out listeners on random ports of a range. A busy port is skipped; an
@@ -24,21 +51,25 @@ export class PassivePortPool {
     this.#max = max;
   }
 
-  /** Listen on a free port of the range at `hostname`. */
-  listen(hostname: string): Deno.TcpListener {
-    if (this.#min === 0) return Deno.listen({ hostname, port: 0 });
+  /** Listen on a free port of the range at `hostname`, for `clientHost` only. */
+  async listen(
+    hostname: string,
+    clientHost: string,
+    kind: SocketKind = "native",
+  ): Promise<DataListener> {
+    const open = kind === "native"
+      ? (port: number) =>
+        Promise.resolve(new PassiveListener(Deno.listen({ hostname, port }), clientHost))
+      : (port: number) => NodePassiveListener.open(hostname, port, clientHost);
+    if (this.#min === 0) return await open(0);
     const size = this.#max - this.#min + 1;
     const start = Math.floor(Math.random() * size);
     for (let i = 0; i < size; i++) {
       const port = this.#min + (start + i) % size;
       try {
-        return Deno.listen({ hostname, port });
+        return await open(port);
       } catch (error) {
-        if (
-          error instanceof Deno.errors.AddrInUse || error instanceof Deno.errors.PermissionDenied
-        ) {
-          continue;
-        }
+        if (isBusy(error)) continue;
         throw error;
       }
     }
@@ -46,12 +77,14 @@ export class PassivePortPool {
   }
 }
 
-/**
- * A listener waiting for the client's data connection. Connections from any
- * other address are closed silently and the wait goes on, so a hijacker
- * cannot steal the transfer and the real client can still connect.
- */
-export class PassiveListener {
+function isBusy(error: unknown): boolean {
+  const code = (error as { code?: string } | null)?.code;
+  return error instanceof Deno.errors.AddrInUse || error instanceof Deno.errors.PermissionDenied ||
+    code === "EADDRINUSE" || code === "EACCES";
+}
+
+/** A native passive listener. */
+export class PassiveListener implements DataListener {
   readonly #listener: Deno.TcpListener;
   readonly #clientHost: string;
   #closed = false;
@@ -62,15 +95,10 @@ export class PassiveListener {
     this.#clientHost = normalizeHost(clientHost);
   }
 
-  /** The port the client must connect to. */
   get port(): number {
     return this.#listener.addr.port;
   }
 
-  /**
-   * Accept the client's connection. Rejects with 425 after `timeoutMs`, or when
-   * the listener is closed (a new PASV, the session ending, ABOR).
-   */
   async accept(timeoutMs: number): Promise<Deno.TcpConn> {
     const timer = setTimeout(() => this.close(), timeoutMs);
     try {
@@ -90,10 +118,78 @@ export class PassiveListener {
     }
   }
 
-  /** Stop listening (idempotent). */
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
     closeQuietly(this.#listener);
+  }
+}
+
+/** A `node:net` passive listener, for sessions that may protect data with TLS. */
+export class NodePassiveListener implements DataListener {
+  readonly #server: net.Server;
+  readonly #clientHost: string;
+  readonly #waiting: net.Socket[] = [];
+  #wake?: () => void;
+  #closed = false;
+
+  readonly port: number;
+
+  private constructor(server: net.Server, clientHost: string) {
+    this.#server = server;
+    this.port = (server.address() as net.AddressInfo).port;
+    this.#clientHost = normalizeHost(clientHost);
+    server.on("connection", (socket) => {
+      socket.on("error", () => {});
+      if (this.#closed || normalizeHost(socket.remoteAddress ?? "") !== this.#clientHost) {
+        socket.destroy(); // foreign address: bounce/hijack attempt
+        return;
+      }
+      this.#waiting.push(socket);
+      this.#wake?.();
+    });
+  }
+
+  /** Listen on `port` (0: any). Rejects with the node error (EADDRINUSE…) when busy. */
+  static open(hostname: string, port: number, clientHost: string): Promise<NodePassiveListener> {
+    return new Promise((resolve, reject) => {
+      const server = net.createServer({ pauseOnConnect: true });
+      server.once("error", reject);
+      server.listen({ host: hostname, port, exclusive: true }, () => {
+        server.off("error", reject);
+        server.on("error", () => {});
+        resolve(new NodePassiveListener(server, clientHost));
+      });
+    });
+  }
+
+  async accept(timeoutMs: number): Promise<net.Socket> {
+    const deadline = Date.now() + timeoutMs;
+    try {
+      while (this.#waiting.length === 0) {
+        if (this.#closed || Date.now() >= deadline) {
+          throw new FtpError(425, "Can't open data connection: the client did not connect");
+        }
+        await new Promise<void>((resolve) => {
+          const timer = setTimeout(resolve, deadline - Date.now());
+          this.#wake = () => {
+            clearTimeout(timer);
+            resolve();
+          };
+        });
+        this.#wake = undefined;
+      }
+      return this.#waiting.shift()!;
+    } finally {
+      this.close();
+    }
+  }
+
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#server.close();
+    for (const socket of this.#waiting.splice(0)) socket.destroy();
+    this.#wake?.();
   }
 }

@@ -1,0 +1,368 @@
+/**
+ * What the HTTP authenticators share: one request with a timeout that never
+ * throws and never lets a secret into a log line, and the optional
+ * re-validation of a logged-in user against `authenticated_url`.
+ *
+ * @module
+ */
+
+import type { AuthContext, Authenticator, Credentials, FtpUser } from "./types.ts";
+
+/** Default request timeout of the HTTP authenticators, in ms. */
+export const DEFAULT_HTTP_TIMEOUT_MS = 10_000;
+/** Default interval between two re-validations of one session's user, in ms. */
+export const DEFAULT_AUTHENTICATED_TTL_MS = 60_000;
+
+/** Options shared by every HTTP authenticator. */
+export interface HttpAuthenticatorOptions {
+  /** The URL asked at login (http or https, without user:password@). */
+  loginUrl: string | URL;
+  /** HTTP method of the login request. @default {"GET"} */
+  loginMethod?: string;
+  /** Give up on a request (and refuse the login) after this many ms. @default {10000} */
+  timeoutMs?: number;
+  /**
+   * When set, each session asks this URL, with the same proof of identity as
+   * at login, whether its user is still valid; any answer but 200 ends the
+   * session with 421.
+   */
+  authenticatedUrl?: string | URL;
+  /** HTTP method of the re-validation request. @default {"GET"} */
+  authenticatedMethod?: string;
+  /** Ask {@linkcode authenticatedUrl} at most once per this many ms per session. @default {60000} */
+  authenticatedTtlMs?: number;
+}
+
+/** Where and how a request goes. */
+export interface HttpTarget {
+  /** The URL (query parameters may be added per request). */
+  url: URL;
+  /** The HTTP method. */
+  method: string;
+}
+
+/** What came back from {@linkcode HttpClient.request}. */
+export type HttpOutcome =
+  | {
+    ok: true;
+    /** The final status, after redirects. */
+    status: number;
+    /** The final response headers. */
+    headers: Headers;
+    /** The final URL, after redirects. */
+    url: URL;
+    /** The body, when asked for (at most 64 KiB are read). */
+    body?: string;
+  }
+  | { ok: false };
+
+/** One request to send. */
+export interface HttpRequest extends HttpTarget {
+  /** Request headers (e.g. Authorization). */
+  headers?: Record<string, string>;
+  /** Read (up to 64 KiB of) the body instead of discarding it. */
+  readBody?: boolean;
+  /** Strings that must never reach a log line (password, token, hash). */
+  secrets?: string[];
+}
+
+const FORBIDDEN_METHODS = ["CONNECT", "TRACE", "TRACK"];
+const MAX_BODY_BYTES = 64 * 1024;
+
+/**
+ * Check and upper-case an HTTP method name.
+ *
+ * @throws {TypeError} when it is not a token or is one fetch refuses
+ */
+export function normalizeMethod(method: string): string {
+  if (!/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/.test(method)) {
+    throw new TypeError(`Not an HTTP method: ${JSON.stringify(method)}`);
+  }
+  const upper = method.toUpperCase();
+  if (FORBIDDEN_METHODS.includes(upper)) {
+    throw new TypeError(`HTTP method ${JSON.stringify(method)} can't be sent by fetch`);
+  }
+  return upper;
+}
+
+/**
+ * Check an authentication service URL.
+ *
+ * @throws {TypeError} when it is not an absolute http(s) URL or carries credentials
+ */
+export function normalizeServiceUrl(url: string | URL): URL {
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    throw new TypeError(`Not a URL: ${JSON.stringify(String(url))}`);
+  }
+  if (parsed.protocol !== "http:" && parsed.protocol !== "https:") {
+    throw new TypeError(`Not an http(s) URL: ${JSON.stringify(redactUrl(parsed))}`);
+  }
+  if (parsed.username || parsed.password) {
+    throw new TypeError(
+      `URL must not contain user:password@ (the FTP user's credentials are sent instead): ${
+        JSON.stringify(redactUrl(parsed))
+      }`,
+    );
+  }
+  parsed.hash = "";
+  return parsed;
+}
+
+/**
+ * The URL as it may appear in a log line: no credentials and no query (a
+ * webhook's query carries the password hash; others may carry API keys).
+ */
+export function redactUrl(url: URL): string {
+  return `${url.protocol}//${url.host}${url.pathname}${url.search ? "?…" : ""}`;
+}
+
+function isLoopback(url: URL): boolean {
+  const host = url.hostname.replace(/^\[|\]$/g, "");
+  return host === "localhost" || host === "::1" || /^127\./.test(host);
+}
+
+/** Encode text as base64 (UTF-8 bytes), for `Authorization: Basic`. */
+export function base64Utf8(text: string): string {
+  let binary = "";
+  for (const byte of new TextEncoder().encode(text)) binary += String.fromCharCode(byte);
+  return btoa(binary);
+}
+
+/** Lower-case hex of bytes. */
+export function toHex(bytes: ArrayBuffer | Uint8Array): string {
+  return Array.from(
+    bytes instanceof Uint8Array ? bytes : new Uint8Array(bytes),
+    (byte) => byte.toString(16).padStart(2, "0"),
+  ).join("");
+}
+
+/**
+ * Sends the authenticators' requests: native fetch, redirects followed, a
+ * timeout covering the whole exchange, every body consumed or cancelled. It
+ * never throws: a network error or a timeout is an outcome `{ ok: false }`
+ * plus a warning naming the URL (without query or secrets).
+ */
+export class HttpClient {
+  /** The timeout of each request, in ms. */
+  readonly timeoutMs: number;
+
+  /** @param timeoutMs give up after this many ms */
+  constructor(timeoutMs: number = DEFAULT_HTTP_TIMEOUT_MS) {
+    if (!Number.isFinite(timeoutMs) || timeoutMs <= 0 || timeoutMs > 2 ** 31 - 1) {
+      throw new RangeError(`Timeout must be a positive number of ms, got ${timeoutMs}`);
+    }
+    this.timeoutMs = timeoutMs;
+  }
+
+  /** Send one request; see the class documentation. */
+  async request(request: HttpRequest, context?: AuthContext): Promise<HttpOutcome> {
+    const controller = new AbortController();
+    let timedOut = false;
+    const timer = setTimeout(() => {
+      timedOut = true;
+      controller.abort();
+    }, this.timeoutMs);
+    try {
+      const response = await fetch(request.url, {
+        method: request.method,
+        headers: request.headers,
+        redirect: "follow",
+        signal: controller.signal,
+      });
+      let body: string | undefined;
+      if (request.readBody) body = await readLimited(response);
+      else await response.body?.cancel();
+      return {
+        ok: true,
+        status: response.status,
+        headers: response.headers,
+        url: new URL(response.url || request.url),
+        body,
+      };
+    } catch (error) {
+      const reason = timedOut
+        ? `no answer within ${this.timeoutMs} ms`
+        : scrub(error instanceof Error ? error.message : String(error), request);
+      context?.log("warn", "Authentication service unreachable", {
+        url: redactUrl(request.url),
+        method: request.method,
+        error: reason,
+      });
+      return { ok: false };
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+}
+
+async function readLimited(response: Response): Promise<string> {
+  if (!response.body) return "";
+  const reader = response.body.getReader();
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  try {
+    while (size < MAX_BODY_BYTES) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      chunks.push(value);
+      size += value.length;
+    }
+  } finally {
+    await reader.cancel().catch(() => {});
+  }
+  const bytes = new Uint8Array(size);
+  let offset = 0;
+  for (const chunk of chunks) {
+    bytes.set(chunk, offset);
+    offset += chunk.length;
+  }
+  return new TextDecoder().decode(bytes.subarray(0, MAX_BODY_BYTES));
+}
+
+/** Remove the URL's query and every secret from an error message. */
+function scrub(message: string, request: HttpRequest): string {
+  let text = message.replaceAll(request.url.href, redactUrl(request.url));
+  if (request.url.search) text = text.replaceAll(request.url.search, "?…");
+  for (const secret of request.secrets ?? []) {
+    if (secret.length === 0) continue;
+    text = text.replaceAll(secret, "***").replaceAll(encodeURIComponent(secret), "***");
+  }
+  return text;
+}
+
+/** A service's verdict on a proof of identity. */
+export interface HttpVerdict {
+  /** Whether the service said yes (HTTP 200). */
+  ok: boolean;
+  /** The user name the service reports, when it names one. */
+  username?: string;
+}
+
+/**
+ * The base of the HTTP authenticators. A subclass turns credentials into a
+ * *proof* (the user name and password, a token, a password hash) and asks a
+ * URL about it. With `authenticatedUrl`, the proof is kept with the user
+ * object the session holds (a `WeakMap` keyed by that object, never by the
+ * user name), so each session re-proves its own login and one session's login
+ * can never stand in for another's.
+ *
+ * @typeParam Proof what a subclass sends to prove an identity
+ */
+export abstract class HttpAuthenticator<Proof> implements Authenticator {
+  /** The login URL. */
+  readonly loginUrl: URL;
+  /** The login request's method. */
+  readonly loginMethod: string;
+  /** The re-validation URL, when set. */
+  readonly authenticatedUrl?: URL;
+  /** The re-validation request's method. */
+  readonly authenticatedMethod: string;
+  /** See {@linkcode Authenticator.revalidateEveryMs}. */
+  readonly revalidateEveryMs?: number;
+  /** See {@linkcode Authenticator.isStillValid}; present only with `authenticatedUrl`. */
+  readonly isStillValid?: (user: FtpUser, context?: AuthContext) => Promise<boolean>;
+  /** Set when the login URL is plain http to another host. */
+  readonly warning?: string;
+  /** Sends the requests. */
+  protected readonly http: HttpClient;
+  readonly #proofs = new WeakMap<FtpUser, Proof>();
+
+  /**
+   * @param name the authenticator's config name, for messages
+   * @throws {TypeError} for a bad URL or method
+   * @throws {RangeError} for a bad timeout or TTL
+   */
+  constructor(name: string, options: HttpAuthenticatorOptions) {
+    this.loginUrl = normalizeServiceUrl(options.loginUrl);
+    this.loginMethod = normalizeMethod(options.loginMethod ?? "GET");
+    this.http = new HttpClient(options.timeoutMs ?? DEFAULT_HTTP_TIMEOUT_MS);
+    this.authenticatedMethod = normalizeMethod(options.authenticatedMethod ?? "GET");
+    if (this.loginUrl.protocol === "http:" && !isLoopback(this.loginUrl)) {
+      this.warning = `authenticator ${name}: ${
+        redactUrl(this.loginUrl)
+      } is plain http, so credentials cross the network unencrypted`;
+    }
+    if (options.authenticatedUrl !== undefined) {
+      this.authenticatedUrl = normalizeServiceUrl(options.authenticatedUrl);
+      const ttl = options.authenticatedTtlMs ?? DEFAULT_AUTHENTICATED_TTL_MS;
+      if (!Number.isFinite(ttl) || ttl < 0) {
+        throw new RangeError(`TTL must be a number of ms of at least 0, got ${ttl}`);
+      }
+      this.revalidateEveryMs = ttl;
+      const target = { url: this.authenticatedUrl, method: this.authenticatedMethod };
+      this.isStillValid = async (user, context) => {
+        const proof = this.#proofs.get(user);
+        // A user object this authenticator did not produce proves nothing.
+        if (proof === undefined) return false;
+        const verdict = await this.ask(proof, target, context);
+        if (!verdict.ok) {
+          context?.log("info", "Authentication service no longer accepts the user", {
+            url: redactUrl(this.authenticatedUrl!),
+            username: user.username,
+          });
+        }
+        return verdict.ok;
+      };
+    } else if (options.authenticatedMethod !== undefined) {
+      throw new TypeError("authenticatedMethod needs authenticatedUrl");
+    } else if (options.authenticatedTtlMs !== undefined) {
+      throw new TypeError("authenticatedTtlMs needs authenticatedUrl");
+    }
+  }
+
+  /** Ask the login URL; on HTTP 200, resolve with the user. Never throws. */
+  async authenticate(credentials: Credentials, context?: AuthContext): Promise<FtpUser | null> {
+    try {
+      const proof = await this.proofOf(credentials);
+      if (proof === null) return null;
+      const verdict = await this.ask(
+        proof,
+        { url: this.loginUrl, method: this.loginMethod },
+        context,
+      );
+      if (!verdict.ok) return null;
+      const user: FtpUser = { username: verdict.username ?? credentials.username };
+      if (this.authenticatedUrl) this.#proofs.set(user, proof);
+      return user;
+    } catch (error) {
+      // Subclasses don't throw on purpose; a bug must still be a refusal
+      // whose message can't carry the password.
+      context?.log("error", "Authenticator failed", {
+        url: redactUrl(this.loginUrl),
+        error: error instanceof Error ? error.name : "Error",
+      });
+      return null;
+    }
+  }
+
+  /** The proof of identity for these credentials, or `null` to refuse without asking. */
+  protected abstract proofOf(credentials: Credentials): Promise<Proof | null>;
+
+  /** Ask a URL whether a proof is good (HTTP 200). Never throws. */
+  protected abstract ask(
+    proof: Proof,
+    target: HttpTarget,
+    context?: AuthContext,
+  ): Promise<HttpVerdict>;
+
+  /**
+   * The usual verdict of a plain request: yes on 200; a warning for answers
+   * that are neither yes nor a refusal (401/403), so misconfigured services
+   * show in the log.
+   */
+  protected verdictOf(outcome: HttpOutcome, target: HttpTarget, context?: AuthContext): boolean {
+    if (!outcome.ok) return false;
+    if (outcome.status === 200) return true;
+    if (outcome.status !== 401 && outcome.status !== 403) {
+      context?.log("warn", "Authentication service answered neither 200 nor 401/403", {
+        url: redactUrl(target.url),
+        method: target.method,
+        status: outcome.status,
+      });
+    }
+    return false;
+  }
+}

@@ -1,0 +1,85 @@
+/**
+ * FTPS (RFC 4217): AUTH, PBSZ, PROT, CCC.
+ *
+ * @module
+ */
+
+import { FtpError } from "../errors.ts";
+import type { Session } from "../session.ts";
+import type { CommandSpec } from "./types.ts";
+
+const tlsConfigured = (session: Session) => session.context.options.tls !== undefined;
+
+/** AUTH, PBSZ, PROT, CCC. */
+export const tlsCommands: Record<string, CommandSpec> = {
+  AUTH: {
+    syntax: "AUTH TLS",
+    help: "Switch the control connection to TLS",
+    needsLogin: false,
+    argument: "required",
+    available: tlsConfigured,
+    feature: () => ["AUTH TLS", "AUTH SSL"],
+    async handle(session, argument) {
+      const mechanism = argument.trim().toUpperCase();
+      if (session.tlsContext) throw new FtpError(503, "Already using TLS");
+      if (!["TLS", "TLS-C", "SSL", "TLS-P"].includes(mechanism)) {
+        throw new FtpError(504, `AUTH ${mechanism.slice(0, 16)} is not supported; use AUTH TLS`);
+      }
+      if (session.transferProgress) throw new FtpError(503, "Wait for the transfer to end");
+      await session.upgradeToTls();
+      if (session.tlsContext && (mechanism === "SSL" || mechanism === "TLS-P")) {
+        // Old clients expect AUTH SSL to protect data too (RFC 4217 §4 notes it).
+        session.protectionBufferSizeSet = true;
+        session.protection = "P";
+      }
+    },
+  },
+  PBSZ: {
+    syntax: "PBSZ 0",
+    help: "Protection buffer size (0 for TLS)",
+    needsLogin: false,
+    argument: "required",
+    available: tlsConfigured,
+    feature: () => "PBSZ",
+    async handle(session, argument) {
+      if (!session.tlsContext) throw new FtpError(503, "Send AUTH TLS first");
+      if (!/^\d+$/.test(argument.trim())) throw new FtpError(501, "Syntax: PBSZ 0");
+      session.protectionBufferSizeSet = true;
+      await session.reply(200, "PBSZ=0");
+    },
+  },
+  PROT: {
+    syntax: "PROT P|C",
+    help: "Data connection protection: P (TLS) or C (clear)",
+    needsLogin: false,
+    argument: "required",
+    available: tlsConfigured,
+    feature: () => "PROT",
+    async handle(session, argument) {
+      if (!session.tlsContext) throw new FtpError(503, "Send AUTH TLS first");
+      if (!session.protectionBufferSizeSet) throw new FtpError(503, "Send PBSZ 0 first");
+      const level = argument.trim().toUpperCase();
+      if (level === "P" || level === "C") {
+        if (level === "C" && session.context.options.tls?.requireTlsForData) {
+          throw new FtpError(534, "Data connections must be protected here");
+        }
+        session.protection = level;
+        await session.reply(200, `Protection level set to ${level}`);
+        return;
+      }
+      if (level === "S" || level === "E") {
+        throw new FtpError(536, `Protection level ${level} is not supported`);
+      }
+      throw new FtpError(504, "Syntax: PROT P|C");
+    },
+  },
+  CCC: {
+    syntax: "CCC",
+    help: "Clear the control channel (refused: it would expose later commands)",
+    needsLogin: false,
+    argument: "none",
+    async handle(session) {
+      await session.reply(502, "CCC is not allowed");
+    },
+  },
+};
