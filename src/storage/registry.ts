@@ -7,8 +7,12 @@
  */
 
 import { ConfigError } from "../config/error.ts";
+import type { FtpUser } from "../auth/types.ts";
+import { StorageError } from "../errors.ts";
 import { FileStorage, type UploadMode } from "./file.ts";
-import type { StorageProvider } from "./types.ts";
+import { MemoryStorage } from "./memory.ts";
+import type { S3Storage, S3StorageOptions } from "./s3.ts";
+import type { StorageConnector, StorageProvider } from "./types.ts";
 
 /** What a factory gets besides its config. */
 export interface StorageFactoryContext {
@@ -25,6 +29,23 @@ export type StorageFactory = (
 ) => StorageProvider | Promise<StorageProvider>;
 
 const UPLOAD_MODES = ["atomic", "atomic_resume", "direct"];
+
+const S3_KEYS = [
+  "bucket",
+  "prefix",
+  "region",
+  "endpoint",
+  "force_path_style",
+  "request_checksum_calculation",
+  "access_key_id",
+  "secret_access_key",
+  "session_token",
+  "part_size_mib",
+  "queue_size",
+];
+
+/** The per-user placeholder of `storage_config.prefix`. */
+const USERNAME_PLACEHOLDER = "{username}";
 
 /** Reject keys a connector does not know, naming the first one. */
 export function checkKeys(config: Record<string, unknown>, known: string[]): void {
@@ -55,4 +76,161 @@ export const STORAGE_CONNECTORS: Record<string, StorageFactory> = {
     }
     return new FileStorage({ root, uploadMode: mode as UploadMode | undefined });
   },
+  memory(config) {
+    checkKeys(config, ["max_bytes"]);
+    const maxBytes = config.max_bytes ?? Infinity;
+    if (maxBytes !== Infinity && !(Number.isSafeInteger(maxBytes) && (maxBytes as number) >= 0)) {
+      throw new ConfigError(
+        "storage_config.max_bytes",
+        `must be a number of bytes, got ${JSON.stringify(maxBytes)}`,
+      );
+    }
+    return new MemoryStorage({ maxBytes: maxBytes as number });
+  },
+  async s3(config) {
+    const options = s3Options(config);
+    const prefix = options.prefix ?? "";
+    // Loads only the connector module here; the SDK follows on the first request.
+    const { S3Storage } = await import("./s3.ts");
+    const perUser = prefix.includes(USERNAME_PLACEHOLDER);
+    let storage: S3Storage;
+    try {
+      storage = new S3Storage({
+        ...options,
+        prefix: perUser ? prefix.slice(0, prefix.indexOf(USERNAME_PLACEHOLDER)) : prefix,
+      });
+    } catch (error) {
+      throw new ConfigError("storage_config", (error as Error).message);
+    }
+    try {
+      await storage.check();
+    } catch (error) {
+      storage.destroy();
+      // Per-user prefixes may be all a user's credentials can see: judged at login.
+      if (!(perUser && error instanceof StorageError && error.kind === "permission_denied")) {
+        throw new ConfigError(
+          error instanceof StorageError && /Bucket/.test(error.message)
+            ? "storage_config.bucket"
+            : "storage_config",
+          (error as Error).message,
+        );
+      }
+    }
+    if (!perUser) return storage;
+    return async (user: FtpUser): Promise<StorageConnector> => {
+      const view = storage.forPrefix(prefixForUser(prefix, user.username));
+      await view.check(); // a clear reason in the log, and 530 rather than a broken session
+      return view;
+    };
+  },
 };
+
+/** Validate `storage_config` for `s3` into connector options (without the SDK). */
+export function s3Options(config: Record<string, unknown>): S3StorageOptions {
+  checkKeys(config, S3_KEYS);
+  const text = (key: string, required = false): string | undefined => {
+    const value = config[key];
+    if (value === undefined && !required) return undefined;
+    if (typeof value !== "string" || value === "") {
+      throw new ConfigError(
+        `storage_config.${key}`,
+        `must be a non-empty string, got ${JSON.stringify(value)}`,
+      );
+    }
+    return value;
+  };
+  const whole = (key: string, min: number, max: number): number | undefined => {
+    const value = config[key];
+    if (value === undefined) return undefined;
+    if (typeof value !== "number" || !Number.isInteger(value) || value < min || value > max) {
+      throw new ConfigError(
+        `storage_config.${key}`,
+        `must be a whole number from ${min} to ${max}, got ${JSON.stringify(value)}`,
+      );
+    }
+    return value;
+  };
+  const bucket = text("bucket", true)!;
+  const prefix = config.prefix === undefined || config.prefix === "" ? "" : text("prefix")!;
+  const placeholders = prefix.match(/\{[^}]*\}/g) ?? [];
+  if (placeholders.some((p) => p !== USERNAME_PLACEHOLDER)) {
+    throw new ConfigError(
+      "storage_config.prefix",
+      `the only placeholder is {username}, got ${JSON.stringify(prefix)}`,
+    );
+  }
+  if (prefix.split("/").some((segment) => segment === "." || segment === "..")) {
+    throw new ConfigError("storage_config.prefix", `must not contain "." or ".." segments`);
+  }
+  const endpoint = text("endpoint");
+  if (endpoint !== undefined && !/^https?:\/\/[^/]/.test(endpoint)) {
+    throw new ConfigError(
+      "storage_config.endpoint",
+      `must be an http:// or https:// URL, got ${JSON.stringify(endpoint)}`,
+    );
+  }
+  const forcePathStyle = config.force_path_style;
+  if (forcePathStyle !== undefined && typeof forcePathStyle !== "boolean") {
+    throw new ConfigError(
+      "storage_config.force_path_style",
+      `must be true or false, got ${JSON.stringify(forcePathStyle)}`,
+    );
+  }
+  const checksums = config.request_checksum_calculation ?? "WHEN_REQUIRED";
+  if (checksums !== "WHEN_REQUIRED" && checksums !== "WHEN_SUPPORTED") {
+    throw new ConfigError(
+      "storage_config.request_checksum_calculation",
+      `must be WHEN_REQUIRED or WHEN_SUPPORTED, got ${JSON.stringify(checksums)}`,
+    );
+  }
+  const accessKeyId = text("access_key_id");
+  const secretAccessKey = text("secret_access_key");
+  const sessionToken = text("session_token");
+  if ((accessKeyId === undefined) !== (secretAccessKey === undefined)) {
+    throw new ConfigError(
+      accessKeyId === undefined
+        ? "storage_config.access_key_id"
+        : "storage_config.secret_access_key",
+      "access_key_id and secret_access_key go together (or leave both out for the AWS chain)",
+    );
+  }
+  if (sessionToken !== undefined && accessKeyId === undefined) {
+    throw new ConfigError(
+      "storage_config.session_token",
+      "needs access_key_id and secret_access_key",
+    );
+  }
+  const partSizeMiB = whole("part_size_mib", 5, 5120);
+  const queueSize = whole("queue_size", 1, 64);
+  return {
+    bucket,
+    prefix,
+    region: text("region"),
+    endpoint,
+    forcePathStyle: forcePathStyle as boolean | undefined,
+    requestChecksumCalculation: checksums,
+    credentials: accessKeyId === undefined
+      ? undefined
+      : { accessKeyId, secretAccessKey: secretAccessKey!, sessionToken },
+    partSize: partSizeMiB === undefined ? undefined : partSizeMiB * 1024 * 1024,
+    queueSize,
+  };
+}
+
+/**
+ * Put a username into a prefix template. Names that could reach another
+ * user's prefix (slashes, `..`) or make odd keys are refused, which fails the
+ * login rather than serving the wrong folder.
+ */
+export function prefixForUser(template: string, username: string): string {
+  if (
+    username === "" || username === "." || username === ".." || /[/\\]/.test(username) ||
+    [...username].some((char) => char.charCodeAt(0) < 0x20 || char === "\x7f")
+  ) {
+    throw new StorageError(
+      "invalid_name",
+      `User name ${JSON.stringify(username)} cannot be used in an S3 prefix`,
+    );
+  }
+  return template.replaceAll(USERNAME_PLACEHOLDER, username);
+}
