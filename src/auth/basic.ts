@@ -10,14 +10,9 @@ import {
   type HttpAuthenticatorOptions,
   type HttpTarget,
   type HttpVerdict,
+  type UsernamePassword,
 } from "./http.ts";
 import type { AuthContext, Credentials } from "./types.ts";
-
-/** The user name and password, as sent at login. */
-interface Password {
-  username: string;
-  password: string;
-}
 
 /**
  * Sends `Authorization: Basic base64(user:password)` to `loginUrl` and lets
@@ -35,21 +30,25 @@ interface Password {
  * });
  * ```
  */
-export class BasicAuthenticator extends HttpAuthenticator<Password> {
-  /** @throws {TypeError | RangeError} for bad options */
+export class BasicAuthenticator extends HttpAuthenticator<UsernamePassword> {
+  /**
+   * Check the options.
+   *
+   * @throws {TypeError | RangeError} for a bad URL, method, timeout or TTL
+   */
   constructor(options: HttpAuthenticatorOptions) {
     super("basic", options);
   }
 
   /** Refuses names Basic can't carry; otherwise the credentials themselves. */
-  protected proofOf({ username, password }: Credentials): Promise<Password | null> {
+  protected proofOf({ username, password }: Credentials): Promise<UsernamePassword | null> {
     if (username === "" || username.includes(":")) return Promise.resolve(null);
     return Promise.resolve({ username, password });
   }
 
   /** One request with the Basic header; yes on 200. */
   protected async ask(
-    { username, password }: Password,
+    { username, password }: UsernamePassword,
     target: HttpTarget,
     context?: AuthContext,
   ): Promise<HttpVerdict> {

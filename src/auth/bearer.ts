@@ -13,9 +13,11 @@ import {
 } from "./http.ts";
 import type { AuthContext, Credentials } from "./types.ts";
 
-/** The token, and the name the client gave. */
-interface Token {
+/** The proof of identity of {@linkcode BearerAuthenticator}: the token. */
+export interface BearerToken {
+  /** The name the client gave (a label; the service may name another). */
   username: string;
+  /** The token (the FTP password). */
   token: string;
 }
 
@@ -39,24 +41,28 @@ const TOKEN = /^[A-Za-z0-9\-._~+/]+=*$/;
  * });
  * ```
  */
-export class BearerAuthenticator extends HttpAuthenticator<Token> {
+export class BearerAuthenticator extends HttpAuthenticator<BearerToken> {
   /** PASS may come without a meaningful USER. */
   readonly usernameOptional = true;
 
-  /** @throws {TypeError | RangeError} for bad options */
+  /**
+   * Check the options.
+   *
+   * @throws {TypeError | RangeError} for a bad URL, method, timeout, TTL or hash type
+   */
   constructor(options: HttpAuthenticatorOptions) {
     super("bearer", options);
   }
 
   /** Refuses what can't be a token (empty, spaces, other characters). */
-  protected proofOf({ username, password }: Credentials): Promise<Token | null> {
+  protected proofOf({ username, password }: Credentials): Promise<BearerToken | null> {
     if (!TOKEN.test(password)) return Promise.resolve(null);
     return Promise.resolve({ username: username.trim() || "anonymous", token: password });
   }
 
   /** One request with the Bearer header; yes on 200, with the name the service reports. */
   protected async ask(
-    { username, token }: Token,
+    { username, token }: BearerToken,
     target: HttpTarget,
     context?: AuthContext,
   ): Promise<HttpVerdict> {

@@ -41,6 +41,14 @@ export interface HttpTarget {
   method: string;
 }
 
+/** The proof of identity of Basic and Digest: the credentials themselves. */
+export interface UsernamePassword {
+  /** The user name. */
+  username: string;
+  /** The password. */
+  password: string;
+}
+
 /** What came back from {@linkcode HttpClient.request}. */
 export type HttpOutcome =
   | {
@@ -144,12 +152,25 @@ export function toHex(bytes: ArrayBuffer | Uint8Array): string {
  * timeout covering the whole exchange, every body consumed or cancelled. It
  * never throws: a network error or a timeout is an outcome `{ ok: false }`
  * plus a warning naming the URL (without query or secrets).
+ *
+ * @example
+ * ```ts
+ * import { HttpClient } from "@exftp/server";
+ * const client = new HttpClient(2_000);
+ * // Nothing listens on port 9: an outcome, not an exception.
+ * const outcome = await client.request({ url: new URL("http://127.0.0.1:9/"), method: "GET" });
+ * console.assert(!outcome.ok);
+ * ```
  */
 export class HttpClient {
   /** The timeout of each request, in ms. */
   readonly timeoutMs: number;
 
-  /** @param timeoutMs give up after this many ms */
+  /**
+   * Make a client whose requests give up after `timeoutMs`.
+   *
+   * @throws {RangeError} for a timeout that is not a positive number
+   */
   constructor(timeoutMs: number = DEFAULT_HTTP_TIMEOUT_MS) {
     if (!Number.isFinite(timeoutMs) || timeoutMs <= 0 || timeoutMs > 2 ** 31 - 1) {
       throw new RangeError(`Timeout must be a positive number of ms, got ${timeoutMs}`);
@@ -250,6 +271,34 @@ export interface HttpVerdict {
  * can never stand in for another's.
  *
  * @typeParam Proof what a subclass sends to prove an identity
+ *
+ * @example
+ * ```ts
+ * import { HttpAuthenticator, type HttpTarget, type HttpVerdict } from "@exftp/server";
+ * import type { AuthContext, Credentials } from "@exftp/server";
+ *
+ * // The FTP password is an API key, sent in a header of the service's choice.
+ * class ApiKeyAuthenticator extends HttpAuthenticator<{ username: string; key: string }> {
+ *   constructor(loginUrl: string) {
+ *     super("api_key", { loginUrl });
+ *   }
+ *   protected proofOf({ username, password }: Credentials) {
+ *     return Promise.resolve(password ? { username, key: password } : null);
+ *   }
+ *   protected async ask(
+ *     proof: { username: string; key: string },
+ *     target: HttpTarget,
+ *     context?: AuthContext,
+ *   ): Promise<HttpVerdict> {
+ *     const outcome = await this.http.request(
+ *       { ...target, headers: { "X-Api-Key": proof.key }, secrets: [proof.key] },
+ *       context,
+ *     );
+ *     return { ok: this.verdictOf(outcome, target, context) };
+ *   }
+ * }
+ * const authenticator = new ApiKeyAuthenticator("https://auth.example.com/key");
+ * ```
  */
 export abstract class HttpAuthenticator<Proof> implements Authenticator {
   /** The login URL. */
@@ -271,6 +320,8 @@ export abstract class HttpAuthenticator<Proof> implements Authenticator {
   readonly #proofs = new WeakMap<FtpUser, Proof>();
 
   /**
+   * Check the options and set up re-validation when `authenticatedUrl` is given.
+   *
    * @param name the authenticator's config name, for messages
    * @throws {TypeError} for a bad URL or method
    * @throws {RangeError} for a bad timeout or TTL

@@ -41,9 +41,11 @@ export interface WebhookAuthenticatorOptions extends HttpAuthenticatorOptions {
   passwordHashType?: PasswordHashType;
 }
 
-/** The user name and the password's hash: all the webhook ever sees. */
-interface PasswordHash {
+/** The proof of identity of {@linkcode WebhookAuthenticator}: all the webhook ever sees. */
+export interface UsernamePasswordHash {
+  /** The user name. */
   username: string;
+  /** Lower-case hex digest of the password. */
   passwordHash: string;
 }
 
@@ -63,11 +65,15 @@ interface PasswordHash {
  * });
  * ```
  */
-export class WebhookAuthenticator extends HttpAuthenticator<PasswordHash> {
+export class WebhookAuthenticator extends HttpAuthenticator<UsernamePasswordHash> {
   /** The hash sent as `password_hash`. */
   readonly passwordHashType: PasswordHashType;
 
-  /** @throws {TypeError | RangeError} for bad options */
+  /**
+   * Check the options.
+   *
+   * @throws {TypeError | RangeError} for a bad URL, method, timeout, TTL or hash type
+   */
   constructor(options: WebhookAuthenticatorOptions) {
     super("webhook", options);
     const type = options.passwordHashType ?? "sha256";
@@ -82,14 +88,16 @@ export class WebhookAuthenticator extends HttpAuthenticator<PasswordHash> {
   }
 
   /** The name and the password's hash; an empty name is refused without asking. */
-  protected async proofOf({ username, password }: Credentials): Promise<PasswordHash | null> {
+  protected async proofOf(
+    { username, password }: Credentials,
+  ): Promise<UsernamePasswordHash | null> {
     if (username === "") return null;
     return { username, passwordHash: await hashPasswordHex(password, this.passwordHashType) };
   }
 
   /** One request with the two query parameters; yes on 200. */
   protected async ask(
-    { username, passwordHash }: PasswordHash,
+    { username, passwordHash }: UsernamePasswordHash,
     target: HttpTarget,
     context?: AuthContext,
   ): Promise<HttpVerdict> {
