@@ -417,10 +417,13 @@ export class DigestAuthenticator extends HttpAuthenticator<UsernamePassword> {
       method: target.method,
       uri: first.url.pathname + first.url.search,
     });
-    const second = await this.http.request(
-      { ...answered, headers: { Authorization: authorization }, secrets },
-      context,
-    );
+    const headers: Record<string, string> = { Authorization: authorization };
+    // Some services tie the nonce to a cookie set with the challenge (httpbin's
+    // require-cookie): send those cookies back, as a browser would.
+    const cookies = first.headers.getSetCookie().map((cookie) => cookie.split(";")[0].trim())
+      .filter((pair) => /^[^=\s]+=/.test(pair));
+    if (cookies.length > 0) headers.Cookie = cookies.join("; ");
+    const second = await this.http.request({ ...answered, headers, secrets }, context);
     return { ok: this.verdictOf(second, answered, context) };
   }
 }

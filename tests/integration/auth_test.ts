@@ -103,10 +103,20 @@ function digestEndpoint(service: AuthService, nonces: Set<string>) {
       } else {
         headers.set("WWW-Authenticate", challenge(nonce, algorithm));
       }
+      if (url.searchParams.has("cookie")) {
+        headers.append("Set-Cookie", `digest_session=${nonce}; Path=/; HttpOnly`);
+        headers.append("Set-Cookie", "theme=dark");
+      }
       return new Response("who are you?", { status: 401, headers });
     };
     const header = request.headers.get("authorization");
     if (!header?.startsWith("Digest ")) return refuse();
+    if (url.searchParams.has("cookie")) {
+      // This variant ties the nonce to the cookie sent with the challenge.
+      const cookie = request.headers.get("cookie") ?? "";
+      const nonce = parseAuthorizationParams(header.slice(7)).nonce;
+      if (cookie !== `digest_session=${nonce}; theme=dark`) return refuse();
+    }
     const p = parseAuthorizationParams(header.slice(7));
     const used = p.algorithm ?? "MD5";
     const hash = used.startsWith("SHA-256") ? sha256 : md5;
@@ -390,6 +400,13 @@ Deno.test("digest: several challenges → SHA-256; odd challenges are refusals w
     );
     assert.match(line.message, message);
     assert.match(line.url, /^http:\/\/127\.0\.0\.1:\d+\/digest\?…$/);
+  }
+  // A service that ties the nonce to a cookie gets the cookie back.
+  {
+    const loginUrl = `${service.base}/digest?algorithm=SHA-256&cookie=1`;
+    await using ts = await ftpServer(new DigestAuthenticator({ loginUrl }), log.logger);
+    assert.equal(await tryLogin(ts, "bob", PASSWORDS.bob), 230);
+    assert.equal(await tryLogin(ts, "bob", "wrong"), 530);
   }
   // A URL that lets anyone in without a challenge is not a Digest service.
   {
