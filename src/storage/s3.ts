@@ -29,6 +29,15 @@ export interface S3Credentials {
   sessionToken?: string;
 }
 
+/**
+ * What the connector needs of an `S3Client` (from `@aws-sdk/client-s3`); any
+ * `S3Client` fits.
+ */
+export interface S3ClientLike {
+  /** Send a command. */
+  send(command: unknown, options?: { abortSignal?: AbortSignal }): Promise<unknown>;
+}
+
 /** Options of {@linkcode S3Storage}. */
 export interface S3StorageOptions {
   /** The bucket to serve. */
@@ -73,11 +82,11 @@ export interface S3StorageOptions {
   /** Objects larger than this are copied part by part on rename. @default {5 GiB} */
   multipartCopyThreshold?: number;
   /**
-   * A ready client; then `region`, `endpoint`, `forcePathStyle`,
-   * `requestChecksumCalculation` and `credentials` are ignored, and
-   * {@linkcode S3Storage.destroy} leaves it open.
+   * A ready `S3Client` from `@aws-sdk/client-s3`; then `region`, `endpoint`,
+   * `forcePathStyle`, `requestChecksumCalculation` and `credentials` are
+   * ignored, and {@linkcode S3Storage.destroy} leaves it open.
    */
-  client?: S3Client;
+  client?: S3ClientLike;
 }
 
 const MIB = 1024 * 1024;
@@ -1073,7 +1082,7 @@ function makeShared(options: S3StorageOptions): Shared {
 async function openConnection(shared: Shared): Promise<{ sdk: Sdk; client: S3Client }> {
   const sdk = await import("@aws-sdk/client-s3");
   const { options } = shared;
-  if (options.client) return { sdk, client: options.client };
+  if (options.client) return { sdk, client: options.client as unknown as S3Client };
   const checksums = options.requestChecksumCalculation ?? "WHEN_REQUIRED";
   const client = new sdk.S3Client({
     region: options.region ?? environment("AWS_REGION") ?? environment("AWS_DEFAULT_REGION") ??
