@@ -17,6 +17,7 @@ import {
   permittedEnv,
   type RawConfig,
   readConfigFile,
+  readPemFile,
 } from "./src/config/config.ts";
 import { FtpServer } from "./src/server.ts";
 import * as path from "node:path";
@@ -147,6 +148,11 @@ export async function main(args: string[]): Promise<number> {
     return 1;
   }
   console.log(`Accepting connections on ${addr.hostname}:${addr.port}`);
+  if (server.implicitTlsAddr) {
+    const { hostname, port } = server.implicitTlsAddr;
+    console.log(`Accepting implicit FTPS connections on ${hostname}:${port}`);
+  }
+  const stopWatching = config.tlsFiles ? watchCertificate(server, config.tlsFiles) : () => {};
 
   const stopped = Promise.withResolvers<void>();
   let stopping = false;
@@ -160,7 +166,47 @@ export async function main(args: string[]): Promise<number> {
   for (const signal of signals) Deno.addSignalListener(signal, stop);
   await stopped.promise;
   for (const signal of signals) Deno.removeSignalListener(signal, stop);
+  stopWatching();
   return 0;
+}
+
+/**
+ * Reload the FTPS certificate and key on SIGHUP and when either file changes
+ * (e.g. a renewal), without dropping sessions. A broken new pair is refused
+ * and the old one kept.
+ */
+function watchCertificate(server: FtpServer, files: { cert: string; key: string }): () => void {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const reload = async () => {
+    try {
+      const cert = await readPemFile("tls.cert", files.cert);
+      const key = await readPemFile("tls.key", files.key);
+      server.setCertificate(cert, key);
+      console.log("Reloaded the TLS certificate");
+    } catch (error) {
+      console.error(`exftp: keeping the current TLS certificate: ${(error as Error).message}`);
+    }
+  };
+  const soon = () => {
+    clearTimeout(timer);
+    timer = setTimeout(reload, 200); // a renewal writes both files: reload once
+  };
+  const hangup = Deno.build.os === "windows" ? undefined : "SIGHUP" as const;
+  if (hangup) Deno.addSignalListener(hangup, soon);
+  let watcher: Deno.FsWatcher | undefined;
+  try {
+    watcher = Deno.watchFs([files.cert, files.key]);
+    (async () => {
+      for await (const event of watcher!) if (event.kind !== "access") soon();
+    })().catch(() => {});
+  } catch {
+    // No watcher here: SIGHUP still works.
+  }
+  return () => {
+    clearTimeout(timer);
+    if (hangup) Deno.removeSignalListener(hangup, soon);
+    watcher?.close();
+  };
 }
 
 if (import.meta.main) Deno.exit(await main(Deno.args));

@@ -44,12 +44,7 @@ export class TlsSettings {
 
   /** Validate options; throws `TypeError`/`RangeError` naming the option. */
   constructor(options: TlsOptions) {
-    if (typeof options.cert !== "string" || !options.cert.includes("-----BEGIN")) {
-      throw new TypeError(`Option "tls.cert" must be a PEM certificate`);
-    }
-    if (typeof options.key !== "string" || !options.key.includes("-----BEGIN")) {
-      throw new TypeError(`Option "tls.key" must be a PEM private key`);
-    }
+    checkPem(options.cert, options.key);
     const minVersion = options.minVersion ?? "TLSv1.2";
     if (minVersion !== "TLSv1.2" && minVersion !== "TLSv1.3") {
       throw new RangeError(`Option "tls.minVersion" must be "TLSv1.2" or "TLSv1.3"`);
@@ -69,6 +64,7 @@ export class TlsSettings {
 
   /** Replace the certificate and key; sessions that start TLS later use them. */
   setCertificate(cert: string, key: string): void {
+    checkPem(cert, key);
     const previous = [this.#cert, this.#key];
     [this.#cert, this.#key] = [cert, key];
     try {
@@ -79,6 +75,11 @@ export class TlsSettings {
     }
   }
 
+  /** The current PEM certificate chain and key (for native TLS listeners). */
+  get pem(): { cert: string; key: string } {
+    return { cert: this.#cert, key: this.#key };
+  }
+
   /** A fresh context for one control session (its own session ticket keys). */
   createContext(): tls.SecureContext {
     return tls.createSecureContext({
@@ -86,5 +87,14 @@ export class TlsSettings {
       key: this.#key,
       minVersion: this.minVersion,
     });
+  }
+}
+
+function checkPem(cert: unknown, key: unknown): void {
+  if (typeof cert !== "string" || !/-----BEGIN CERTIFICATE-----/.test(cert)) {
+    throw new TypeError(`Option "tls.cert" must be a PEM certificate`);
+  }
+  if (typeof key !== "string" || !/-----BEGIN (?:[A-Z]+ )?PRIVATE KEY-----/.test(key)) {
+    throw new TypeError(`Option "tls.key" must be a PEM private key`);
   }
 }

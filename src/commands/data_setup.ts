@@ -18,6 +18,7 @@ async function openPassive(session: Session): Promise<DataListener> {
     session.local.hostname,
     session.remote.hostname,
     session.dataSocketKind,
+    session.context.options.tls?.pem,
   );
   session.dataSetup = { kind: "passive", listener };
   return listener;

@@ -11,7 +11,9 @@ import type { Authenticator } from "../auth/types.ts";
 import { AUTHENTICATORS } from "../auth/registry.ts";
 import { STORAGE_CONNECTORS } from "../storage/registry.ts";
 import { ConfigError } from "./error.ts";
-import { DEFAULTS, type FtpServerOptions } from "../options.ts";
+import * as path from "node:path";
+import { DEFAULTS, type FtpServerOptions, resolveOptions } from "../options.ts";
+import type { TlsOptions } from "../tls.ts";
 import { FileStorage, type UploadMode } from "../storage/file.ts";
 
 export { ConfigError };
@@ -56,6 +58,8 @@ export const CONFIG_KEYS = [
   "max_login_failures",
   "shutdown_grace_s",
   "log_format",
+  "tls",
+  "ftps_port",
 ] as const;
 
 /** Parse YAML text into a raw config (a mapping at the top). */
@@ -256,6 +260,89 @@ export interface CliConfig {
   options: FtpServerOptions;
   /** The folder served, when the file connector is used (for permission checks). */
   root?: string;
+  /** Certificate and key files, when FTPS is configured (the CLI reloads them). */
+  tlsFiles?: { cert: string; key: string };
+}
+
+const TLS_KEYS = [
+  "cert",
+  "key",
+  "min_version",
+  "require_tls_for_login",
+  "require_tls_for_data",
+  "session_reuse",
+];
+
+function flag(tls: Record<string, unknown>, key: string): boolean | undefined {
+  const value = tls[key];
+  if (value === undefined) return undefined;
+  if (typeof value !== "boolean") {
+    throw new ConfigError(`tls.${key}`, `must be true or false, got ${JSON.stringify(value)}`);
+  }
+  return value;
+}
+
+/** Read a PEM file named in the config, with a message naming the key. */
+export async function readPemFile(key: string, path: string): Promise<string> {
+  try {
+    const text = await Deno.readTextFile(path);
+    if (!text.includes("-----BEGIN")) throw new Error("not a PEM file");
+    return text;
+  } catch (error) {
+    if (error instanceof Deno.errors.NotCapable) {
+      throw new ConfigError(key, `no permission to read "${path}": add --allow-read=${path}`);
+    }
+    throw new ConfigError(key, `can't read "${path}": ${(error as Error).message}`);
+  }
+}
+
+async function buildTls(
+  raw: RawConfig,
+  baseDir: string,
+): Promise<{ options: TlsOptions; files: { cert: string; key: string } } | undefined> {
+  if (raw.tls === undefined || raw.tls === null) {
+    if (raw.ftps_port !== undefined) throw new ConfigError("ftps_port", "needs a tls section");
+    return undefined;
+  }
+  const tls = mapping(raw, "tls");
+  for (const key of Object.keys(tls)) {
+    if (!TLS_KEYS.includes(key)) {
+      throw new ConfigError(`tls.${key}`, `unknown key; known: ${TLS_KEYS.join(", ")}`);
+    }
+  }
+  const files = { cert: "", key: "" };
+  for (const key of ["cert", "key"] as const) {
+    const value = tls[key];
+    if (typeof value !== "string" || value === "") {
+      throw new ConfigError(`tls.${key}`, "must name a PEM file");
+    }
+    files[key] = path.resolve(baseDir, value);
+  }
+  const minVersion = tls.min_version ?? "TLSv1.2";
+  if (minVersion !== "TLSv1.2" && minVersion !== "TLSv1.3") {
+    throw new ConfigError(
+      "tls.min_version",
+      `must be TLSv1.2 or TLSv1.3, got ${JSON.stringify(minVersion)}`,
+    );
+  }
+  const reuse = tls.session_reuse === false ? "off" : tls.session_reuse ?? "off";
+  if (reuse !== "off" && reuse !== "prefer" && reuse !== "require") {
+    throw new ConfigError(
+      "tls.session_reuse",
+      `must be off, prefer or require, got ${JSON.stringify(reuse)}`,
+    );
+  }
+  return {
+    files,
+    options: {
+      cert: await readPemFile("tls.cert", files.cert),
+      key: await readPemFile("tls.key", files.key),
+      minVersion,
+      requireTlsForLogin: flag(tls, "require_tls_for_login"),
+      requireTlsForData: flag(tls, "require_tls_for_data"),
+      sessionReuse: reuse,
+    },
+  };
 }
 
 /**
@@ -270,9 +357,6 @@ export async function buildOptions(
 ): Promise<CliConfig> {
   for (const key of Object.keys(raw)) {
     if (!(CONFIG_KEYS as readonly string[]).includes(key)) {
-      if (key === "tls" || key === "ftps_port") {
-        throw new ConfigError(key, "FTPS is not supported by this version yet");
-      }
       throw new ConfigError(key, `unknown key; known keys are ${CONFIG_KEYS.join(", ")}`);
     }
   }
@@ -317,7 +401,10 @@ export async function buildOptions(
     uploadMode as UploadMode | undefined,
     baseDir,
   );
+  const tls = await buildTls(raw, baseDir);
   const options: FtpServerOptions = {
+    tls: tls?.options,
+    implicitTlsPort: integer(raw, "ftps_port", 0, 65535),
     port: port ?? DEFAULTS.port,
     hostname: hostname ?? DEFAULTS.hostname,
     serverName: text(raw, "server_name"),
@@ -341,8 +428,16 @@ export async function buildOptions(
     shutdownGraceMs: seconds(raw, "shutdown_grace_s"),
     logger: logFormat === "json" ? jsonLogger() : consoleLogger(),
   };
+  try {
+    // Let the server validate what it checks itself (a certificate that doesn't parse…).
+    resolveOptions(options);
+  } catch (error) {
+    const message = (error as Error).message;
+    throw new ConfigError(message.includes("tls") ? "tls" : "config", message);
+  }
   return {
     options,
     root: storage instanceof FileStorage ? storage.root : undefined,
+    tlsFiles: tls?.files,
   };
 }

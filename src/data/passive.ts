@@ -11,15 +11,19 @@ import * as net from "node:net";
 import { FtpError } from "../errors.ts";
 import { closeQuietly, normalizeHost } from "./connection.ts";
 
-/** Which socket implementation a data connection uses. */
-export type SocketKind = "native" | "node";
+/**
+ * Which socket implementation a data connection uses: `native` plain sockets
+ * (fast), `native-tls` listeners that speak TLS (PROT P), or `node` sockets
+ * that can be upgraded in place.
+ */
+export type SocketKind = "native" | "native-tls" | "node";
 
 /**
  * A data socket as accepted or connected, before the transfer decides whether
  * to speak TLS over it: a native connection, or a `node:net` socket that has
  * not been read from.
  */
-export type RawDataSocket = Deno.TcpConn | net.Socket;
+export type RawDataSocket = Deno.TcpConn | Deno.TlsConn | net.Socket;
 
 /** A listener waiting for the client's data connection. */
 export interface DataListener {
@@ -56,11 +60,17 @@ export class PassivePortPool {
     hostname: string,
     clientHost: string,
     kind: SocketKind = "native",
+    pem?: { cert: string; key: string },
   ): Promise<DataListener> {
-    const open = kind === "native"
+    const open = kind === "node"
+      ? (port: number) => NodePassiveListener.open(hostname, port, clientHost)
+      : kind === "native-tls"
       ? (port: number) =>
-        Promise.resolve(new PassiveListener(Deno.listen({ hostname, port }), clientHost))
-      : (port: number) => NodePassiveListener.open(hostname, port, clientHost);
+        Promise.resolve(
+          new PassiveListener(Deno.listenTls({ hostname, port, ...pem! }), clientHost),
+        )
+      : (port: number) =>
+        Promise.resolve(new PassiveListener(Deno.listen({ hostname, port }), clientHost));
     if (this.#min === 0) return await open(0);
     const size = this.#max - this.#min + 1;
     const start = Math.floor(Math.random() * size);
@@ -83,14 +93,17 @@ function isBusy(error: unknown): boolean {
     code === "EADDRINUSE" || code === "EACCES";
 }
 
-/** A native passive listener. */
+/** A native passive listener (plain, or TLS from the first byte for PROT P). */
 export class PassiveListener implements DataListener {
-  readonly #listener: Deno.TcpListener;
+  readonly #listener: Deno.Listener<Deno.TcpConn | Deno.TlsConn, Deno.NetAddr>;
   readonly #clientHost: string;
   #closed = false;
 
   /** Wrap `listener`, accepting only connections from `clientHost`. */
-  constructor(listener: Deno.TcpListener, clientHost: string) {
+  constructor(
+    listener: Deno.Listener<Deno.TcpConn | Deno.TlsConn, Deno.NetAddr>,
+    clientHost: string,
+  ) {
     this.#listener = listener;
     this.#clientHost = normalizeHost(clientHost);
   }
@@ -99,11 +112,11 @@ export class PassiveListener implements DataListener {
     return this.#listener.addr.port;
   }
 
-  async accept(timeoutMs: number): Promise<Deno.TcpConn> {
+  async accept(timeoutMs: number): Promise<Deno.TcpConn | Deno.TlsConn> {
     const timer = setTimeout(() => this.close(), timeoutMs);
     try {
       while (true) {
-        let conn: Deno.TcpConn;
+        let conn: Deno.TcpConn | Deno.TlsConn;
         try {
           conn = await this.#listener.accept();
         } catch {

@@ -31,6 +31,10 @@ export async function sendStream(
   }
   let buffer = new Uint8Array(byob ? SEND_BUFFER_BYTES : 0);
   let finished = false;
+  // ABOR or a stall must not wait for a storage read that hangs: cancelling
+  // ends the pending read at once.
+  const onAbort = () => void (byob ?? reader!).cancel(signal.reason).catch(() => {});
+  signal.addEventListener("abort", onAbort, { once: true });
   try {
     while (!signal.aborted) {
       let result: ReadableStreamReadResult<Uint8Array>;
@@ -50,6 +54,7 @@ export async function sendStream(
     }
     return progress.bytes;
   } finally {
+    signal.removeEventListener("abort", onAbort);
     const active = byob ?? reader!;
     if (!finished) await active.cancel().catch(() => {});
     active.releaseLock();

@@ -29,15 +29,19 @@ const encoder = new TextEncoder();
  * ```
  */
 export class RawFtpClient implements Disposable {
-  /** The control connection. */
-  readonly conn: Deno.TcpConn;
+  /** The control connection (TLS after {@linkcode startTls}). */
+  conn: Deno.Conn;
+  /** CA certificates trusted for TLS (set by {@linkcode startTls}). */
+  #caCerts?: string[];
+  /** Protect data connections with TLS (PROT P). */
+  protectData = false;
   /** The 220 greeting (or 421 refusal). */
   greeting!: FtpReply;
   readonly #decoder = new TextDecoder();
   #buffer = "";
   #closed = false;
 
-  private constructor(conn: Deno.TcpConn) {
+  private constructor(conn: Deno.Conn) {
     this.conn = conn;
   }
 
@@ -99,13 +103,36 @@ export class RawFtpClient implements Disposable {
     if (second.code !== 230) throw new Error(`PASS got ${second.lines.join(" | ")}`);
   }
 
-  /** EPSV and connect to the advertised port. */
-  async passive(): Promise<Deno.TcpConn> {
+  /**
+   * AUTH TLS and the handshake (trusting `caCert`, for a certificate issued
+   * to `hostname`); then PBSZ 0 and PROT P unless `protectData` is false.
+   */
+  async startTls(caCert: string, { hostname = "localhost", protectData = true } = {}) {
+    const reply = await this.send("AUTH TLS");
+    if (reply.code !== 234) throw new Error(`AUTH TLS got ${reply.lines.join(" | ")}`);
+    this.#caCerts = [caCert];
+    this.conn = await Deno.startTls(this.conn as Deno.TcpConn, { hostname, caCerts: [caCert] });
+    this.#buffer = "";
+    if (protectData) {
+      await this.send("PBSZ 0");
+      const prot = await this.send("PROT P");
+      if (prot.code !== 200) throw new Error(`PROT P got ${prot.lines.join(" | ")}`);
+      this.protectData = true;
+    }
+  }
+
+  /**
+   * EPSV and connect to the advertised port. Under PROT P the TLS handshake
+   * runs lazily on first use (after the 150, as real clients do).
+   */
+  async passive(): Promise<Deno.Conn> {
     const reply = await this.send("EPSV");
     const match = /\(\|\|\|(\d+)\|\)/.exec(reply.text);
     if (reply.code !== 229 || !match) throw new Error(`EPSV got ${reply.lines.join(" | ")}`);
-    const { hostname } = this.conn.remoteAddr;
-    return await Deno.connect({ hostname, port: Number(match[1]) });
+    const { hostname } = this.conn.remoteAddr as Deno.NetAddr;
+    const conn = await Deno.connect({ hostname, port: Number(match[1]) });
+    if (!this.protectData || !this.#caCerts) return conn;
+    return await Deno.startTls(conn, { hostname: "localhost", caCerts: this.#caCerts });
   }
 
   /**

@@ -173,8 +173,18 @@ Deno.test("other bad values name their key", async () => {
   await assertConfigError(build({ authenticator_config: [1, 2] }), "authenticator_config");
 });
 
-Deno.test("FTPS keys are refused clearly until FTPS exists", async () => {
-  await assertConfigError(build({ tls: { cert: "c", key: "k" } }), "tls");
+Deno.test("FTPS keys are checked: files, versions, policies, ftps_port needs tls", async () => {
+  await assertConfigError(build({ tls: {} }), "tls.cert");
+  await assertConfigError(build({ tls: { cert: "/nonexistent.pem", key: "k" } }), "tls.cert");
+  await assertConfigError(build({ tls: { cert: "c", key: "k", colour: "red" } }), "tls.colour");
+  await assertConfigError(
+    build({ tls: { cert: "c", key: "k", min_version: "TLSv1.0" } }),
+    "tls.min_version",
+  );
+  await assertConfigError(
+    build({ tls: { cert: "c", key: "k", session_reuse: "sometimes" } }),
+    "tls.session_reuse",
+  );
   await assertConfigError(build({ ftps_port: 990 }), "ftps_port");
 });
 
