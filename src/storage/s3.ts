@@ -142,7 +142,7 @@ interface Shared {
  * await server.listen();
  * ```
  */
-export class S3Storage implements StorageConnector {
+export class S3Storage implements StorageConnector, Disposable {
   readonly #shared: Shared;
   readonly #keyPrefix: string;
 
@@ -195,6 +195,11 @@ export class S3Storage implements StorageConnector {
     } catch (error) {
       throw this.#describeFailure(error);
     }
+  }
+
+  /** Same as {@linkcode destroy}, for `using`. */
+  [Symbol.dispose](): void {
+    this.destroy();
   }
 
   /** Close the connection pool (only when this storage created the client). */
@@ -958,6 +963,13 @@ export class S3Storage implements StorageConnector {
   #mapError(error: unknown, path: string): unknown {
     if (error instanceof StorageError) return error;
     if (error instanceof DOMException && error.name === "AbortError") return error;
+    if (error instanceof Deno.errors.NotCapable) {
+      return new StorageError(
+        "permission_denied",
+        `The S3 SDK lacks a Deno permission: ${(error as Error).message}`,
+        { cause: error },
+      );
+    }
     const name = errorName(error);
     const status = httpStatus(error);
     const detail = (error as Error | null)?.message || name || "unknown error";
@@ -1003,7 +1015,11 @@ export class S3Storage implements StorageConnector {
     const detail = (error as Error | null)?.message ?? String(error);
     let kind: StorageError["kind"] = "io";
     let text: string;
-    if (name === "NoSuchBucket" || (status === 404 && !name?.startsWith("NoSuchKey"))) {
+    if (error instanceof Deno.errors.NotCapable) {
+      // Not the store's refusal (per-user prefixes excuse that at start-up): always fatal.
+      text = `The S3 SDK lacks a Deno permission (it needs --allow-net, --allow-env and ` +
+        `--allow-sys): ${detail}`;
+    } else if (name === "NoSuchBucket" || (status === 404 && !name?.startsWith("NoSuchKey"))) {
       text = `Bucket "${this.bucket}" does not exist (${this.#shared.endpointText})`;
     } else if (name === "CredentialsProviderError" || (/credential/i.test(detail) && !status)) {
       kind = "permission_denied";

@@ -412,3 +412,12 @@ Deno.test({
     }
   },
 });
+
+Deno.test("examples/s3.yaml is a valid s3 configuration", async () => {
+  const path = new URL("../../examples/s3.yaml", import.meta.url).pathname;
+  const raw = await parseConfigText(await Deno.readTextFile(path), path);
+  assert.equal(raw.storage_connector, "s3");
+  const options = s3Options(raw.storage_config as Record<string, unknown>);
+  assert.equal(options.prefix, "users/{username}");
+  assert.equal(options.requestChecksumCalculation, "WHEN_REQUIRED");
+});
