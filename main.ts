@@ -167,6 +167,8 @@ export async function main(args: string[]): Promise<number> {
   await stopped.promise;
   for (const signal of signals) Deno.removeSignalListener(signal, stop);
   stopWatching();
+  // Authenticators may hold listeners (users_file reloads on SIGHUP).
+  await (config.options.authenticator as { close?(): unknown } | undefined)?.close?.();
   return 0;
 }
 

@@ -27,9 +27,49 @@ export type {
   TransferEventDetail,
   TransferKind,
 } from "./src/events.ts";
-export type { Authenticator, Credentials, FtpUser } from "./src/auth/types.ts";
+export type { AuthContext, Authenticator, Credentials, FtpUser } from "./src/auth/types.ts";
 export { NoAuthAuthenticator } from "./src/auth/no_auth.ts";
 export { PassthroughAuthenticator } from "./src/auth/passthrough.ts";
+export { BasicAuthenticator } from "./src/auth/basic.ts";
+export { BearerAuthenticator, type BearerToken } from "./src/auth/bearer.ts";
+export {
+  type AuthChallenge,
+  chooseDigestChallenge,
+  type DigestAlgorithm,
+  DigestAuthenticator,
+  type DigestChallenge,
+  digestResponse,
+  type DigestResponseInput,
+  parseChallenges,
+} from "./src/auth/digest.ts";
+export {
+  HttpAuthenticator,
+  type HttpAuthenticatorOptions,
+  HttpClient,
+  type HttpOutcome,
+  type HttpRequest,
+  type HttpTarget,
+  type HttpVerdict,
+  type UsernamePassword,
+} from "./src/auth/http.ts";
+export {
+  PASSWORD_HASH_TYPES,
+  type PasswordHashType,
+  type UsernamePasswordHash,
+  WebhookAuthenticator,
+  type WebhookAuthenticatorOptions,
+} from "./src/auth/webhook.ts";
+export {
+  UsersFileAuthenticator,
+  type UsersFileAuthenticatorOptions,
+} from "./src/auth/users_file.ts";
+export {
+  hashPassword,
+  type HashPasswordOptions,
+  type Pbkdf2Hash,
+  verifyPassword,
+} from "./src/auth/password_hash.ts";
+export type { SessionReusePolicy, TlsOptions } from "./src/tls.ts";
 export type {
   FileInfo,
   FileType,

@@ -18,7 +18,7 @@ import { FileStorage, type UploadMode } from "../storage/file.ts";
 
 export { ConfigError };
 import type { StorageProvider } from "../storage/types.ts";
-import { consoleLogger, jsonLogger } from "../log.ts";
+import { consoleLogger, jsonLogger, type Logger } from "../log.ts";
 
 /** The raw configuration, keyed as in the YAML file. */
 export type RawConfig = Record<string, unknown>;
@@ -180,9 +180,10 @@ async function buildAuthenticator(
   name: string,
   config: Record<string, unknown>,
   baseDir: string,
+  logger: Logger,
 ): Promise<Authenticator> {
   if (Object.hasOwn(AUTHENTICATORS, name)) {
-    return await AUTHENTICATORS[name](config, { baseDir });
+    return await AUTHENTICATORS[name](config, { baseDir, logger });
   }
   if (isModuleReference(name)) {
     let exported = await importDefault("authenticator", name, baseDir);
@@ -402,6 +403,7 @@ export async function buildOptions(
     baseDir,
   );
   const tls = await buildTls(raw, baseDir);
+  const logger = logFormat === "json" ? jsonLogger() : consoleLogger();
   const options: FtpServerOptions = {
     tls: tls?.options,
     implicitTlsPort: integer(raw, "ftps_port", 0, 65535),
@@ -415,6 +417,7 @@ export async function buildOptions(
       text(raw, "authenticator") ?? "passthrough",
       mapping(raw, "authenticator_config"),
       baseDir,
+      logger,
     ),
     storage,
     maxSessions: integer(raw, "max_sessions", 1, 1_000_000),
@@ -426,7 +429,7 @@ export async function buildOptions(
     loginFailureDelayMs: seconds(raw, "login_failure_delay_ms", 1),
     maxLoginFailures: integer(raw, "max_login_failures", 1, 1_000_000),
     shutdownGraceMs: seconds(raw, "shutdown_grace_s"),
-    logger: logFormat === "json" ? jsonLogger() : consoleLogger(),
+    logger,
   };
   try {
     // Let the server validate what it checks itself (a certificate that doesn't parse…).
