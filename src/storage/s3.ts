@@ -15,6 +15,7 @@
 import type { S3Client } from "@aws-sdk/client-s3";
 import { StorageError } from "../errors.ts";
 import { baseName, parentPath } from "../paths.ts";
+import { MAX_PARTS, uploadObject } from "./s3_upload.ts";
 import type { FileInfo, ReadOptions, StorageConnector, WriteOptions } from "./types.ts";
 
 type Sdk = typeof import("@aws-sdk/client-s3");
@@ -93,9 +94,7 @@ const MIB = 1024 * 1024;
 const GIB = 1024 * MIB;
 const MIN_PART_SIZE = 5 * MIB;
 const MAX_PART_SIZE = 5 * GIB;
-const MAX_PARTS = 10_000;
 const MAX_KEY_BYTES = 1024;
-const FIRST_BUFFER_BYTES = 256 * 1024;
 const CHECK_TIMEOUT_MS = 10_000;
 const PARALLEL_COPIES = 8;
 const DELETE_BATCH = 1000;
@@ -320,10 +319,29 @@ export class S3Storage implements StorageConnector, Disposable {
         pieces.push(zeroStream(position));
       }
       pieces.push(source);
-      const stored = await this.#upload(key, path, pieces, {
-        signal: options.signal,
-        ifNoneMatch: options.exclusive === true,
-      });
+      const { sdk, client } = await this.#connect();
+      const { partSize, queueSize, timeoutMs } = this.#shared;
+      let stored: number;
+      try {
+        stored = await uploadObject({
+          sdk,
+          client,
+          bucket: this.bucket,
+          key,
+          path,
+          partSize,
+          queueSize,
+          putTimeoutMs: Math.max(timeoutMs, 300_000),
+          ifNoneMatch: options.exclusive === true,
+          signal: options.signal,
+        }, pieces);
+      } catch (error) {
+        if (options.signal?.aborted) throw options.signal.reason;
+        if (options.exclusive && isPreconditionFailed(error)) {
+          throw new StorageError("already_exists", `"${path}" already exists`, { cause: error });
+        }
+        throw this.#mapError(error, path);
+      }
       return stored - keptBytes;
     } catch (error) {
       await source.cancel(error).catch(() => {});
@@ -768,194 +786,6 @@ export class S3Storage implements StorageConnector, Disposable {
       throw error;
     }
     await this.#deleteMany(objects.map((object) => object.key), from);
-  }
-
-  /**
-   * Stream pieces (stored prefix + client data) into one object: a single
-   * PutObject when it fits in one part, else a multipart upload with at most
-   * `queueSize` parts in flight, each in a buffer reused from a small pool.
-   * On any failure the multipart upload is aborted before this rejects.
-   */
-  async #upload(
-    key: string,
-    path: string,
-    pieces: ReadableStream<Uint8Array>[],
-    options: { signal?: AbortSignal; ifNoneMatch: boolean },
-  ): Promise<number> {
-    const { sdk, client } = await this.#connect();
-    const { partSize, queueSize } = this.#shared;
-    const { signal } = options;
-    const bucket = this.bucket;
-    const inFlightRequests = new AbortController();
-    const pool: Uint8Array[] = [];
-    const parts: { PartNumber: number; ETag?: string }[] = [];
-    const inFlight = new Set<Promise<void>>();
-    const state: { failure?: { error: unknown } } = {};
-    const throwIfFailed = () => {
-      if (state.failure) throw state.failure.error;
-    };
-    let uploadId: string | undefined;
-    let partNumber = 0;
-    let buffer: Uint8Array = new Uint8Array(Math.min(FIRST_BUFFER_BYTES, partSize));
-    let filled = 0;
-    let total = 0;
-    let reader: ReadableStreamBYOBReader | ReadableStreamDefaultReader<Uint8Array> | undefined;
-    const onAbort = () => {
-      inFlightRequests.abort(signal?.reason);
-      reader?.cancel(signal?.reason).catch(() => {});
-    };
-    signal?.addEventListener("abort", onAbort, { once: true });
-
-    const sendPart = async (part: Uint8Array, length: number) => {
-      throwIfFailed();
-      if (uploadId === undefined) {
-        // Not abortable: a created upload must be known so it can be aborted.
-        const created = await client.send(
-          new sdk.CreateMultipartUploadCommand({ Bucket: bucket, Key: key }),
-        );
-        uploadId = created.UploadId;
-        signal?.throwIfAborted();
-      }
-      const number = ++partNumber;
-      if (number > MAX_PARTS) {
-        throw new StorageError(
-          "storage_full",
-          `"${path}" is larger than ${MAX_PARTS} parts of ${partSize} bytes; raise the part size`,
-        );
-      }
-      const task: Promise<void> = client.send(
-        new sdk.UploadPartCommand({
-          Bucket: bucket,
-          Key: key,
-          UploadId: uploadId,
-          PartNumber: number,
-          Body: part.subarray(0, length),
-          ContentLength: length,
-        }),
-        { abortSignal: inFlightRequests.signal },
-      ).then(
-        (output) => {
-          parts.push({ PartNumber: number, ETag: output.ETag });
-          pool.push(part);
-        },
-        (error) => {
-          state.failure ??= { error };
-          inFlightRequests.abort(error);
-        },
-      ).finally(() => inFlight.delete(task));
-      inFlight.add(task);
-      while (inFlight.size >= queueSize) await Promise.race(inFlight);
-      throwIfFailed();
-    };
-
-    /** Hand a full buffer to a part upload and get an empty one. */
-    const flush = async () => {
-      if (buffer.length < partSize) {
-        // Still the first part: grow instead (small files never allocate a whole part).
-        const bigger = new Uint8Array(Math.min(buffer.length * 2, partSize));
-        bigger.set(buffer.subarray(0, filled));
-        buffer = bigger;
-        return;
-      }
-      const full = buffer;
-      await sendPart(full, filled);
-      buffer = pool.pop() ?? new Uint8Array(partSize);
-      filled = 0;
-    };
-
-    try {
-      for (const piece of pieces) {
-        signal?.throwIfAborted();
-        try {
-          reader = piece.getReader({ mode: "byob" });
-        } catch {
-          reader = piece.getReader();
-        }
-        try {
-          while (true) {
-            if (filled === buffer.length) await flush();
-            if (reader instanceof ReadableStreamBYOBReader) {
-              // Read straight into the part buffer: no copy, no garbage.
-              const { done, value } = await reader.read(buffer.subarray(filled));
-              signal?.throwIfAborted();
-              if (value) buffer = new Uint8Array(value.buffer);
-              if (done) break;
-              filled += value.length;
-              total += value.length;
-            } else {
-              const { done, value } = await reader.read();
-              signal?.throwIfAborted();
-              if (done) break;
-              let offset = 0;
-              while (offset < value.length) {
-                if (filled === buffer.length) await flush();
-                const n = Math.min(value.length - offset, buffer.length - filled);
-                buffer.set(value.subarray(offset, offset + n), filled);
-                filled += n;
-                offset += n;
-              }
-              total += value.length;
-            }
-            throwIfFailed();
-          }
-        } finally {
-          reader.releaseLock();
-        }
-      }
-      signal?.throwIfAborted();
-
-      if (uploadId === undefined) {
-        await this.#request(
-          (requestSignal) =>
-            client.send(
-              new sdk.PutObjectCommand({
-                Bucket: bucket,
-                Key: key,
-                Body: buffer.subarray(0, filled),
-                ContentLength: filled,
-                IfNoneMatch: options.ifNoneMatch ? "*" : undefined,
-              }),
-              { abortSignal: requestSignal },
-            ),
-          Math.max(this.#shared.timeoutMs, 300_000),
-          signal,
-        );
-        return total;
-      }
-      if (filled > 0) await sendPart(buffer, filled);
-      await Promise.all(inFlight);
-      throwIfFailed();
-      signal?.throwIfAborted();
-      parts.sort((a, b) => a.PartNumber - b.PartNumber);
-      await client.send(
-        new sdk.CompleteMultipartUploadCommand({
-          Bucket: bucket,
-          Key: key,
-          UploadId: uploadId,
-          MultipartUpload: { Parts: parts },
-          IfNoneMatch: options.ifNoneMatch ? "*" : undefined,
-        }),
-      );
-      uploadId = undefined;
-      return total;
-    } catch (error) {
-      inFlightRequests.abort(error);
-      await Promise.allSettled(inFlight);
-      if (uploadId !== undefined) {
-        // No orphaned parts: the store must drop what was uploaded.
-        await client.send(
-          new sdk.AbortMultipartUploadCommand({ Bucket: bucket, Key: key, UploadId: uploadId }),
-        ).catch(() => {});
-      }
-      for (const piece of pieces) piece.cancel(error).catch(() => {});
-      if (signal?.aborted) throw signal.reason;
-      if (options.ifNoneMatch && isPreconditionFailed(error)) {
-        throw new StorageError("already_exists", `"${path}" already exists`, { cause: error });
-      }
-      throw this.#mapError(state.failure?.error ?? error, path);
-    } finally {
-      signal?.removeEventListener("abort", onAbort);
-    }
   }
 
   // ---- errors ----
