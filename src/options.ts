@@ -10,6 +10,7 @@ import type { StorageProvider } from "./storage/types.ts";
 import { PassthroughAuthenticator } from "./auth/passthrough.ts";
 import { FileStorage } from "./storage/file.ts";
 import { DEFAULT_MAX_LINE_BYTES } from "./control/line_reader.ts";
+import type { TransferEventDetail } from "./events.ts";
 import type { Logger } from "./log.ts";
 import { type TlsOptions, TlsSettings } from "./tls.ts";
 import { consoleLogger } from "./log.ts";
@@ -56,6 +57,16 @@ export interface FtpServerOptions {
   loginFailureDelayMs?: number;
   /** Failed logins after which the session is closed. @default {3} */
   maxLoginFailures?: number;
+  /**
+   * Failed logins from one address within `banMs` that ban the address (421 at
+   * connect) for `banMs`; 0 disables banning.
+   * @default {10}
+   */
+  banAfterFailures?: number;
+  /** The window in which failures count, and the length of a ban, in ms. @default {900000} */
+  banMs?: number;
+  /** Called after every completed or failed transfer and file operation (like the events). */
+  onTransferComplete?: (detail: TransferEventDetail) => void;
   /** How long {@linkcode FtpServer.close} lets transfers finish, in ms. @default {10000} */
   shutdownGraceMs?: number;
   /** Where log lines go. @default human-readable lines on stderr */
@@ -68,8 +79,11 @@ export interface FtpServerOptions {
 
 /** Options with every default filled in. */
 export type ResolvedOptions =
-  & Required<Omit<FtpServerOptions, "passiveAddress" | "tls" | "implicitTlsPort">>
+  & Required<
+    Omit<FtpServerOptions, "passiveAddress" | "tls" | "implicitTlsPort" | "onTransferComplete">
+  >
   & {
+    onTransferComplete?: (detail: TransferEventDetail) => void;
     passiveAddress?: PassiveAddress;
     tls?: TlsSettings;
     implicitTlsPort?: number;
@@ -91,6 +105,8 @@ export const DEFAULTS = {
   dataStallTimeoutMs: 300_000,
   loginFailureDelayMs: 1_000,
   maxLoginFailures: 3,
+  banAfterFailures: 10,
+  banMs: 900_000,
   shutdownGraceMs: 10_000,
 } as const;
 
@@ -132,6 +148,7 @@ export function resolveOptions(options: FtpServerOptions = {}): ResolvedOptions 
   checkInteger("maxSessions", resolved.maxSessions, 1, 1_000_000);
   checkInteger("maxSessionsPerIp", resolved.maxSessionsPerIp, 1, 1_000_000);
   checkInteger("maxLoginFailures", resolved.maxLoginFailures, 1, 1_000_000);
+  checkInteger("banAfterFailures", resolved.banAfterFailures, 0, 1_000_000);
   for (
     const key of [
       "loginTimeoutMs",
@@ -140,6 +157,7 @@ export function resolveOptions(options: FtpServerOptions = {}): ResolvedOptions 
       "dataStallTimeoutMs",
       "loginFailureDelayMs",
       "shutdownGraceMs",
+      "banMs",
     ] as const
   ) {
     const value = resolved[key];

@@ -18,7 +18,8 @@ import {
 } from "./data/connection.ts";
 import { NodeSocketConnection } from "./data/node_connection.ts";
 import { PassivePortPool } from "./data/passive.ts";
-import type { FtpServerEventMap } from "./events.ts";
+import type { FtpServerEventMap, TransferEventDetail } from "./events.ts";
+import { LoginGuard } from "./login_guard.ts";
 import { type FtpServerOptions, type ResolvedOptions, resolveOptions } from "./options.ts";
 import { encodeReply } from "./replies.ts";
 import { Session, type SessionContext } from "./session.ts";
@@ -49,6 +50,7 @@ export class FtpServer extends EventTarget implements AsyncDisposable {
   readonly #sessionsPerIp = new Map<string, number>();
   readonly #shutdown = new AbortController();
   readonly #context: SessionContext;
+  readonly #loginGuard: LoginGuard;
   #listeners: ControlListener[] = [];
   #closing?: Promise<void>;
 
@@ -63,12 +65,24 @@ export class FtpServer extends EventTarget implements AsyncDisposable {
       this.#options.minPassivePort,
       this.#options.maxPassivePort,
     );
+    this.#loginGuard = new LoginGuard(this.#options.banAfterFailures, this.#options.banMs);
+    const { onTransferComplete, logger } = this.#options;
     this.#context = {
       options: this.#options,
       portPool: this.#portPool,
       commands: this.#commands,
       shutdownSignal: this.#shutdown.signal,
-      emit: (type, detail) => this.dispatchEvent(new CustomEvent(type, { detail })),
+      loginGuard: this.#loginGuard,
+      emit: (type, detail) => {
+        this.dispatchEvent(new CustomEvent(type, { detail }));
+        if (onTransferComplete && (type === "transfer-complete" || type === "transfer-failed")) {
+          try {
+            onTransferComplete(detail as TransferEventDetail);
+          } catch (error) {
+            logger("error", "onTransferComplete threw", { error: String(error) });
+          }
+        }
+      },
     };
   }
 
@@ -199,6 +213,14 @@ export class FtpServer extends EventTarget implements AsyncDisposable {
       return;
     }
     const ip = netAddress(connection.remoteAddr).hostname;
+    if (this.#loginGuard.isBanned(ip)) {
+      this.#refuse(
+        connection,
+        "Too many failed logins from your address; try again later",
+        implicitTls,
+      );
+      return;
+    }
     const perIp = this.#sessionsPerIp.get(ip) ?? 0;
     if (this.#sessions.size >= this.#options.maxSessions) {
       this.#refuse(connection, "Too many connections; try again later", implicitTls);

@@ -30,6 +30,7 @@ import type {
   TransferKind,
 } from "./events.ts";
 import { MLST_FACTS, type MlstFact } from "./listing/format.ts";
+import type { LoginGuard } from "./login_guard.ts";
 import type { ResolvedOptions } from "./options.ts";
 import { resolveVirtualPath } from "./paths.ts";
 import { encodeReply, sanitizeReplyText } from "./replies.ts";
@@ -42,6 +43,8 @@ export interface SessionContext {
   readonly commands: ReadonlyMap<string, CommandSpec>;
   /** Set when the server is shutting down. */
   readonly shutdownSignal: AbortSignal;
+  /** Failed logins per address, for temporary bans. */
+  readonly loginGuard: LoginGuard;
   emit<K extends keyof FtpServerEventMap>(
     type: K,
     detail: FtpServerEventMap[K]["detail"],

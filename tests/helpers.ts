@@ -22,6 +22,7 @@ export async function startServer(options: FtpServerOptions = {}): Promise<TestS
     minPassivePort: 0,
     maxPassivePort: 0,
     loginFailureDelayMs: 0,
+    banAfterFailures: 0, // tests log in badly on purpose; the ban has its own test
     logger: silentLogger,
     storage: new FileStorage({ root }),
     ...options,

@@ -44,6 +44,9 @@ async function pass(session: Session, password: string): Promise<void> {
   session.loginFailures++;
   session.context.emit("login-failed", { ...session.eventDetail, username });
   session.log("warn", "Login failed", { username, failures: session.loginFailures });
+  if (session.context.loginGuard.recordFailure(session.remote.hostname)) {
+    session.log("warn", "Address banned after repeated failed logins");
+  }
   if (loginFailureDelayMs > 0) await new Promise((r) => setTimeout(r, loginFailureDelayMs));
   if (session.loginFailures >= maxLoginFailures) {
     await session.reply(421, "Too many failed logins; closing connection");

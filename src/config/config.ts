@@ -56,6 +56,8 @@ export const CONFIG_KEYS = [
   "data_stall_timeout_s",
   "login_failure_delay_ms",
   "max_login_failures",
+  "ban_after_failures",
+  "ban_minutes",
   "shutdown_grace_s",
   "log_format",
   "tls",
@@ -428,6 +430,8 @@ export async function buildOptions(
     dataStallTimeoutMs: seconds(raw, "data_stall_timeout_s"),
     loginFailureDelayMs: seconds(raw, "login_failure_delay_ms", 1),
     maxLoginFailures: integer(raw, "max_login_failures", 1, 1_000_000),
+    banAfterFailures: integer(raw, "ban_after_failures", 0, 1_000_000),
+    banMs: seconds(raw, "ban_minutes", 60_000),
     shutdownGraceMs: seconds(raw, "shutdown_grace_s"),
     logger,
   };

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { NoAuthAuthenticator } from "../../mod.ts";
 import { RawFtpClient } from "../../src/testing/raw_client.ts";
-import { startServer } from "../helpers.ts";
+import { startServer, waitFor } from "../helpers.ts";
 
 Deno.test("greeting names the server and login follows 331/230", async () => {
   await using ts = await startServer({ serverName: "unit-ftp" });
@@ -172,4 +172,36 @@ Deno.test("sessions and events: open, login, close are dispatched", async () => 
   await client.closedByServer();
   await import("../helpers.ts").then(({ waitFor }) => waitFor(() => seen.length === 3));
   assert.deepEqual(seen, ["session-open:", "login:carol", "session-close:carol"]);
+});
+
+Deno.test("an address with too many failed logins is refused at connect until the ban ends", async () => {
+  await using ts = await startServer({ banAfterFailures: 3, banMs: 300, maxLoginFailures: 10 });
+  using client = await RawFtpClient.connect(ts.addr);
+  for (let i = 0; i < 3; i++) {
+    await client.send("USER root");
+    assert.equal((await client.send("PASS guess")).code, 530);
+  }
+  using refused = await RawFtpClient.connect(ts.addr);
+  assert.equal(refused.greeting.code, 421);
+  assert.match(refused.greeting.text, /failed logins/);
+  await waitFor(
+    async () => {
+      using later = await RawFtpClient.connect(ts.addr);
+      return later.greeting.code === 220;
+    },
+    3000,
+    "the ban to end",
+  );
+});
+
+Deno.test("onTransferComplete is called for transfers and file operations", async () => {
+  const seen: string[] = [];
+  await using ts = await startServer({
+    onTransferComplete: (d) => seen.push(`${d.command}:${d.outcome}`),
+  });
+  const client = await ts.client();
+  await client.upload("STOR a.txt", new TextEncoder().encode("a"));
+  await client.send("DELE a.txt");
+  await client.send("DELE a.txt");
+  assert.deepEqual(seen, ["STOR:ok", "DELE:ok", "DELE:failed"]);
 });
