@@ -258,6 +258,7 @@ async function main(args: string[]): Promise<number> {
     const sdkRates: number[] = [];
     const ratios: number[] = [];
     const growths: number[] = [];
+    const sdkGrowths: number[] = [];
     let peakKind = "VmHWM";
     for (let run = 0; run < runs; run++) {
       const baseline = procStatus(pid).rss;
@@ -268,6 +269,9 @@ async function main(args: string[]): Promise<number> {
       if ((await objectSize("through-ftp.bin")) !== size) throw new Error("wrong size via FTP");
       await drop("through-ftp.bin");
 
+      const sdkBaseline = Deno.memoryUsage().rss;
+      let sdkPeak = sdkBaseline;
+      const sampler = setInterval(() => sdkPeak = Math.max(sdkPeak, Deno.memoryUsage().rss), 25);
       const sdkStarted = performance.now();
       await new Upload({
         client: sdk,
@@ -276,6 +280,8 @@ async function main(args: string[]): Promise<number> {
         queueSize,
       }).done();
       const sdkSeconds = (performance.now() - sdkStarted) / 1000;
+      clearInterval(sampler);
+      sdkGrowths.push(sdkPeak - sdkBaseline);
       if ((await objectSize("through-sdk.bin")) !== size) throw new Error("wrong size via SDK");
       await drop("through-sdk.bin");
 
@@ -286,7 +292,9 @@ async function main(args: string[]): Promise<number> {
       console.log(
         `run ${run + 1}: exftp ${(sizeMiB / ftp.seconds).toFixed(1)} MiB/s, SDK ${
           (sizeMiB / sdkSeconds).toFixed(1)
-        } MiB/s, exftp peak RSS growth ${((peak - baseline) / MIB).toFixed(1)} MiB`,
+        } MiB/s, exftp peak RSS growth ${((peak - baseline) / MIB).toFixed(1)} MiB, SDK ${
+          (sdkGrowths.at(-1)! / MIB).toFixed(1)
+        } MiB`,
       );
     }
     const cpu = Deno.readTextFileSync("/proc/cpuinfo").match(/model name\s*:\s*(.*)/)?.[1];
@@ -304,7 +312,10 @@ exftp RSS after start: ${(started.rss / MIB).toFixed(1)} MiB
 
 exftp peak RSS growth during the upload (${peakKind}): ${
       (median(growths) / MIB).toFixed(1)
-    } MiB (goal < 64 MiB)`);
+    } MiB (goal < 64 MiB)
+SDK Upload's peak RSS growth in this process, for comparison (sampled VmRSS): ${
+      (median(sdkGrowths) / MIB).toFixed(1)
+    } MiB`);
     return 0;
   } catch (error) {
     console.error(`exftp's log, last part:\n${exftp.log()}`);
