@@ -32,6 +32,24 @@ function commandExists(name: string): boolean {
     .outputSync().success;
 }
 
+/**
+ * Whether `node` is real Node. Deno puts a `node` of its own (Deno in Node
+ * compatibility mode) first on its subprocesses' PATH, and s3rver misbehaves
+ * under it (wrong replies, failed listings).
+ */
+function realNodeExists(): boolean {
+  try {
+    const probe = new Deno.Command("node", {
+      args: ["-e", "process.stdout.write(process.versions.deno ? 'deno' : 'node')"],
+      stdout: "piped",
+      stderr: "null",
+    }).outputSync();
+    return probe.success && new TextDecoder().decode(probe.stdout) === "node";
+  } catch {
+    return false;
+  }
+}
+
 function installed(): boolean {
   try {
     Deno.statSync(s3rverBin());
@@ -48,7 +66,7 @@ function installed(): boolean {
  */
 export function s3rverUnavailable(): string | undefined {
   let reason: string | undefined;
-  if (!commandExists("node")) reason = "node is not installed (s3rver runs on Node)";
+  if (!realNodeExists()) reason = "Node is not installed (s3rver runs on Node, not on Deno)";
   else if (!installed() && !commandExists("npm")) reason = "npm is not installed to fetch s3rver";
   if (reason && Deno.env.get("CI") === "true") {
     throw new Error(`${reason}; required under CI=true (.ci/run installs it)`);

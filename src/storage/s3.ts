@@ -658,6 +658,12 @@ export class S3Storage implements StorageConnector, Disposable {
           );
         }
       } catch (error) {
+        const status = httpStatus(error);
+        if (status === 400 || status === 501) {
+          // Some stores reject the batch call (e.g. wanting Content-MD5): one by one then.
+          await runLimited(batch, PARALLEL_COPIES, (key) => this.#delete(key, path));
+          continue;
+        }
         throw this.#mapError(error, path);
       }
     }

@@ -421,3 +421,27 @@ Deno.test("examples/s3.yaml is a valid s3 configuration", async () => {
   assert.equal(options.prefix, "users/{username}");
   assert.equal(options.requestChecksumCalculation, "WHEN_REQUIRED");
 });
+
+Deno.test("a store that refuses batch deletes gets them one by one", async () => {
+  const fake = fakeClient((sent) => {
+    if (sent.name === "ListObjectsV2" && sent.input.Prefix === "old/") {
+      return {
+        Contents: [{ Key: "old/", Size: 0 }, { Key: "old/a.txt", Size: 1 }],
+        CommonPrefixes: [],
+      };
+    }
+    if (sent.name === "DeleteObjects") {
+      throw Object.assign(new Error("Missing required header for this request: Content-Md5"), {
+        name: "InvalidRequest",
+        $metadata: { httpStatusCode: 400 },
+      });
+    }
+    return emptyBucket(sent);
+  });
+  const storage = new S3Storage({ bucket: "b", client: fake.client });
+  await storage.rename("/old", "/new");
+  const copied = fake.sent.filter((s) => s.name === "CopyObject").map((s) => s.input.Key);
+  assert.deepEqual(copied.sort(), ["new/", "new/a.txt"]);
+  const deleted = fake.sent.filter((s) => s.name === "DeleteObject").map((s) => s.input.Key);
+  assert.deepEqual(deleted.sort(), ["old/", "old/a.txt"]);
+});
