@@ -79,6 +79,13 @@ export type {
   WriteOptions,
 } from "./src/storage/types.ts";
 export { FileStorage, type FileStorageOptions, type UploadMode } from "./src/storage/file.ts";
+export { MemoryStorage, type MemoryStorageOptions } from "./src/storage/memory.ts";
+export {
+  type S3ClientLike,
+  type S3Credentials,
+  S3Storage,
+  type S3StorageOptions,
+} from "./src/storage/s3.ts";
 export { FtpError, StorageError, type StorageErrorKind } from "./src/errors.ts";
 export type { NetAddress } from "./src/data/connection.ts";
 export { consoleLogger, jsonLogger, type Logger, type LogLevel, silentLogger } from "./src/log.ts";

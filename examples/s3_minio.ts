@@ -14,8 +14,7 @@
  * S3_ENDPOINT unset to use AWS S3 with the standard AWS credential chain.
  */
 
-import { FtpServer, PassthroughAuthenticator } from "../mod.ts";
-import { S3Storage } from "../src/storage/s3.ts";
+import { FtpServer, PassthroughAuthenticator, S3Storage } from "../mod.ts";
 
 const endpoint = Deno.env.get("S3_ENDPOINT");
 using storage = new S3Storage({

@@ -119,16 +119,16 @@ export class FtpServer extends EventTarget implements AsyncDisposable {
     const onConnection = (connection: ByteConnection, implicitTls: boolean) =>
       this.#startSession(connection, implicitTls);
     try {
-      if (tls) {
-        // Explicit FTPS upgrades the accepted socket in place, which only node:tls can do.
-        this.#listeners.push(await NodeControlListener.open(hostname, port, false, onConnection));
-        if (implicitTlsPort !== undefined) {
-          this.#listeners.push(
-            await NodeControlListener.open(hostname, implicitTlsPort, true, onConnection),
-          );
-        }
-      } else {
-        this.#listeners.push(new NativeControlListener(hostname, port, onConnection));
+      // Control connections always go through node:net, plain data never does:
+      // explicit FTPS must upgrade an accepted socket in place (only node:tls
+      // can), and a native socket stops delivering a line that follows TCP
+      // urgent data (lftp sends ABOR as IAC IP, urgent IAC DM, "ABOR") until more
+      // bytes arrive, so ABOR would wait for the transfer it should stop.
+      this.#listeners.push(await NodeControlListener.open(hostname, port, false, onConnection));
+      if (tls && implicitTlsPort !== undefined) {
+        this.#listeners.push(
+          await NodeControlListener.open(hostname, implicitTlsPort, true, onConnection),
+        );
       }
     } catch (error) {
       for (const listener of this.#listeners.splice(0)) await listener.close();
@@ -253,11 +253,11 @@ export class FtpServer extends EventTarget implements AsyncDisposable {
     });
     // An implicit-TLS client can't read a plain reply: just close.
     const reply = implicitTls ? Promise.resolve() : writeAll(connection, encodeReply(421, text));
-    reply.catch(() => {}).finally(() => closeQuietly(connection));
+    reply.catch(() => {}).finally(() => closeSoon(connection));
   }
 }
 
-/** A control listener: native for plain FTP, node:net when TLS may be needed. */
+/** A control listener (plain FTP, or implicit FTPS). */
 interface ControlListener {
   readonly addr: NetAddress;
   readonly implicitTls: boolean;
@@ -266,42 +266,7 @@ interface ControlListener {
 
 type ConnectionHandler = (connection: ByteConnection, implicitTls: boolean) => void;
 
-/** Accepts plain control connections on a native listener (the fast path). */
-class NativeControlListener implements ControlListener {
-  readonly implicitTls = false;
-  readonly #listener: Deno.TcpListener;
-  readonly #loop: Promise<void>;
-
-  constructor(hostname: string, port: number, onConnection: ConnectionHandler) {
-    this.#listener = Deno.listen({ hostname, port, transport: "tcp" });
-    this.#loop = this.#accept(onConnection);
-  }
-
-  get addr(): NetAddress {
-    return netAddress(this.#listener.addr);
-  }
-
-  async #accept(onConnection: ConnectionHandler): Promise<void> {
-    while (true) {
-      let conn: Deno.TcpConn;
-      try {
-        conn = await this.#listener.accept();
-      } catch (error) {
-        if (error instanceof Deno.errors.BadResource) return;
-        continue; // e.g. too many open files: keep serving the others
-      }
-      conn.setNoDelay(true);
-      onConnection(conn, false);
-    }
-  }
-
-  async close(): Promise<void> {
-    closeQuietly(this.#listener);
-    await this.#loop;
-  }
-}
-
-/** Accepts control connections with node:net so that they can become TLS. */
+/** Accepts control connections with node:net, so that they can become TLS. */
 class NodeControlListener implements ControlListener {
   readonly #server: net.Server;
   readonly implicitTls: boolean;
@@ -343,8 +308,17 @@ class NodeControlListener implements ControlListener {
   }
 
   close(): Promise<void> {
-    return new Promise((resolve) => this.#server.close(() => resolve()));
+    // Stops accepting at once; node's close callback would wait for every open
+    // connection to end, which the graceful shutdown itself brings about later.
+    this.#server.close();
+    return Promise.resolve();
   }
+}
+
+/** Close after what was written is sent (a node socket's close() would drop it). */
+function closeSoon(connection: ByteConnection): void {
+  if (connection.closeGracefully) connection.closeGracefully(1000).catch(() => {});
+  else closeQuietly(connection);
 }
 
 function toDenoListenError(error: Error, hostname: string, port: number): Error {

@@ -649,6 +649,7 @@ export class Session {
     transferDone
       .then(() => this.reply(421, text))
       .catch(() => {})
+      .finally(() => this.connection.closeGracefully?.(1000).catch(() => {}))
       .finally(() => closeQuietly(this.connection));
   }
 

@@ -29,7 +29,7 @@ export interface ByteConnection {
    * Flush, end the stream cleanly (TLS close_notify) and close; used before a
    * 226 so the client sees the whole file. Plain native sockets need no such step.
    */
-  closeGracefully?(): Promise<void>;
+  closeGracefully?(timeoutMs?: number): Promise<void>;
   /** The local end. */
   readonly localAddr: Deno.Addr;
   /** The peer. */

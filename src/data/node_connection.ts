@@ -146,23 +146,27 @@ export class NodeSocketConnection implements ByteConnection {
   }
 
   write(data: Uint8Array): Promise<number> {
+    const socket = this.#socket;
     if (this.#error) return Promise.reject(asDenoError(this.#error));
-    if (this.#closed || this.#socket.destroyed) {
+    if (this.#closed || socket.destroyed || socket.writableEnded) {
       return Promise.reject(new Deno.errors.BrokenPipe("Connection closed"));
     }
     // Copy: the caller may reuse its buffer as soon as we resolve.
-    const flushed = this.#socket.write(new Uint8Array(data));
+    const flushed = socket.write(new Uint8Array(data));
     if (flushed) return Promise.resolve(data.length);
     return new Promise((resolve, reject) => {
       const done = () => {
-        this.#socket.off("drain", done);
-        this.#socket.off("close", done);
+        socket.off("drain", done);
+        socket.off("close", done);
+        socket.off("error", done);
         if (this.#error) reject(asDenoError(this.#error));
-        else if (this.#socket.destroyed) reject(new Deno.errors.BrokenPipe("Connection closed"));
+        else if (socket.destroyed) reject(new Deno.errors.BrokenPipe("Connection closed"));
         else resolve(data.length);
       };
-      this.#socket.on("drain", done);
-      this.#socket.on("close", done);
+      socket.on("drain", done);
+      socket.on("close", done);
+      socket.on("error", done);
+      if (socket.destroyed) done(); // closed before we listened
     });
   }
 
