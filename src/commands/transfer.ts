@@ -88,8 +88,9 @@ function uploadSource(
   connection: ByteConnection,
   progress: TransferProgress,
   announcedBytes: number,
+  signal: AbortSignal,
 ): ReadableStream<Uint8Array> {
-  const source = receiveStream(connection, progress, announcedBytes);
+  const source = receiveStream(connection, progress, announcedBytes, signal);
   return session.transferType === "A" ? source.pipeThrough(fromNetworkAscii()) : source;
 }
 
@@ -121,7 +122,7 @@ async function store(
       quotePath(baseName(path))
     }`,
     run: async (connection, signal, progress) => {
-      const source = uploadSource(session, connection, progress, announced);
+      const source = uploadSource(session, connection, progress, announced, signal);
       await session.files.write(path, source, { position, signal });
       return progress.bytes;
     },
@@ -162,7 +163,7 @@ async function storeUnique(session: Session, argument: string): Promise<void> {
     path: reserved,
     openingText: `FILE: ${baseName(reserved)}`,
     run: async (connection, signal, progress) => {
-      const source = uploadSource(session, connection, progress, announced);
+      const source = uploadSource(session, connection, progress, announced, signal);
       await session.files.write(reserved, source, { signal });
       stored = true;
       return progress.bytes;

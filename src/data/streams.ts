@@ -76,6 +76,7 @@ export function receiveStream(
   connection: ByteConnection,
   progress: TransferProgress,
   announcedBytes = 0,
+  signal?: AbortSignal,
 ): ReadableStream<Uint8Array> {
   return new ReadableStream({
     type: "bytes",
@@ -91,6 +92,15 @@ export function receiveStream(
         return;
       }
       if (n === null) {
+        // A client that vanishes closes control and data connections at once, and
+        // the data connection's end may be seen first. Let pending events run
+        // before taking the end as the end of the file: if the control connection
+        // closed, the session has aborted the transfer by then.
+        await new Promise((resolve) => setTimeout(resolve, 0));
+        if (signal?.aborted) {
+          controller.error(signal.reason);
+          return;
+        }
         if (progress.bytes < announcedBytes) {
           // ALLO announced more: the upload was cut short, so it must not be stored.
           controller.error(
