@@ -197,6 +197,7 @@ Deno.test({
         `get l.bin -o ${work}/back.bin`,
         `mirror -R ${work}/tree tree`,
         `set ftp:passive-mode off`,
+        `cache flush`,
         `cls -1 --sort=name /`,
       ].join("; ");
       const result = await runOk("lftp", ["-c", script], { cwd: work });

@@ -116,9 +116,15 @@ Deno.test("users file: an unknown user costs a full hash, like a known one", asy
     return performance.now() - start;
   };
   await time("alice"); // warm up
-  const known = Math.min(await time("alice"), await time("alice"));
-  const unknown = Math.min(await time("ghost"), await time("ghost"));
-  assert.ok(unknown > known / 3, `unknown ${unknown} ms vs known ${known} ms`);
+  // Interleaved, best of several: other tests running in parallel make single timings noisy.
+  const known: number[] = [];
+  const unknown: number[] = [];
+  for (let i = 0; i < 4; i++) {
+    known.push(await time("alice"));
+    unknown.push(await time("ghost"));
+  }
+  const [k, u] = [Math.min(...known), Math.min(...unknown)];
+  assert.ok(u > k / 3, `unknown ${u} ms vs known ${k} ms`);
 });
 
 Deno.test("users file: re-read when it changes; a broken edit keeps the old users", async () => {
