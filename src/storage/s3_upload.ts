@@ -219,10 +219,13 @@ export async function uploadObject(
     inFlightRequests.abort(error);
     await Promise.allSettled(inFlight);
     if (uploadId !== undefined) {
-      // No orphaned parts: the store must drop what was uploaded.
-      await client.send(
-        new sdk.AbortMultipartUploadCommand({ Bucket: bucket, Key: key, UploadId: uploadId }),
-      ).catch(() => {});
+      // No orphaned parts: the store must drop what was uploaded, now or, when
+      // it is unreachable (the likely cause of the failure), once it is back.
+      const abort = () =>
+        client.send(
+          new sdk.AbortMultipartUploadCommand({ Bucket: bucket, Key: key, UploadId: uploadId }),
+        );
+      await abort().catch(() => abortLater(abort));
     }
     for (const piece of pieces) piece.cancel(error).catch(() => {});
     if (signal?.aborted) throw signal.reason;
@@ -230,4 +233,20 @@ export async function uploadObject(
   } finally {
     signal?.removeEventListener("abort", onAbort);
   }
+}
+
+/** Delays between later attempts to abort a multipart upload (about 17 minutes in all). */
+const ABORT_RETRY_DELAYS_MS = [2_000, 5_000, 15_000, 30_000, 60_000, 120_000, 300_000, 480_000];
+
+/**
+ * Retry an abort in the background until the store answers. The timers do not
+ * keep the process alive: an orphan left at exit is what lifecycle rules for
+ * incomplete multipart uploads are for.
+ */
+function abortLater(abort: () => Promise<unknown>, attempt = 0): void {
+  if (attempt >= ABORT_RETRY_DELAYS_MS.length) return;
+  const timer = setTimeout(() => {
+    abort().catch(() => abortLater(abort, attempt + 1));
+  }, ABORT_RETRY_DELAYS_MS[attempt]);
+  Deno.unrefTimer(timer as unknown as number);
 }

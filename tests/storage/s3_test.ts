@@ -445,3 +445,29 @@ Deno.test("a store that refuses batch deletes gets them one by one", async () =>
   const deleted = fake.sent.filter((s) => s.name === "DeleteObject").map((s) => s.input.Key);
   assert.deepEqual(deleted.sort(), ["old/", "old/a.txt"]);
 });
+
+Deno.test("a store that goes away mid-upload: the write fails, the abort is retried until it is back", async () => {
+  let reachable = true;
+  let aborts = 0;
+  const down = () =>
+    Object.assign(new Error("connect ECONNREFUSED"), { name: "Error", code: "ECONNREFUSED" });
+  const fake = fakeClient((sent) => {
+    if (sent.name === "UploadPart" && sent.input.PartNumber === 2) reachable = false;
+    if (sent.name === "AbortMultipartUpload") {
+      aborts++;
+      if (!reachable) throw down();
+      return {};
+    }
+    if (!reachable) throw down();
+    return emptyBucket(sent);
+  });
+  const storage = new S3Storage({ bucket: "b", client: fake.client });
+  await assert.rejects(storage.write("/x.bin", patternStream(30 * MIB, 65536)), StorageError);
+  assert.equal(aborts, 1, "tried at once, while the store was down");
+  reachable = true;
+  // The first retry comes about 2 s later.
+  const deadline = Date.now() + 5000;
+  while (aborts < 2 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+  assert.equal(aborts, 2, "retried once the store was back");
+  assert.ok(!fake.names().includes("CompleteMultipartUpload"));
+});
