@@ -191,6 +191,10 @@ Deno.test({
       await Deno.writeTextFile(`${work}/tree/sub/x.txt`, "x");
       const script = [
         `set ftp:ssl-force true; set ftp:ssl-protect-data true; set ssl:ca-file ${certs!.caFile}`,
+        // lftp 4.9 closes a TLS 1.3 upload connection without reading the server's session
+        // tickets, so its kernel resets it and the end of the upload is lost (exftp says 426);
+        // TLS 1.2 has the tickets inside the handshake.
+        `set ssl:priority NORMAL:-VERS-TLS1.3`,
         `set net:max-retries 1; set net:timeout 10`,
         `open -u user,pw ftp://localhost:${ts.addr.port}`,
         `put ${work}/l.bin -o l.bin`,
