@@ -20,6 +20,7 @@ import {
   readPemFile,
 } from "./src/config/config.ts";
 import { FtpServer } from "./src/server.ts";
+import { serveMetrics } from "./src/metrics.ts";
 import * as path from "node:path";
 
 const HELP = `exftp ${VERSION}: an FTP server with pluggable authentication and storage
@@ -33,6 +34,7 @@ Options:
   --addr ADDR         address to listen on (ftp_addr)             default: 127.0.0.1
   --config FILE       YAML config file (keys as in the README)
   --log-format FMT    text or json                               default: text
+  --metrics-port N    serve /metrics (Prometheus) and /healthz on ADDR:N
   --help              show this help
   --version           print the version
 
@@ -70,6 +72,7 @@ export async function main(args: string[]): Promise<number> {
         root: { type: "string", short: "r" },
         addr: { type: "string" },
         "log-format": { type: "string" },
+        "metrics-port": { type: "string" },
       },
       strict: true,
       allowPositionals: false,
@@ -94,6 +97,7 @@ export async function main(args: string[]): Promise<number> {
     if (flags.port !== undefined) raw.ftp_port = flags.port;
     if (flags.addr !== undefined) raw.ftp_addr = flags.addr;
     if (flags["log-format"] !== undefined) raw.log_format = flags["log-format"];
+    if (flags["metrics-port"] !== undefined) raw.metrics_port = flags["metrics-port"];
     if (flags.root !== undefined) {
       raw.storage_config = { ...(raw.storage_config as object ?? {}), root: flags.root };
     }
@@ -153,6 +157,20 @@ export async function main(args: string[]): Promise<number> {
     console.log(`Accepting implicit FTPS connections on ${hostname}:${port}`);
   }
   const stopWatching = config.tlsFiles ? watchCertificate(server, config.tlsFiles) : () => {};
+  let metrics: Deno.HttpServer | undefined;
+  if (config.metricsPort !== undefined) {
+    try {
+      metrics = serveMetrics(server, { port: config.metricsPort, hostname: addr.hostname });
+      const { port } = metrics.addr as Deno.NetAddr;
+      console.log(`Metrics on http://${addr.hostname}:${port}/metrics`);
+    } catch (error) {
+      console.error(
+        `exftp: can't serve metrics on port ${config.metricsPort}: ${(error as Error).message}`,
+      );
+      await server.close();
+      return 1;
+    }
+  }
 
   const stopped = Promise.withResolvers<void>();
   let stopping = false;
@@ -167,6 +185,7 @@ export async function main(args: string[]): Promise<number> {
   await stopped.promise;
   for (const signal of signals) Deno.removeSignalListener(signal, stop);
   stopWatching();
+  await metrics?.shutdown();
   // Authenticators may hold listeners (users_file reloads on SIGHUP).
   await (config.options.authenticator as { close?(): unknown } | undefined)?.close?.();
   return 0;

@@ -62,6 +62,7 @@ export const CONFIG_KEYS = [
   "log_format",
   "tls",
   "ftps_port",
+  "metrics_port",
 ] as const;
 
 /** Parse YAML text into a raw config (a mapping at the top). */
@@ -265,6 +266,8 @@ export interface CliConfig {
   root?: string;
   /** Certificate and key files, when FTPS is configured (the CLI reloads them). */
   tlsFiles?: { cert: string; key: string };
+  /** Port of the HTTP metrics endpoint (`/metrics`, `/healthz`), when wanted. */
+  metricsPort?: number;
 }
 
 const TLS_KEYS = [
@@ -446,5 +449,6 @@ export async function buildOptions(
     options,
     root: storage instanceof FileStorage ? storage.root : undefined,
     tlsFiles: tls?.files,
+    metricsPort: integer(raw, "metrics_port", 0, 65535),
   };
 }
