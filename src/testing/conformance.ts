@@ -751,6 +751,11 @@ const STEPS: Step[] = [
       for (const [i, data] of datas.entries()) {
         sameBytes(await readBytes(c, `/w${i}.bin`), data, `concurrent file ${i}`);
       }
+    },
+  },
+  {
+    name: "two writers to one file leave one of the two whole",
+    async run(c) {
       const one = randomBytes(MIB);
       const two = randomBytes(MIB + 1);
       await Promise.all([c.write("/same.bin", streamOf(one)), c.write("/same.bin", streamOf(two))]);

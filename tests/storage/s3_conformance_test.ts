@@ -16,11 +16,17 @@ Deno.test({
     // One client for every step; each step gets a prefix of its own.
     const base = new S3Storage(s3.options());
     try {
-      await testConformance(t, () =>
-        Promise.resolve({
-          connector: base.forPrefix(`conformance-${crypto.randomUUID()}`),
-          cleanup() {},
-        }));
+      await testConformance(
+        t,
+        () =>
+          Promise.resolve({
+            connector: base.forPrefix(`conformance-${crypto.randomUUID()}`),
+            cleanup() {},
+          }),
+        // s3rver writes two simultaneous PUTs of one key into the same file, interleaved;
+        // S3 itself (and MinIO, Ceph…) keep one whole object. Not the connector's doing.
+        { skip: ["two writers to one file leave one of the two whole"] },
+      );
     } finally {
       base.destroy();
     }
