@@ -1,0 +1,53 @@
+import assert from "node:assert/strict";
+import { RawFtpClient } from "../../src/testing/raw_client.ts";
+import { VERSION } from "../../src/version.ts";
+
+const MAIN = new URL("../../main.ts", import.meta.url).pathname;
+
+Deno.test("the single-file bundle (deno task bundle) runs the CLI and serves", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const bundle = `${dir}/exftp.js`;
+    const built = await new Deno.Command(Deno.execPath(), {
+      args: ["bundle", "-o", bundle, MAIN],
+      stdout: "null",
+      stderr: "piped",
+    }).output();
+    assert.equal(built.code, 0, new TextDecoder().decode(built.stderr));
+    const version = await new Deno.Command(Deno.execPath(), {
+      args: ["run", "-A", bundle, "--version"],
+      stdout: "piped",
+    }).output();
+    assert.equal(new TextDecoder().decode(version.stdout).trim(), `exftp ${VERSION}`);
+    await Deno.writeTextFile(`${dir}/hello.txt`, "bundled");
+    const child = new Deno.Command(Deno.execPath(), {
+      args: ["run", "-A", bundle, "--root", dir, "--port", "0"],
+      env: { MIN_PASSIVE_PORT: "0", MAX_PASSIVE_PORT: "0" },
+      stdout: "piped",
+      stderr: "null",
+    }).spawn();
+    const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
+    let seen = "";
+    while (!/Accepting connections on [^:]+:(\d+)\n/.test(seen)) {
+      const { value, done } = await reader.read();
+      if (done) throw new Error(`bundle exited: ${seen}`);
+      seen += value;
+    }
+    const port = Number(/Accepting connections on [^:]+:(\d+)\n/.exec(seen)![1]);
+    try {
+      using client = await RawFtpClient.connect({ hostname: "127.0.0.1", port });
+      await client.login("user", "pw");
+      await client.send("TYPE I");
+      assert.equal(
+        new TextDecoder().decode((await client.download("RETR hello.txt")).data),
+        "bundled",
+      );
+    } finally {
+      child.kill("SIGTERM");
+      assert.equal((await child.status).code, 0);
+      await reader.cancel();
+    }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
