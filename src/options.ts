@@ -149,6 +149,13 @@ export function resolveOptions(options: FtpServerOptions = {}): ResolvedOptions 
   checkInteger("maxSessionsPerIp", resolved.maxSessionsPerIp, 1, 1_000_000);
   checkInteger("maxLoginFailures", resolved.maxLoginFailures, 1, 1_000_000);
   checkInteger("banAfterFailures", resolved.banAfterFailures, 0, 1_000_000);
+  const mustBePositive = new Set([
+    "loginTimeoutMs",
+    "idleTimeoutMs",
+    "passiveAcceptTimeoutMs",
+    "dataStallTimeoutMs",
+    "banMs",
+  ]);
   for (
     const key of [
       "loginTimeoutMs",
@@ -161,9 +168,10 @@ export function resolveOptions(options: FtpServerOptions = {}): ResolvedOptions 
     ] as const
   ) {
     const value = resolved[key];
-    if (typeof value !== "number" || !(value >= 0) || value > 2 ** 31 - 1) {
+    const min = mustBePositive.has(key) ? 1 : 0;
+    if (typeof value !== "number" || !(value >= min) || value > 2 ** 31 - 1) {
       throw new RangeError(
-        `Option "${key}" must be a number of milliseconds from 0 to 2147483647, got ${
+        `Option "${key}" must be a number of milliseconds from ${min} to 2147483647, got ${
           JSON.stringify(value)
         }`,
       );

@@ -51,6 +51,7 @@ export class FtpServer extends EventTarget implements AsyncDisposable {
   readonly #shutdown = new AbortController();
   readonly #context: SessionContext;
   readonly #loginGuard: LoginGuard;
+  readonly #guards = new WeakMap<EventListenerOrEventListenerObject, EventListener>();
   #listeners: ControlListener[] = [];
   #closing?: Promise<void>;
 
@@ -169,7 +170,26 @@ export class FtpServer extends EventTarget implements AsyncDisposable {
     listener: EventListenerOrEventListenerObject | null,
     options?: boolean | AddEventListenerOptions,
   ): void {
-    super.addEventListener(type, listener, options);
+    super.addEventListener(type, listener && this.#guarded(listener), options);
+  }
+
+  /** A listener that throws is logged, never allowed to take the server down. */
+  #guarded(listener: EventListenerOrEventListenerObject): EventListener {
+    let guarded = this.#guards.get(listener);
+    if (!guarded) {
+      guarded = (event: Event) => {
+        try {
+          if (typeof listener === "function") listener.call(this, event);
+          else listener.handleEvent(event);
+        } catch (error) {
+          this.#options.logger("error", `A "${event.type}" listener threw`, {
+            error: String(error),
+          });
+        }
+      };
+      this.#guards.set(listener, guarded);
+    }
+    return guarded;
   }
 
   /** Stop listening for a typed server event. */
@@ -189,7 +209,7 @@ export class FtpServer extends EventTarget implements AsyncDisposable {
     listener: EventListenerOrEventListenerObject | null,
     options?: boolean | EventListenerOptions,
   ): void {
-    super.removeEventListener(type, listener, options);
+    super.removeEventListener(type, listener && (this.#guards.get(listener) ?? listener), options);
   }
 
   async #close(): Promise<void> {

@@ -104,6 +104,11 @@ class TransferAbort extends Error {
 
 let nextSessionNumber = 1;
 
+/** Commands kept waiting for a transfer before the session stops reading. */
+const MAX_QUEUED_COMMANDS = 32;
+/** How long a terminated session may take to say 421 before it is dropped. */
+const TERMINATE_DEADLINE_MS = 2000;
+
 /** One client's control connection. */
 export class Session {
   /** Unique id for logs and events. */
@@ -159,6 +164,8 @@ export class Session {
   readonly #implicitTls: boolean;
   #connectionReplaced = false;
   #handshaking = false;
+  #queue: { verb: string; argument: string; spec?: CommandSpec }[] = [];
+  #queueRunner?: Promise<void>;
 
   /** Wrap an accepted control connection; `implicitTls` when it must start with a handshake. */
   constructor(context: SessionContext, connection: ByteConnection, implicitTls = false) {
@@ -266,8 +273,17 @@ export class Session {
           }
           const { verb, argument } = this.#parse(line.text);
           const spec = this.context.commands.get(verb);
-          if (this.#transfer && !spec?.duringTransfer) await this.#transfer.done;
-          await this.dispatch(verb, argument, spec);
+          if (!this.busy) {
+            await this.dispatch(verb, argument, spec);
+          } else if (spec?.duringTransfer) {
+            await this.dispatch(verb, argument, spec); // ABOR, STAT, QUIT: at once
+          } else {
+            // Other commands wait for the transfer, in order, while reading goes on
+            // (so an ABOR behind them is still seen); a long queue stops reading.
+            this.#queue.push({ verb, argument, spec });
+            this.#queueRunner ??= this.#runQueue();
+            if (this.#queue.length >= MAX_QUEUED_COMMANDS) await this.#queueRunner;
+          }
           // After AUTH TLS, lines still buffered from the plain connection are dropped.
           if (this.#closing || this.#connectionReplaced) break;
         }
@@ -276,6 +292,25 @@ export class Session {
       if (!isConnectionError(error)) this.log("error", "Session failed", { error: String(error) });
     } finally {
       await this.#cleanUp();
+    }
+  }
+
+  /** A transfer runs, or commands wait for one. */
+  get busy(): boolean {
+    return this.#transfer !== undefined || this.#queueRunner !== undefined;
+  }
+
+  async #runQueue(): Promise<void> {
+    try {
+      while (this.#queue.length > 0) {
+        await this.#transfer?.done;
+        if (this.#closing) break;
+        const { verb, argument, spec } = this.#queue.shift()!;
+        await this.dispatch(verb, argument, spec);
+      }
+    } finally {
+      this.#queue = [];
+      this.#queueRunner = undefined;
     }
   }
 
@@ -294,6 +329,8 @@ export class Session {
 
   /** Run one command through the check pipeline and its handler. */
   async dispatch(verb: string, argument: string, spec?: CommandSpec): Promise<void> {
+    // Any command but RNTO (even a refused one) ends a pending RNFR.
+    if (!spec?.keepsRenameFrom) this.renameFrom = undefined;
     if (!spec) {
       const shown = sanitizeReplyText(verb).slice(0, 32);
       await this.reply(500, verb ? `Unknown command "${shown}"` : "Empty command");
@@ -316,7 +353,6 @@ export class Session {
       await this.reply(502, `${verb} is not available here`);
       return;
     }
-    if (!spec.keepsRenameFrom) this.renameFrom = undefined;
     if (spec.changesStorage && this.user?.readOnly) {
       await this.reply(550, "Permission denied: this account is read-only");
       return;
@@ -442,7 +478,10 @@ export class Session {
 
   /** Wait for the running transfer, if any, to end. */
   async waitForTransfer(): Promise<void> {
-    await this.#transfer?.done;
+    while (this.busy) {
+      await this.#queueRunner;
+      await this.#transfer?.done;
+    }
   }
 
   async #openDataConnection(setup: DataSetup, signal: AbortSignal): Promise<RawDataSocket> {
@@ -646,11 +685,18 @@ export class Session {
       closeQuietly(this.connection);
       return;
     }
+    // A client that reads nothing can't stall this: the connection is dropped
+    // after a deadline whether or not the 421 could be written.
+    const connection = this.connection;
+    const hardClose = setTimeout(() => closeQuietly(connection), TERMINATE_DEADLINE_MS);
     transferDone
       .then(() => this.reply(421, text))
       .catch(() => {})
       .finally(() => this.connection.closeGracefully?.(1000).catch(() => {}))
-      .finally(() => closeQuietly(this.connection));
+      .finally(() => {
+        clearTimeout(hardClose);
+        closeQuietly(this.connection);
+      });
   }
 
   /**

@@ -101,7 +101,9 @@ export const infoCommands: Record<string, CommandSpec> = {
     needsLogin: false,
     argument: "required",
     async handle(session, argument) {
-      if (session.user) throw new FtpError(503, "HOST must come before login");
+      if (session.user || session.pendingUsername !== undefined) {
+        throw new FtpError(503, "HOST must come before USER");
+      }
       const host = argument.trim();
       if (!/^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]{1,253})$/.test(host)) {
         throw new FtpError(501, "Syntax: HOST <domain name or [address]>");

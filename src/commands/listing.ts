@@ -6,7 +6,6 @@
  */
 
 import { LineBatcher } from "../data/streams.ts";
-import { FtpError } from "../errors.ts";
 import { formatListLine, safeName } from "../listing/format.ts";
 import type { Session } from "../session.ts";
 import type { FileInfo } from "../storage/types.ts";
@@ -112,7 +111,7 @@ export const listingCommands: Record<string, CommandSpec> = {
   STAT: {
     syntax: "STAT [path]",
     help: "Server status, transfer progress, or a listing over the control connection",
-    needsLogin: false,
+    needsLogin: true,
     argument: "optional",
     duringTransfer: true,
     async handle(session, argument) {
@@ -138,7 +137,6 @@ export const listingCommands: Record<string, CommandSpec> = {
         ]);
         return;
       }
-      if (!session.user) throw new FtpError(530, "Please log in with USER and PASS first");
       const plan = await planListing(session, argument);
       const now = new Date();
       const lines = ["Status of " + safeName(plan.path) + ":"];

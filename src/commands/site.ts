@@ -28,8 +28,10 @@ const SITE_COMMANDS: Record<string, SiteCommand> = {
     changesStorage: true,
     available: (session) => session.storageCan("chmod"),
     async handle(session, argument) {
-      const match = /^([0-7]{1,4})\s+(.+)$/.exec(argument);
-      if (!match) throw new FtpError(501, "Syntax: SITE CHMOD <octal mode> <path>");
+      const match = /^0?([0-7]{1,3})\s+(.+)$/.exec(argument);
+      if (!match) {
+        throw new FtpError(501, "Syntax: SITE CHMOD <octal mode up to 0777> <path>");
+      }
       const path = session.resolvePath(match[2]);
       await session.files.chmod!(path, parseInt(match[1], 8));
       await session.reply(200, "SITE CHMOD command successful");

@@ -18,6 +18,7 @@ export const tlsCommands: Record<string, CommandSpec> = {
     needsLogin: false,
     argument: "required",
     available: tlsConfigured,
+    duringTransfer: true, // answered at once: 503 while busy, never queued
     feature: () => ["AUTH TLS", "AUTH SSL"],
     async handle(session, argument) {
       const mechanism = argument.trim().toUpperCase();
@@ -25,7 +26,7 @@ export const tlsCommands: Record<string, CommandSpec> = {
       if (!["TLS", "TLS-C", "SSL", "TLS-P"].includes(mechanism)) {
         throw new FtpError(504, `AUTH ${mechanism.slice(0, 16)} is not supported; use AUTH TLS`);
       }
-      if (session.transferProgress) throw new FtpError(503, "Wait for the transfer to end");
+      if (session.busy) throw new FtpError(503, "Wait for the transfer to end");
       await session.upgradeToTls();
       if (session.tlsContext && (mechanism === "SSL" || mechanism === "TLS-P")) {
         // Old clients expect AUTH SSL to protect data too (RFC 4217 §4 notes it).

@@ -36,6 +36,9 @@ function takeAnnouncedBytes(session: Session): number {
 async function retrieve(session: Session, argument: string): Promise<void> {
   const path = session.resolvePath(argument);
   const offset = takeRestOffset(session);
+  if (offset > 0 && session.transferType === "A") {
+    throw new FtpError(501, "REST is not allowed in ASCII mode; use TYPE I");
+  }
   const info = await session.files.stat(path);
   if (info.type !== "file") throw new FtpError(550, `Not a regular file: ${quotePath(path)}`);
   if (offset > info.size) {
@@ -105,6 +108,9 @@ async function store(
     throw new FtpError(503, "REST is not allowed before APPE");
   }
   const offset = takeRestOffset(session);
+  if (offset > 0 && session.transferType === "A") {
+    throw new FtpError(501, "REST is not allowed in ASCII mode; use TYPE I");
+  }
   const announced = takeAnnouncedBytes(session);
   const existing = await checkUploadTarget(session, path);
   let position: "truncate" | "append" | number = command === "APPE" ? "append" : "truncate";
@@ -227,7 +233,7 @@ export const transferCommands: Record<string, CommandSpec> = {
   TYPE: {
     syntax: "TYPE A|I|L 8",
     help: "Set the transfer type: A (text, CRLF on the wire) or I (binary)",
-    needsLogin: false,
+    needsLogin: true,
     argument: "required",
     async handle(session, argument) {
       const type = argument.trim().toUpperCase().replace(/\s+/g, " ");
@@ -245,7 +251,7 @@ export const transferCommands: Record<string, CommandSpec> = {
   MODE: {
     syntax: "MODE S",
     help: "Set the transfer mode (stream only)",
-    needsLogin: false,
+    needsLogin: true,
     argument: "required",
     async handle(session, argument) {
       if (argument.trim().toUpperCase() !== "S") {
@@ -257,7 +263,7 @@ export const transferCommands: Record<string, CommandSpec> = {
   STRU: {
     syntax: "STRU F",
     help: "Set the file structure (file only)",
-    needsLogin: false,
+    needsLogin: true,
     argument: "required",
     async handle(session, argument) {
       if (argument.trim().toUpperCase() !== "F") {
@@ -282,11 +288,13 @@ export const transferCommands: Record<string, CommandSpec> = {
   ABOR: {
     syntax: "ABOR",
     help: "Abort the running transfer",
-    needsLogin: false,
+    needsLogin: true,
     argument: "none",
     duringTransfer: true,
     async handle(session) {
       if (await session.abortTransfer()) {
+        // Commands sent before ABOR are answered before it, in order.
+        await session.waitForTransfer();
         await session.reply(226, "ABOR successful");
         return;
       }

@@ -133,12 +133,23 @@ function integer(raw: RawConfig, key: string, min: number, max: number): number 
   return number;
 }
 
-function seconds(raw: RawConfig, key: string, scale = 1000): number | undefined {
+function seconds(
+  raw: RawConfig,
+  key: string,
+  scale = 1000,
+  positive = true,
+): number | undefined {
   const value = raw[key];
   if (value === undefined) return undefined;
   const number = typeof value === "string" && value.trim() !== "" ? Number(value) : value;
-  if (typeof number !== "number" || !Number.isFinite(number) || number < 0) {
-    throw new ConfigError(key, `must be a number of at least 0, got ${JSON.stringify(value)}`);
+  if (
+    typeof number !== "number" || !Number.isFinite(number) || number < 0 ||
+    (positive && number * scale < 1)
+  ) {
+    throw new ConfigError(
+      key,
+      `must be a number ${positive ? "above" : "of at least"} 0, got ${JSON.stringify(value)}`,
+    );
   }
   const ms = Math.round(number * scale);
   if (ms > 2 ** 31 - 1) throw new ConfigError(key, `is too large (${value})`);
@@ -288,6 +299,31 @@ function flag(tls: Record<string, unknown>, key: string): boolean | undefined {
   return value;
 }
 
+/** A passive address must be an IPv4 address, or a host name that resolves to one. */
+async function checkPassiveAddress(address: string): Promise<void> {
+  if (/^\d{1,3}(\.\d{1,3}){3}$/.test(address)) {
+    if (address.split(".").every((part) => Number(part) <= 255)) return;
+  } else if (
+    /^(?=.{1,253}$)[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?)*$/
+      .test(address)
+  ) {
+    try {
+      const { lookup } = await import("node:dns/promises");
+      await lookup(address, { family: 4 });
+      return;
+    } catch (error) {
+      throw new ConfigError(
+        "passive_address",
+        `"${address}" does not resolve to an IPv4 address (${(error as Error).message})`,
+      );
+    }
+  }
+  throw new ConfigError(
+    "passive_address",
+    `must be an IPv4 address or a host name, got "${address}"`,
+  );
+}
+
 /** Read a PEM file named in the config, with a message naming the key. */
 export async function readPemFile(key: string, path: string): Promise<string> {
   try {
@@ -399,6 +435,8 @@ export async function buildOptions(
       `must be atomic, atomic_resume or direct, got ${JSON.stringify(uploadMode)}`,
     );
   }
+  const passiveAddress = text(raw, "passive_address");
+  if (passiveAddress !== undefined) await checkPassiveAddress(passiveAddress);
   const storageName = text(raw, "storage_connector") ?? "file";
   const storageConfig = mapping(raw, "storage_config");
   const storage = await buildStorage(
@@ -417,7 +455,7 @@ export async function buildOptions(
     serverName: text(raw, "server_name"),
     minPassivePort: min,
     maxPassivePort: max,
-    passiveAddress: text(raw, "passive_address"),
+    passiveAddress,
     authenticator: await buildAuthenticator(
       text(raw, "authenticator") ?? "passthrough",
       mapping(raw, "authenticator_config"),
@@ -431,11 +469,11 @@ export async function buildOptions(
     idleTimeoutMs: seconds(raw, "idle_timeout_s"),
     passiveAcceptTimeoutMs: seconds(raw, "passive_accept_timeout_s"),
     dataStallTimeoutMs: seconds(raw, "data_stall_timeout_s"),
-    loginFailureDelayMs: seconds(raw, "login_failure_delay_ms", 1),
+    loginFailureDelayMs: seconds(raw, "login_failure_delay_ms", 1, false),
     maxLoginFailures: integer(raw, "max_login_failures", 1, 1_000_000),
     banAfterFailures: integer(raw, "ban_after_failures", 0, 1_000_000),
     banMs: seconds(raw, "ban_minutes", 60_000),
-    shutdownGraceMs: seconds(raw, "shutdown_grace_s"),
+    shutdownGraceMs: seconds(raw, "shutdown_grace_s", 1000, false),
     logger,
   };
   try {

@@ -65,19 +65,29 @@ export class FileStorage implements StorageConnector {
   async *list(path: string): AsyncIterable<FileInfo> {
     const real = await this.#existing(path);
     const realRoot = await this.#realRootPath();
-    const entries = await wrap(async () => {
-      const found: Deno.DirEntry[] = [];
-      for await (const entry of Deno.readDir(real)) found.push(entry);
-      return found;
-    }, path);
-    for (const entry of entries) {
+    let entries: AsyncIterable<Deno.DirEntry>;
+    try {
+      entries = Deno.readDir(real);
+    } catch (error) {
+      throw mapError(error, path);
+    }
+    const iterator = entries[Symbol.asyncIterator]();
+    while (true) {
+      let next: IteratorResult<Deno.DirEntry>;
+      try {
+        next = await iterator.next();
+      } catch (error) {
+        throw mapError(error, path);
+      }
+      if (next.done) return;
+      const entry = next.value;
       if (entry.name.startsWith(TEMP_PREFIX)) continue;
       const child = realPathLib.join(real, entry.name);
       try {
         if (entry.isSymlink && !isInside(realRoot, await Deno.realPath(child))) continue;
         yield toFileInfo(entry.name, await Deno.stat(child));
       } catch {
-        // Vanished since readDir, a broken link, or unreadable: not listable.
+        // Vanished since it was listed, a broken link, or unreadable: not listable.
       }
     }
   }
@@ -156,7 +166,8 @@ export class FileStorage implements StorageConnector {
       } else {
         file = await Deno.open(temp, { write: true, createNew: true });
       }
-      if (existing) await Deno.chmod(temp, existing.mode! & 0o7777).catch(() => {});
+      // Keep the replaced file's permissions, but never setuid/setgid/sticky bits.
+      if (existing) await Deno.chmod(temp, existing.mode! & 0o777).catch(() => {});
       const written = await copyInto(source, file, options.signal);
       file.close();
       file = undefined;
@@ -211,7 +222,10 @@ export class FileStorage implements StorageConnector {
 
   async chmod(path: string, mode: number): Promise<void> {
     const real = await this.#existing(path);
-    await wrap(() => Deno.chmod(real, mode & 0o7777), path);
+    if (mode & ~0o777) {
+      throw new StorageError("permission_denied", "Only permission bits 0777 can be set");
+    }
+    await wrap(() => Deno.chmod(real, mode), path);
   }
 
   #realRootPath(): Promise<string> {

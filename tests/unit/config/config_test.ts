@@ -63,7 +63,7 @@ Deno.test("YAML values become server options", async () => {
       "server_name: Example",
       "min_passive_port: 50000",
       "max_passive_port: 50100",
-      "passive_address: ftp.example.com",
+      "passive_address: localhost",
       "authenticator: no_auth",
       "storage_config:",
       "  root: /srv/ftp",
@@ -80,7 +80,7 @@ Deno.test("YAML values become server options", async () => {
   assert.equal(options.serverName, "Example");
   assert.equal(options.minPassivePort, 50000);
   assert.equal(options.maxPassivePort, 50100);
-  assert.equal(options.passiveAddress, "ftp.example.com");
+  assert.equal(options.passiveAddress, "localhost");
   assert.ok(options.authenticator instanceof NoAuthAuthenticator);
   assert.equal(root, "/srv/ftp");
   assert.equal(options.idleTimeoutMs, 1500);
@@ -306,4 +306,30 @@ Deno.test("environment overrides the config file when merged over it", async () 
   const { options } = await build({ ...file, ...env });
   assert.equal(options.port, 3131);
   assert.equal(options.serverName, "FromFile");
+});
+
+Deno.test("passive_address must be an IPv4 address or a resolvable host name", async () => {
+  await assertConfigError(build({ passive_address: "no such host!!" }), "passive_address");
+  await assertConfigError(build({ passive_address: "300.1.1.1" }), "passive_address");
+  await assertConfigError(
+    build({ passive_address: "surely-not-a-host.invalid" }),
+    "passive_address",
+  );
+  const { options } = await buildOptions({ passive_address: "203.0.113.7" });
+  assert.equal(options.passiveAddress, "203.0.113.7");
+});
+
+Deno.test("timeouts must be above 0 (a 0 would close every session at once)", async () => {
+  for (
+    const key of [
+      "login_timeout_s",
+      "idle_timeout_s",
+      "passive_accept_timeout_s",
+      "data_stall_timeout_s",
+    ]
+  ) {
+    await assertConfigError(build({ [key]: 0 }), key);
+  }
+  const { options } = await buildOptions({ login_failure_delay_ms: 0, shutdown_grace_s: 0 });
+  assert.equal(options.loginFailureDelayMs, 0);
 });

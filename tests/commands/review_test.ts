@@ -1,0 +1,108 @@
+/** Regressions found in review: each test names the behaviour that was wrong. */
+
+import assert from "node:assert/strict";
+import { RawFtpClient } from "../../src/testing/raw_client.ts";
+import { randomBytes, startServer } from "../helpers.ts";
+
+Deno.test("ABOR behind a queued command still stops the transfer; replies keep command order", async () => {
+  await using ts = await startServer();
+  await Deno.writeFile(`${ts.root}/big.bin`, randomBytes(48 * 1024 * 1024));
+  const client = await ts.client();
+  await client.send("TYPE I");
+  const data = await client.passive();
+  assert.equal((await client.send("RETR big.bin")).code, 150);
+  await data.read(new Uint8Array(1024)); // running; we stop reading so it blocks
+  await client.write("NOOP\r\nABOR\r\n");
+  const codes = [
+    (await client.read()).code,
+    (await client.read()).code,
+    (await client.read()).code,
+  ];
+  assert.deepEqual(codes, [426, 200, 226]);
+  data.close();
+  assert.equal((await client.send("PWD")).code, 257);
+});
+
+Deno.test("a refused command (500, 501) also ends a pending RNFR", async () => {
+  await using ts = await startServer();
+  await Deno.writeTextFile(`${ts.root}/a.txt`, "a");
+  const client = await ts.client();
+  assert.equal((await client.send("RNFR a.txt")).code, 350);
+  assert.equal((await client.send("FOO")).code, 500);
+  assert.equal((await client.send("RNTO b.txt")).code, 503);
+  assert.equal((await client.send("RNFR a.txt")).code, 350);
+  assert.equal((await client.send("DELE")).code, 501);
+  assert.equal((await client.send("RNTO b.txt")).code, 503);
+});
+
+Deno.test("no setuid/setgid bits: SITE CHMOD refuses them and an overwrite drops them", async () => {
+  await using ts = await startServer();
+  await Deno.writeTextFile(`${ts.root}/s.bin`, "old");
+  await Deno.chmod(`${ts.root}/s.bin`, 0o6755);
+  const client = await ts.client();
+  assert.equal((await client.send("SITE CHMOD 6755 s.bin")).code, 501);
+  assert.equal((await client.send("SITE CHMOD 0640 s.bin")).code, 200);
+  await Deno.chmod(`${ts.root}/s.bin`, 0o6755);
+  await client.send("TYPE I");
+  await client.upload("STOR s.bin", new TextEncoder().encode("new"));
+  assert.equal((await Deno.stat(`${ts.root}/s.bin`)).mode! & 0o7777, 0o755);
+});
+
+Deno.test("an event listener that throws is logged; the server goes on", async () => {
+  const lines: string[] = [];
+  await using ts = await startServer({ logger: (_level, message) => lines.push(message) });
+  ts.server.addEventListener("login", () => {
+    throw new Error("listener bug");
+  });
+  const client = await ts.client();
+  assert.equal((await client.send("PWD")).code, 257);
+  assert.ok(lines.some((l) => l.includes('"login" listener threw')));
+});
+
+Deno.test("TYPE, MODE, STRU, ABOR and STAT need a login; HOST after USER is 503", async () => {
+  await using ts = await startServer();
+  using client = await RawFtpClient.connect(ts.addr);
+  for (const command of ["TYPE I", "MODE S", "STRU F", "ABOR", "STAT"]) {
+    assert.equal((await client.send(command)).code, 530, command);
+  }
+  await client.send("USER u");
+  assert.equal((await client.send("HOST example.com")).code, 503);
+});
+
+Deno.test("REST then TYPE A cannot resume in ASCII mode", async () => {
+  await using ts = await startServer();
+  await Deno.writeTextFile(`${ts.root}/t.txt`, "line\n");
+  const client = await ts.client();
+  await client.send("TYPE I");
+  assert.equal((await client.send("REST 3")).code, 350);
+  await client.send("TYPE A");
+  assert.deepEqual((await client.download("RETR t.txt")).replies.map((r) => r.code), [501]);
+});
+
+Deno.test("a client that never reads its replies is dropped by the idle timeout; close() ends", async () => {
+  const ts = await startServer({ idleTimeoutMs: 300, shutdownGraceMs: 500 });
+  try {
+    const conn = await Deno.connect(ts.addr);
+    const line = new TextEncoder().encode("HELP\r\n".repeat(2000));
+    // Write without reading until the server stops reading (or drops us).
+    const writing = (async () => {
+      try {
+        for (let i = 0; i < 400; i++) await conn.write(line);
+      } catch {
+        // dropped
+      }
+    })();
+    const deadline = Date.now() + 10_000;
+    while (ts.server.sessionCount === 0 && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    while (ts.server.sessionCount > 0 && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    assert.equal(ts.server.sessionCount, 0, "the session was dropped");
+    conn.close();
+    await writing;
+  } finally {
+    await ts[Symbol.asyncDispose]();
+  }
+});
