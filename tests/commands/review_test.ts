@@ -78,31 +78,3 @@ Deno.test("REST then TYPE A cannot resume in ASCII mode", async () => {
   await client.send("TYPE A");
   assert.deepEqual((await client.download("RETR t.txt")).replies.map((r) => r.code), [501]);
 });
-
-Deno.test("a client that never reads its replies is dropped by the idle timeout; close() ends", async () => {
-  const ts = await startServer({ idleTimeoutMs: 300, shutdownGraceMs: 500 });
-  try {
-    const conn = await Deno.connect(ts.addr);
-    const line = new TextEncoder().encode("HELP\r\n".repeat(2000));
-    // Write without reading until the server stops reading (or drops us).
-    const writing = (async () => {
-      try {
-        for (let i = 0; i < 400; i++) await conn.write(line);
-      } catch {
-        // dropped
-      }
-    })();
-    const deadline = Date.now() + 10_000;
-    while (ts.server.sessionCount === 0 && Date.now() < deadline) {
-      await new Promise((r) => setTimeout(r, 20));
-    }
-    while (ts.server.sessionCount > 0 && Date.now() < deadline) {
-      await new Promise((r) => setTimeout(r, 50));
-    }
-    assert.equal(ts.server.sessionCount, 0, "the session was dropped");
-    conn.close();
-    await writing;
-  } finally {
-    await ts[Symbol.asyncDispose]();
-  }
-});
