@@ -11,73 +11,10 @@
  */
 
 import { parseArgs } from "node:util";
-import * as path from "node:path";
+import { type CliProcess, startCli } from "../tests/cli_process.ts";
+import { testCertificates } from "../tests/tls_fixture.ts";
 
 const MIB = 1024 * 1024;
-const MAIN_TS = path.join(import.meta.dirname!, "..", "main.ts");
-
-async function sh(command: string, args: string[], cwd?: string): Promise<void> {
-  const { code, stderr } = await new Deno.Command(command, {
-    args,
-    cwd,
-    stdout: "null",
-    stderr: "piped",
-  })
-    .output();
-  if (code !== 0) throw new Error(`${command} failed: ${new TextDecoder().decode(stderr)}`);
-}
-
-async function makeCertificates(dir: string): Promise<void> {
-  const ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"];
-  await sh("openssl", [
-    "req",
-    "-x509",
-    ...ec,
-    "-keyout",
-    "ca.key",
-    "-out",
-    "ca.pem",
-    "-days",
-    "1",
-    "-subj",
-    "/CN=bench CA",
-    "-addext",
-    "basicConstraints=critical,CA:TRUE",
-    "-addext",
-    "keyUsage=critical,keyCertSign",
-  ], dir);
-  await sh("openssl", [
-    "req",
-    ...ec,
-    "-keyout",
-    "server.key",
-    "-out",
-    "server.csr",
-    "-subj",
-    "/CN=localhost",
-  ], dir);
-  await Deno.writeTextFile(
-    `${dir}/ext.cnf`,
-    "subjectAltName=DNS:localhost\nbasicConstraints=CA:FALSE\n",
-  );
-  await sh("openssl", [
-    "x509",
-    "-req",
-    "-in",
-    "server.csr",
-    "-CA",
-    "ca.pem",
-    "-CAkey",
-    "ca.key",
-    "-CAcreateserial",
-    "-out",
-    "server.pem",
-    "-days",
-    "1",
-    "-extfile",
-    "ext.cnf",
-  ], dir);
-}
 
 function median(values: number[]): number {
   const sorted = [...values].sort((a, b) => a - b);
@@ -101,9 +38,9 @@ async function main(): Promise<void> {
   const runs = Number(values.runs ?? 3);
   const base = Deno.statSync("/dev/shm").isDirectory ? "/dev/shm" : undefined;
   const work = await Deno.makeTempDir({ dir: base, prefix: "exftp-ftps-bench-" });
-  let child: Deno.ChildProcess | undefined;
+  let cli: CliProcess | undefined;
   try {
-    await makeCertificates(work);
+    const certs = await testCertificates();
     const root = `${work}/root`;
     await Deno.mkdir(root);
     const file = `${work}/data.bin`;
@@ -122,29 +59,17 @@ async function main(): Promise<void> {
         "max_passive_port: 0",
         `storage_config: { root: ${root} }`,
         "tls:",
-        `  cert: ${work}/server.pem`,
-        `  key: ${work}/server.key`,
+        `  cert: ${certs.certFile}`,
+        `  key: ${certs.keyFile}`,
       ].join("\n"),
     );
-    child = new Deno.Command(Deno.execPath(), {
-      args: ["run", "-A", MAIN_TS, "--config", `${work}/exftp.yaml`],
-      stdout: "piped",
-      stderr: "null",
-    }).spawn();
-    const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
-    let seen = "";
-    while (!/Accepting connections on [^:]+:(\d+)\n/.test(seen)) {
-      const { value, done } = await reader.read();
-      if (done) throw new Error("exftp did not start");
-      seen += value;
-    }
-    reader.releaseLock();
-    const port = Number(/Accepting connections on [^:]+:(\d+)\n/.exec(seen)![1]);
+    cli = await startCli(["--config", `${work}/exftp.yaml`]);
+    const port = cli.port;
     const url = `ftp://bench:pw@localhost:${port}`;
     const tls = [
       "--ssl-reqd",
       "--cacert",
-      `${work}/ca.pem`,
+      certs.caFile,
       "--resolve",
       `localhost:${port}:127.0.0.1`,
     ];
@@ -182,12 +107,7 @@ async function main(): Promise<void> {
       console.log(`| ${op} | ${p.toFixed(0)} | ${t.toFixed(0)} | ${(t / p).toFixed(2)} |`);
     }
   } finally {
-    try {
-      child?.kill("SIGTERM");
-      await child?.status;
-    } catch {
-      // already gone
-    }
+    await cli?.stop();
     await Deno.remove(work, { recursive: true }).catch(() => {});
   }
 }

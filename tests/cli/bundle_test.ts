@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { RawFtpClient } from "../../src/testing/raw_client.ts";
 import { VERSION } from "../../src/version.ts";
+import { startCli } from "../cli_process.ts";
 
 const MAIN = new URL("../../main.ts", import.meta.url).pathname;
 
@@ -20,22 +21,12 @@ Deno.test("the single-file bundle (deno task bundle) runs the CLI and serves", a
     }).output();
     assert.equal(new TextDecoder().decode(version.stdout).trim(), `exftp ${VERSION}`);
     await Deno.writeTextFile(`${dir}/hello.txt`, "bundled");
-    const child = new Deno.Command(Deno.execPath(), {
-      args: ["run", "-A", bundle, "--root", dir, "--port", "0"],
+    const cli = await startCli(["--root", dir, "--port", "0"], {
+      script: bundle,
       env: { MIN_PASSIVE_PORT: "0", MAX_PASSIVE_PORT: "0" },
-      stdout: "piped",
-      stderr: "null",
-    }).spawn();
-    const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
-    let seen = "";
-    while (!/Accepting connections on [^:]+:(\d+)\n/.test(seen)) {
-      const { value, done } = await reader.read();
-      if (done) throw new Error(`bundle exited: ${seen}`);
-      seen += value;
-    }
-    const port = Number(/Accepting connections on [^:]+:(\d+)\n/.exec(seen)![1]);
+    });
     try {
-      using client = await RawFtpClient.connect({ hostname: "127.0.0.1", port });
+      using client = await RawFtpClient.connect({ hostname: "127.0.0.1", port: cli.port });
       await client.login("user", "pw");
       await client.send("TYPE I");
       assert.equal(
@@ -43,9 +34,7 @@ Deno.test("the single-file bundle (deno task bundle) runs the CLI and serves", a
         "bundled",
       );
     } finally {
-      child.kill("SIGTERM");
-      assert.equal((await child.status).code, 0);
-      await reader.cancel();
+      assert.equal((await cli.stop()).code, 0);
     }
   } finally {
     await Deno.remove(dir, { recursive: true });

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { RawFtpClient } from "../../src/testing/raw_client.ts";
 import { VERSION } from "../../src/version.ts";
+import { startCli } from "../cli_process.ts";
 
 const MAIN = new URL("../../main.ts", import.meta.url).pathname;
 
@@ -15,31 +16,9 @@ async function run(args: string[], permissions: string[], env: Record<string, st
   return { code: output.code, stdout: decode(output.stdout), stderr: decode(output.stderr) };
 }
 
-/** Start the CLI, wait for "Accepting connections on …", return the process and port. */
-async function start(args: string[], permissions: string[], env: Record<string, string> = {}) {
-  const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", ...permissions, MAIN, ...args],
-    env,
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
-  const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
-  let seen = "";
-  const deadline = setTimeout(() => child.kill("SIGKILL"), 20_000);
-  while (!/Accepting connections on .*:(\d+)\n/.test(seen)) {
-    const { value, done } = await reader.read();
-    if (done) throw new Error(`CLI exited before listening: ${seen}`);
-    seen += value;
-  }
-  clearTimeout(deadline);
-  const port = Number(/Accepting connections on .*:(\d+)\n/.exec(seen)![1]);
-  const rest = (async () => {
-    while (!(await reader.read()).done) {
-      // drain stdout
-    }
-  })();
-  const stderr = new Response(child.stderr).text();
-  return { child, port, seen, done: Promise.all([rest, stderr]).then(([, e]) => e) };
+/** Start the CLI with these permissions and env; wait until it listens. */
+function start(args: string[], permissions: string[], env: Record<string, string> = {}) {
+  return startCli(args, { permissions, env });
 }
 
 Deno.test("--version and --help", async () => {
@@ -121,7 +100,7 @@ Deno.test("serves under least privilege from a YAML config; flags > env > file; 
       `storage_config:\n  root: ${root}\n`,
   );
   try {
-    const { child, port, done } = await start(
+    const cli = await start(
       ["--config", `${dir}/exftp.yaml`, "--port", "0"],
       [
         "--allow-net=127.0.0.1",
@@ -132,7 +111,7 @@ Deno.test("serves under least privilege from a YAML config; flags > env > file; 
       { FTP_SERVER_NAME: "from-env", FTP_PORT: "2" },
     );
     try {
-      using client = await RawFtpClient.connect({ hostname: "127.0.0.1", port });
+      using client = await RawFtpClient.connect({ hostname: "127.0.0.1", port: cli.port });
       assert.equal(client.greeting.text, "Hello from from-env.");
       await client.login("user", "pw");
       await client.send("TYPE I");
@@ -142,11 +121,11 @@ Deno.test("serves under least privilege from a YAML config; flags > env > file; 
       assert.equal(upload.at(-1)?.code, 226);
       assert.equal(await Deno.readTextFile(`${root}/up.txt`), "up");
     } finally {
-      child.kill("SIGTERM");
+      cli.child.kill("SIGTERM");
     }
-    const status = await child.status;
+    const status = await cli.child.status;
     assert.equal(status.code, 0);
-    await done;
+    await cli.stop();
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
@@ -155,7 +134,7 @@ Deno.test("serves under least privilege from a YAML config; flags > env > file; 
 Deno.test("SIGTERM lets a running upload finish before exiting", async () => {
   const root = await Deno.makeTempDir();
   try {
-    const { child, port, done } = await start(
+    const cli = await start(
       ["--root", root, "--port", "0"],
       [
         "--allow-net=127.0.0.1",
@@ -165,22 +144,22 @@ Deno.test("SIGTERM lets a running upload finish before exiting", async () => {
       ],
       { MIN_PASSIVE_PORT: "0", MAX_PASSIVE_PORT: "0" },
     );
-    using client = await RawFtpClient.connect({ hostname: "127.0.0.1", port });
+    using client = await RawFtpClient.connect({ hostname: "127.0.0.1", port: cli.port });
     await client.login("user", "pw");
     await client.send("TYPE I");
     const data = await client.passive();
     assert.equal((await client.send("STOR late.bin")).code, 150);
     await data.write(new Uint8Array(1000));
-    child.kill("SIGTERM");
+    cli.child.kill("SIGTERM");
     // The upload goes on after the signal (give the signal time to arrive first).
     await new Promise((r) => setTimeout(r, 200));
     await data.write(new Uint8Array(1000));
     data.close();
     assert.equal((await client.read()).code, 226);
     assert.equal((await client.read()).code, 421);
-    assert.equal((await child.status).code, 0);
+    assert.equal((await cli.child.status).code, 0);
     assert.equal((await Deno.stat(`${root}/late.bin`)).size, 2000);
-    await done;
+    await cli.stop();
   } finally {
     await Deno.remove(root, { recursive: true });
   }

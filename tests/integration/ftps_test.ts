@@ -10,6 +10,7 @@ import { RawFtpClient } from "../../src/testing/raw_client.ts";
 import { hasCommand, randomBytes, sha256, startServer } from "../helpers.ts";
 import { testCertificates } from "../tls_fixture.ts";
 import { run, runOk } from "./_clients.ts";
+import { startCli } from "../cli_process.ts";
 import type { FtpServerOptions } from "../../mod.ts";
 
 const PYTHON = existsSync("/usr/bin/python3") ? "/usr/bin/python3" : "python3";
@@ -421,25 +422,10 @@ Deno.test({
         ].join("\n"),
       );
       await Deno.writeTextFile(`${dir}/hello.txt`, "over tls");
-      const child = new Deno.Command(Deno.execPath(), {
-        args: [
-          "run",
-          "-A",
-          new URL("../../main.ts", import.meta.url).pathname,
-          "--config",
-          `${dir}/exftp.yaml`,
-        ],
-        stdout: "piped",
-        stderr: "null",
-      }).spawn();
-      const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
-      let seen = "";
-      while (!/implicit FTPS connections on [^:]+:(\d+)\n/.test(seen)) {
-        const { value, done } = await reader.read();
-        if (done) break;
-        seen += value;
-      }
-      const port = Number(/Accepting connections on [^:]+:(\d+)\n/.exec(seen)![1]);
+      const cli = await startCli(["--config", `${dir}/exftp.yaml`], {
+        until: /implicit FTPS connections on /,
+      });
+      const port = cli.port;
       const result = await run("curl", [
         "--cacert",
         certs!.caFile,
@@ -450,9 +436,7 @@ Deno.test({
         `ftp://user:pw@localhost:${port}/hello.txt`,
       ]);
       const plain = await run("curl", ["-sS", `ftp://user:pw@127.0.0.1:${port}/hello.txt`]);
-      child.kill("SIGTERM");
-      await child.status;
-      await reader.cancel();
+      await cli.stop();
       assert.equal(result.stdout, "over tls");
       assert.notEqual(plain.code, 0, "a plain login is refused");
     } finally {
