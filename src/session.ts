@@ -107,7 +107,7 @@ let nextSessionNumber = 1;
 /** Commands kept waiting for a transfer before the session stops reading. */
 const MAX_QUEUED_COMMANDS = 32;
 /** How long a terminated session may take to say 421 before it is dropped. */
-const TERMINATE_DEADLINE_MS = 2000;
+const TERMINATE_DEADLINE_MS = 1000;
 
 /** One client's control connection. */
 export class Session {

@@ -313,7 +313,7 @@ Deno.test({
     try {
       // The session makes no progress (its replies are not read) for longer than the idle
       // timeout: it must be closed, even though its 421 can't be delivered.
-      await waitFor(() => ts.server.sessionCount === 0, 5000, "the stuck session to be dropped");
+      await waitFor(() => ts.server.sessionCount === 0, 10_000, "the stuck session to be dropped");
       // And a graceful shutdown must end within about its grace period.
       let timer: ReturnType<typeof setTimeout> | undefined;
       const outcome = await Promise.race([
