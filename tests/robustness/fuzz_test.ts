@@ -257,6 +257,7 @@ Deno.test("fuzzed command lines never crash the server or escape the root", asyn
   const fail = (what: string, cause?: unknown): never => {
     throw new Error(
       `fuzz failure: ${what}\n  seed=${seed} (rerun: FUZZ_SEED=${seed} FUZZ_ITERATIONS=${iterations})` +
+        `\n  the server's folder is kept for a look: ${outer}` +
         `\n  lines since the last good check (oldest first):\n    ${recent.join("\n    ")}` +
         (cause ? `\n  cause: ${cause instanceof Error ? cause.stack : String(cause)}` : ""),
       { cause },
