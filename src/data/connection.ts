@@ -1,10 +1,10 @@
 /**
  * The byte connection the server talks through, for control and data alike.
  *
- * Plain connections are native `Deno.Conn`s (the fast path on this runtime);
- * TLS-capable connections (FTPS, where an accepted socket must be upgraded in
- * place) implement the same small surface over `node:tls`. Sessions and
- * transfers only ever see this interface.
+ * Data connections are native `Deno.Conn`s (plain, or native TLS for passive
+ * PROT P: the fast path on this runtime); control connections, and data
+ * connections that must become TLS in place, implement the same small surface
+ * over `node:net`/`node:tls`. Sessions and transfers only see this interface.
  *
  * @module
  */

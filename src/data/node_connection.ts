@@ -1,8 +1,9 @@
 /**
  * A {@linkcode ByteConnection} over a `node:net` socket, which, unlike a
  * native `Deno.Conn`, can be upgraded to TLS in place as the server side
- * (AUTH TLS on the control connection, PROT P on data connections). Plain
- * sessions never use it: native sockets are several times faster here.
+ * (AUTH TLS on the control connection, active PROT P data connections). Every
+ * control connection uses it; plain data connections never do, since native
+ * sockets are several times faster for bulk data here.
  *
  * @module
  */
