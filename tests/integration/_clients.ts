@@ -146,6 +146,20 @@ export async function outsideFile(
   };
 }
 
+/**
+ * Plant the escape routes the traversal tests try: `escape` → `/etc`, `leak.txt` →
+ * the outside file, and one ordinary file inside the root.
+ */
+export async function plantEscapes(
+  ts: TestServer,
+  outside: { path: string },
+  inside: { name: string; content: string } = { name: "ok.txt", content: "ok\n" },
+): Promise<void> {
+  await Deno.symlink("/etc", join(ts.root, "escape"));
+  await Deno.symlink(outside.path, join(ts.root, "leak.txt"));
+  await putFile(ts, inside.name, inside.content);
+}
+
 /** A fresh temporary folder for a client's local files, removed on dispose. */
 export async function tempDir(prefix = "exftp-client-"): Promise<
   { path: string } & AsyncDisposable

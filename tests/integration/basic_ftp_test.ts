@@ -9,7 +9,7 @@ import { dirname, join } from "node:path";
 import { Readable, Writable } from "node:stream";
 import { Client, FTPError } from "basic-ftp";
 import { randomBytes, sha256, startServer, type TestServer } from "../helpers.ts";
-import { exists, outsideFile, putFile, tempDir } from "./_clients.ts";
+import { exists, outsideFile, plantEscapes, putFile, tempDir } from "./_clients.ts";
 
 /** A logged-in basic-ftp client; closed on dispose. */
 async function connect(ts: TestServer, user = "test"): Promise<Client & Disposable> {
@@ -240,9 +240,7 @@ Deno.test("basic-ftp handles names with spaces, double quotes and non-ASCII lett
 Deno.test("basic-ftp cannot leave the root with ../ paths or through symlinks", async () => {
   await using ts = await startServer();
   await using outside = await outsideFile(ts);
-  await Deno.symlink("/etc", join(ts.root, "escape"));
-  await Deno.symlink(outside.path, join(ts.root, "leak.txt"));
-  await putFile(ts, "inside.txt", "inside\n");
+  await plantEscapes(ts, outside, { name: "inside.txt", content: "inside\n" });
   using client = await connect(ts);
 
   assert.equal(await failureCode(() => download(client, "../../etc/passwd")), 550);

@@ -12,6 +12,7 @@ import {
   lines,
   longListingNames,
   outsideFile,
+  plantEscapes,
   putFile,
   readRootFile,
   run,
@@ -401,9 +402,7 @@ Deno.test({
   async fn() {
     await using ts = await startServer();
     await using outside = await outsideFile(ts);
-    await Deno.symlink("/etc", join(ts.root, "escape"));
-    await Deno.symlink(outside.path, join(ts.root, "leak.txt"));
-    await putFile(ts, "ok.txt", "ok\n");
+    await plantEscapes(ts, outside);
 
     const root = await curlOk([ftpUrl(ts)]);
     assert.deepEqual(longListingNames(root.stdout), ["ok.txt"]);

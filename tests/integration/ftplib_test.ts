@@ -7,7 +7,15 @@ import assert from "node:assert/strict";
 import { existsSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { hasCommand, randomBytes, sha256, startServer, type TestServer } from "../helpers.ts";
-import { exists, longListingNames, outsideFile, putFile, runOk, tempDir } from "./_clients.ts";
+import {
+  exists,
+  longListingNames,
+  outsideFile,
+  plantEscapes,
+  putFile,
+  runOk,
+  tempDir,
+} from "./_clients.ts";
 
 const PYTHON = existsSync("/usr/bin/python3") ? "/usr/bin/python3" : "python3";
 const ignore = !hasCommand(PYTHON);
@@ -414,10 +422,8 @@ Deno.test({
   async fn() {
     await using ts = await startServer();
     await using outside = await outsideFile(ts);
-    await Deno.symlink("/etc", join(ts.root, "escape"));
-    await Deno.symlink(outside.path, join(ts.root, "leak.txt"));
+    await plantEscapes(ts, outside);
     await Deno.symlink(dirname(ts.root), join(ts.root, "parent"));
-    await putFile(ts, "ok.txt", "ok\n");
     const escapeName = `exftp-escape-${crypto.randomUUID()}`;
     const out = await python(
       ts,

@@ -12,6 +12,7 @@ import {
   lines,
   longListingNames,
   outsideFile,
+  plantEscapes,
   putFile,
   run,
   runOk,
@@ -338,9 +339,7 @@ Deno.test({
     await using ts = await startServer();
     await using outside = await outsideFile(ts);
     await using local = await tempDir();
-    await Deno.symlink("/etc", join(ts.root, "escape"));
-    await Deno.symlink(outside.path, join(ts.root, "leak.txt"));
-    await putFile(ts, "ok.txt", "ok\n");
+    await plantEscapes(ts, outside);
 
     const root = await lftp(ts, "set ftp:list-options -a; cls -1");
     assert.deepEqual(lines(root.stdout), ["ok.txt"]);

@@ -12,6 +12,7 @@ import {
   exists,
   lines,
   outsideFile,
+  plantEscapes,
   putFile,
   run,
   runOk,
@@ -256,9 +257,7 @@ Deno.test({
     await using ts = await startServer();
     await using outside = await outsideFile(ts);
     await using local = await tempDir();
-    await Deno.symlink("/etc", join(ts.root, "escape"));
-    await Deno.symlink(outside.path, join(ts.root, "leak.txt"));
-    await putFile(ts, "ok.txt", "ok\n");
+    await plantEscapes(ts, outside);
 
     const root = await rcloneOk(["lsf", await remote(ts)]);
     assert.deepEqual(lines(root.stdout), ["ok.txt"]);
