@@ -23,10 +23,24 @@ export interface FileStorageOptions {
    * @default {"atomic"}
    */
   uploadMode?: UploadMode;
+  /**
+   * A temporary upload file (see {@linkcode TEMP_PREFIX}) that nothing has
+   * written to for this long is an orphan of a crashed process: it is removed
+   * when its folder is listed or removed. Keep it above the server's
+   * `dataStallTimeoutMs`, which ends live uploads that stopped sending.
+   * @default {3_600_000}
+   */
+  staleUploadAfterMs?: number;
 }
 
-/** Temporary upload files start with this; they never appear in listings. */
+/**
+ * Temporary upload files start with this. They never appear in listings, and
+ * clients can neither create nor address names starting with it (553/550).
+ */
 export const TEMP_PREFIX = ".exftp-upload-";
+const DEFAULT_STALE_UPLOAD_MS = 60 * 60 * 1000;
+/** What `Deno.readDir` puts where a name on disk is not valid UTF-8. */
+const REPLACEMENT = "\uFFFD";
 const COPY_BUFFER_BYTES = 1 << 20;
 
 /**
@@ -43,12 +57,14 @@ const COPY_BUFFER_BYTES = 1 << 20;
 export class FileStorage implements StorageConnector {
   readonly #root: string;
   readonly #uploadMode: UploadMode;
+  readonly #staleUploadMs: number;
   #realRoot?: Promise<string>;
 
   /** Serve `options.root` (default: the current folder). */
   constructor(options: FileStorageOptions = {}) {
     this.#root = realPathLib.resolve(options.root ?? ".");
     this.#uploadMode = options.uploadMode ?? "atomic";
+    this.#staleUploadMs = options.staleUploadAfterMs ?? DEFAULT_STALE_UPLOAD_MS;
   }
 
   /** The root folder as given, made absolute. */
@@ -81,14 +97,26 @@ export class FileStorage implements StorageConnector {
       }
       if (next.done) return;
       const entry = next.value;
-      if (entry.name.startsWith(TEMP_PREFIX)) continue;
       const child = realPathLib.join(real, entry.name);
+      if (entry.name.startsWith(TEMP_PREFIX)) {
+        await this.#removeIfOrphan(child);
+        continue;
+      }
+      let info: Deno.FileInfo;
       try {
         if (entry.isSymlink && !isInside(realRoot, await Deno.realPath(child))) continue;
-        yield toFileInfo(entry.name, await Deno.stat(child));
+        info = await Deno.stat(child);
       } catch {
-        // Vanished since it was listed, a broken link, or unreadable: not listable.
+        // Not valid UTF-8 on disk: shown (with U+FFFD) so it does not silently
+        // vanish, though it can't be opened (see #explainMissing). A link is
+        // not shown: where it points can't be checked.
+        if (!entry.isSymlink && await isUnreadableName(child)) {
+          yield { name: entry.name, type: entry.isDirectory ? "directory" : "file", size: 0 };
+        }
+        // Otherwise: vanished since it was listed, a broken link, or unreadable.
+        continue;
       }
+      yield toFileInfo(entry.name, info);
     }
   }
 
@@ -111,7 +139,7 @@ export class FileStorage implements StorageConnector {
     source: ReadableStream<Uint8Array>,
     options: WriteOptions = {},
   ): Promise<number> {
-    const target = await this.#creatable(path);
+    const target = await this.#creatable(path, "create");
     const position = options.position ?? "truncate";
     if (options.exclusive) {
       // Reserve the name first: createNew decides atomically who gets it.
@@ -185,21 +213,42 @@ export class FileStorage implements StorageConnector {
   }
 
   async mkdir(path: string): Promise<void> {
-    const real = await this.#creatable(path);
+    const real = await this.#creatable(path, "create");
     await wrap(() => Deno.mkdir(real), path);
   }
 
+  /**
+   * Remove the named empty folder, and nothing else: a symlink is not a
+   * folder here (like rmdir(2), which vsftpd and ProFTPD call), even when it
+   * points to one; `remove` deletes the link itself.
+   */
   async rmdir(path: string): Promise<void> {
     if (path === "/") throw new StorageError("permission_denied", "The root cannot be removed");
-    const real = await this.#existing(path);
-    const info = await wrap(() => Deno.lstat(real), path);
+    const real = await this.#creatable(path, "address");
+    const info = await this.#lstat(real, path);
+    if (info.isSymlink) {
+      throw new StorageError(
+        "not_a_directory",
+        `"${path}" is a symbolic link, not a folder (DELE removes the link)`,
+      );
+    }
     if (!info.isDirectory) throw new StorageError("not_a_directory", `"${path}" is not a folder`);
-    await wrap(() => Deno.remove(real), path);
+    try {
+      await Deno.remove(real);
+    } catch (error) {
+      const mapped = mapError(error, path);
+      if (!(mapped instanceof StorageError && mapped.kind === "not_empty")) throw mapped;
+      // Orphaned temporary files are invisible: remove them and try again, or
+      // say what the client can't see.
+      const reason = await this.#whyNotEmpty(real, path);
+      if (reason) throw reason;
+      await wrap(() => Deno.remove(real), path);
+    }
   }
 
   async remove(path: string): Promise<void> {
-    const real = await this.#creatable(path);
-    const info = await wrap(() => Deno.lstat(real), path);
+    const real = await this.#creatable(path, "address");
+    const info = await this.#lstat(real, path);
     if (info.isDirectory) throw new StorageError("is_a_directory", `"${path}" is a folder`);
     await wrap(() => Deno.remove(real), path);
   }
@@ -208,9 +257,9 @@ export class FileStorage implements StorageConnector {
     if (from === "/" || to === "/") {
       throw new StorageError("permission_denied", "The root cannot be renamed");
     }
-    const realFrom = await this.#creatable(from);
-    await wrap(() => Deno.lstat(realFrom), from);
-    const realTo = await this.#creatable(to);
+    const realFrom = await this.#creatable(from, "address");
+    await this.#lstat(realFrom, from);
+    const realTo = await this.#creatable(to, "create");
     await wrap(() => Deno.rename(realFrom, realTo), to);
   }
 
@@ -221,6 +270,9 @@ export class FileStorage implements StorageConnector {
   }
 
   async chmod(path: string, mode: number): Promise<void> {
+    if (path === "/") {
+      throw new StorageError("permission_denied", "The root's permissions cannot be changed");
+    }
     const real = await this.#existing(path);
     if (mode & ~0o777) {
       throw new StorageError("permission_denied", "Only permission bits 0777 can be set");
@@ -238,10 +290,95 @@ export class FileStorage implements StorageConnector {
 
   /** The real path of an existing virtual path, through symlinks, inside the root. */
   async #existing(path: string): Promise<string> {
+    checkReserved(path, "address");
     const root = await this.#realRootPath();
-    const real = await wrap(() => Deno.realPath(realPathLib.join(root, path)), path);
+    let real: string;
+    try {
+      real = await Deno.realPath(realPathLib.join(root, path));
+    } catch (error) {
+      throw await this.#explainMissing(error, path);
+    }
     if (!isInside(root, real)) throw escaped(path);
     return real;
+  }
+
+  /** lstat a path made by #creatable (the last segment not followed). */
+  async #lstat(real: string, path: string): Promise<Deno.FileInfo> {
+    try {
+      return await Deno.lstat(real);
+    } catch (error) {
+      throw await this.#explainMissing(error, path);
+    }
+  }
+
+  /**
+   * A path not found may name an entry whose name on disk is not valid
+   * UTF-8: Deno sees such names only with U+FFFD in place of the bad bytes and
+   * can't open them. Say so, instead of "no such file" for a listed name.
+   */
+  async #explainMissing(error: unknown, path: string): Promise<unknown> {
+    const mapped = mapError(error, path);
+    if (!(mapped instanceof StorageError && mapped.kind === "not_found")) return mapped;
+    if (!path.includes(REPLACEMENT)) return mapped;
+    const root = await this.#realRootPath();
+    let prefix = "";
+    for (const segment of path.slice(1).split("/")) {
+      prefix += `/${segment}`;
+      if (!segment.includes(REPLACEMENT)) continue;
+      const real = realPathLib.join(root, prefix);
+      const parent = await Deno.realPath(realPathLib.dirname(real)).catch(() => undefined);
+      if (parent === undefined || !isInside(root, parent)) return mapped;
+      if (await isUnreadableName(real) && await listedInParent(real)) {
+        return new StorageError(
+          "not_found",
+          `"${prefix}" can't be opened: its name on disk is not valid UTF-8 ` +
+            `(listings show the bad bytes as U+FFFD); rename it on the server`,
+          { cause: error },
+        );
+      }
+    }
+    return mapped;
+  }
+
+  /** Remove a temporary upload file nothing has written to for too long. */
+  async #removeIfOrphan(real: string): Promise<boolean> {
+    const info = await Deno.lstat(real).catch(() => undefined);
+    if (!info?.isFile || !info.mtime) return false;
+    if (Date.now() - info.mtime.getTime() < this.#staleUploadMs) return false;
+    return await Deno.remove(real).then(() => true, () => false);
+  }
+
+  /**
+   * Why a folder that rmdir(2) found not empty can't be removed, after
+   * removing its orphaned temporary files; undefined when nothing is left.
+   */
+  async #whyNotEmpty(real: string, path: string): Promise<StorageError | undefined> {
+    let visible = 0;
+    let uploads = 0;
+    let unreadable = 0;
+    try {
+      for await (const entry of Deno.readDir(real)) {
+        const child = realPathLib.join(real, entry.name);
+        if (entry.name.startsWith(TEMP_PREFIX)) {
+          if (!(await this.#removeIfOrphan(child))) uploads++;
+        } else if (await isUnreadableName(child)) {
+          unreadable++;
+        } else {
+          visible++;
+        }
+      }
+    } catch (error) {
+      return mapError(error, path) as StorageError;
+    }
+    if (visible + uploads + unreadable === 0) return undefined;
+    let text = `Folder not empty: "${path}"`;
+    if (unreadable > 0 && visible === 0) {
+      text += ` holds ${unreadable} name(s) that are not valid UTF-8 on disk ` +
+        `(listed with U+FFFD); they can't be removed over FTP`;
+    } else if (uploads > 0 && visible === 0 && unreadable === 0) {
+      text += ": an upload into it is in progress";
+    }
+    return new StorageError("not_empty", text);
   }
 
   /** Stat a possibly missing target; a symlink must resolve inside the root. */
@@ -259,11 +396,51 @@ export class FileStorage implements StorageConnector {
    * is resolved through symlinks and must be inside the root; the last segment
    * itself is not followed (a link is replaced or removed, never written through).
    */
-  async #creatable(path: string): Promise<string> {
+  async #creatable(path: string, use: "create" | "address"): Promise<string> {
+    checkReserved(path, use);
     if (path === "/") return await this.#realRootPath();
     const parent = await this.#existing(realPathLib.posix.dirname(path));
     return realPathLib.join(parent, realPathLib.posix.basename(path));
   }
+}
+
+/**
+ * Refuse the server's own temporary names: creating one is 553 (name not
+ * allowed), addressing one 550.
+ */
+function checkReserved(path: string, use: "create" | "address"): void {
+  if (!path.includes(`/${TEMP_PREFIX}`)) return;
+  throw new StorageError(
+    use === "create" ? "invalid_name" : "permission_denied",
+    `"${path}": names starting with ${TEMP_PREFIX} are reserved for the server's temporary uploads`,
+  );
+}
+
+/**
+ * Whether a name from `Deno.readDir` stands for a name on disk that is not
+ * valid UTF-8: it holds U+FFFD and that exact (valid UTF-8) name is not there.
+ */
+async function isUnreadableName(real: string): Promise<boolean> {
+  if (!realPathLib.basename(real).includes(REPLACEMENT)) return false;
+  try {
+    await Deno.lstat(real);
+    return false;
+  } catch (error) {
+    return error instanceof Deno.errors.NotFound;
+  }
+}
+
+/** Whether `Deno.readDir` of the parent folder lists this exact name. */
+async function listedInParent(real: string): Promise<boolean> {
+  const name = realPathLib.basename(real);
+  try {
+    for await (const entry of Deno.readDir(realPathLib.dirname(real))) {
+      if (entry.name === name) return true;
+    }
+  } catch {
+    // The parent is not there or not readable: nothing to explain.
+  }
+  return false;
 }
 
 function escaped(path: string): StorageError {

@@ -25,7 +25,17 @@ export class ScopedStorage implements StorageConnector {
     if (inner.setModifiedTime) {
       this.setModifiedTime = (path, time) => inner.setModifiedTime!(this.#map(path), time);
     }
-    if (inner.chmod) this.chmod = (path, mode) => inner.chmod!(this.#map(path), mode);
+    if (inner.chmod) {
+      this.chmod = (path, mode) =>
+        path === "/"
+          ? Promise.reject(
+            new StorageError(
+              "permission_denied",
+              "The home folder's permissions cannot be changed",
+            ),
+          )
+          : inner.chmod!(this.#map(path), mode);
+    }
   }
 
   #map(path: string): string {
