@@ -639,7 +639,10 @@ export class Session {
     await this.reply(reply.code, reply.text).catch(() => {});
   }
 
-  /** Emit an event for a file operation that has no data connection (DELE, RNTO…). */
+  /**
+   * Emit an event for a file operation that has no data connection (DELE,
+   * RNTO…). The caller logs it, with the reason of a refusal.
+   */
   recordOperation(kind: TransferKind, command: string, path: string, error?: unknown): void {
     const detail: TransferEventDetail = {
       ...this.eventDetail,
@@ -652,7 +655,6 @@ export class Session {
       error: error === undefined ? undefined : String(error),
     };
     this.context.emit(error === undefined ? "transfer-complete" : "transfer-failed", detail);
-    this.log("info", `${command} ${detail.outcome}`, { path });
   }
 
   /** Mark the session as logged in. */

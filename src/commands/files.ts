@@ -5,27 +5,66 @@
  * @module
  */
 
-import { FtpError, StorageError } from "../errors.ts";
+import { FtpError, replyForError, StorageError } from "../errors.ts";
 import { ftpTimestamp } from "../listing/format.ts";
 import { quotePath } from "../replies.ts";
 import type { Session } from "../session.ts";
 import type { CommandSpec } from "./types.ts";
 
-/** Run a storage operation and record it as an event, success or failure. */
+/**
+ * Log a refused file operation with its reason: at warn for a permission
+ * refusal (a read-only account, a path outside the root), at info otherwise
+ * (a missing file is the client's business). Unexpected errors are logged at
+ * error level by the session.
+ */
+export function logRefusal(
+  session: Session,
+  command: string,
+  error: unknown,
+  fields: Record<string, unknown>,
+): void {
+  if (!(error instanceof FtpError) && !(error instanceof StorageError)) return;
+  const { code, text } = replyForError(error);
+  const denied = error instanceof StorageError ? error.kind === "permission_denied" : false;
+  session.log(denied ? "warn" : "info", `${command} refused`, {
+    ...fields,
+    reply: code,
+    reason: text,
+  });
+}
+
+/** Run a storage operation, log it, and record it as an event, success or failure. */
 async function recorded(
   session: Session,
   kind: "delete" | "rename",
   command: string,
-  path: string,
+  fields: { path: string; from?: string },
   action: () => Promise<void>,
 ): Promise<void> {
   try {
     await action();
   } catch (error) {
-    session.recordOperation(kind, command, path, error);
+    logRefusal(session, command, error, fields);
+    session.recordOperation(kind, command, fields.path, error);
     throw error;
   }
-  session.recordOperation(kind, command, path);
+  session.log("info", `${command} ok`, fields);
+  session.recordOperation(kind, command, fields.path);
+}
+
+/** Run a storage operation that is not an event (MKD, RNFR), logging a refusal. */
+async function logged<T>(
+  session: Session,
+  command: string,
+  path: string,
+  action: () => Promise<T>,
+): Promise<T> {
+  try {
+    return await action();
+  } catch (error) {
+    logRefusal(session, command, error, { path });
+    throw error;
+  }
 }
 
 /** MKD, RMD, DELE, RNFR, RNTO, SIZE, MDTM. */
@@ -38,8 +77,10 @@ export const fileCommands: Record<string, CommandSpec> = {
     changesStorage: true,
     async handle(session, argument) {
       const path = session.resolvePath(argument);
-      if (path === "/") throw new FtpError(550, "The root folder already exists");
-      await session.files.mkdir(path);
+      await logged(session, "MKD", path, () => {
+        if (path === "/") throw new FtpError(550, "The root folder already exists");
+        return session.files.mkdir(path);
+      });
       session.log("info", "MKD ok", { path });
       await session.reply(257, `${quotePath(path)} created`);
     },
@@ -52,13 +93,15 @@ export const fileCommands: Record<string, CommandSpec> = {
     changesStorage: true,
     async handle(session, argument) {
       const path = session.resolvePath(argument);
-      if (path === "/" || session.cwd === path || session.cwd.startsWith(path + "/")) {
-        throw new FtpError(
-          550,
-          `Can't remove ${quotePath(path)}: it is the current folder or above it`,
-        );
-      }
-      await recorded(session, "delete", "RMD", path, () => session.files.rmdir(path));
+      await recorded(session, "delete", "RMD", { path }, () => {
+        if (path === "/" || session.cwd === path || session.cwd.startsWith(path + "/")) {
+          throw new FtpError(
+            550,
+            `Can't remove ${quotePath(path)}: it is the current folder or above it`,
+          );
+        }
+        return session.files.rmdir(path);
+      });
       await session.reply(250, `Folder ${quotePath(path)} removed`);
     },
   },
@@ -70,7 +113,7 @@ export const fileCommands: Record<string, CommandSpec> = {
     changesStorage: true,
     async handle(session, argument) {
       const path = session.resolvePath(argument);
-      await recorded(session, "delete", "DELE", path, () => session.files.remove(path));
+      await recorded(session, "delete", "DELE", { path }, () => session.files.remove(path));
       await session.reply(250, `File ${quotePath(path)} deleted`);
     },
   },
@@ -82,8 +125,10 @@ export const fileCommands: Record<string, CommandSpec> = {
     changesStorage: true,
     async handle(session, argument) {
       const path = session.resolvePath(argument);
-      if (path === "/") throw new FtpError(550, "The root folder can't be renamed");
-      await session.files.stat(path);
+      await logged(session, "RNFR", path, async () => {
+        if (path === "/") throw new FtpError(550, "The root folder can't be renamed");
+        await session.files.stat(path);
+      });
       session.renameFrom = path;
       await session.reply(350, "Ready for RNTO");
     },
@@ -100,9 +145,11 @@ export const fileCommands: Record<string, CommandSpec> = {
       session.renameFrom = undefined;
       if (from === undefined) throw new FtpError(503, "Send RNFR first");
       const to = session.resolvePath(argument);
-      if (to === from) throw new FtpError(553, "Source and target are the same");
-      if (to.startsWith(from + "/")) throw new FtpError(553, "Can't move a folder into itself");
-      await recorded(session, "rename", "RNTO", to, () => session.files.rename(from, to));
+      await recorded(session, "rename", "RNTO", { from, path: to }, () => {
+        if (to === from) throw new FtpError(553, "Source and target are the same");
+        if (to.startsWith(from + "/")) throw new FtpError(553, "Can't move a folder into itself");
+        return session.files.rename(from, to);
+      });
       await session.reply(250, `Renamed to ${quotePath(to)}`);
     },
   },

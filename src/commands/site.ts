@@ -6,6 +6,7 @@
 
 import { FtpError } from "../errors.ts";
 import type { Session } from "../session.ts";
+import { logRefusal } from "./files.ts";
 import type { CommandSpec } from "./types.ts";
 
 interface SiteCommand {
@@ -33,7 +34,19 @@ const SITE_COMMANDS: Record<string, SiteCommand> = {
         throw new FtpError(501, "Syntax: SITE CHMOD <octal mode up to 0777> <path>");
       }
       const path = session.resolvePath(match[2]);
-      await session.files.chmod!(path, parseInt(match[1], 8));
+      const mode = match[1].padStart(3, "0");
+      // Like RMD, RNFR and DELE of "/": the root (a user's home) is not the client's to change.
+      if (path === "/") {
+        session.log("warn", "SITE CHMOD refused", { path, mode, reason: "the root folder" });
+        throw new FtpError(550, "Permission denied: the root folder's mode can't be changed");
+      }
+      try {
+        await session.files.chmod!(path, parseInt(match[1], 8));
+      } catch (error) {
+        logRefusal(session, "SITE CHMOD", error, { path, mode });
+        throw error;
+      }
+      session.log("info", "SITE CHMOD ok", { path, mode });
       await session.reply(200, "SITE CHMOD command successful");
     },
   },
@@ -51,8 +64,12 @@ export const siteCommands: Record<string, CommandSpec> = {
       const name = (space < 0 ? argument : argument.slice(0, space)).toUpperCase();
       const rest = space < 0 ? "" : argument.slice(space + 1);
       const command = Object.hasOwn(SITE_COMMANDS, name) ? SITE_COMMANDS[name] : undefined;
-      if (!command || !(command.available?.(session) ?? true)) {
+      if (!command) {
         throw new FtpError(504, `SITE ${name.slice(0, 16)} is not supported (see SITE HELP)`);
+      }
+      // Known but not offered by this storage (SITE CHMOD on S3): 502, like MFMT.
+      if (!(command.available?.(session) ?? true)) {
+        throw new FtpError(502, `SITE ${name} is not available here`);
       }
       if (command.changesStorage && session.user?.readOnly) {
         throw new FtpError(550, "Permission denied: this account is read-only");

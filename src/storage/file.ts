@@ -35,7 +35,7 @@ export interface FileStorageOptions {
 
 /**
  * Temporary upload files start with this. They never appear in listings, and
- * clients can neither create nor address names starting with it (553/550).
+ * clients can neither create nor address names starting with it (550).
  */
 export const TEMP_PREFIX = ".exftp-upload-";
 const DEFAULT_STALE_UPLOAD_MS = 60 * 60 * 1000;
@@ -139,7 +139,7 @@ export class FileStorage implements StorageConnector {
     source: ReadableStream<Uint8Array>,
     options: WriteOptions = {},
   ): Promise<number> {
-    const target = await this.#creatable(path, "create");
+    const target = await this.#creatable(path);
     const position = options.position ?? "truncate";
     if (options.exclusive) {
       // Reserve the name first: createNew decides atomically who gets it.
@@ -213,7 +213,7 @@ export class FileStorage implements StorageConnector {
   }
 
   async mkdir(path: string): Promise<void> {
-    const real = await this.#creatable(path, "create");
+    const real = await this.#creatable(path);
     await wrap(() => Deno.mkdir(real), path);
   }
 
@@ -224,7 +224,7 @@ export class FileStorage implements StorageConnector {
    */
   async rmdir(path: string): Promise<void> {
     if (path === "/") throw new StorageError("permission_denied", "The root cannot be removed");
-    const real = await this.#creatable(path, "address");
+    const real = await this.#creatable(path);
     const info = await this.#lstat(real, path);
     if (info.isSymlink) {
       throw new StorageError(
@@ -247,7 +247,7 @@ export class FileStorage implements StorageConnector {
   }
 
   async remove(path: string): Promise<void> {
-    const real = await this.#creatable(path, "address");
+    const real = await this.#creatable(path);
     const info = await this.#lstat(real, path);
     if (info.isDirectory) throw new StorageError("is_a_directory", `"${path}" is a folder`);
     await wrap(() => Deno.remove(real), path);
@@ -257,9 +257,9 @@ export class FileStorage implements StorageConnector {
     if (from === "/" || to === "/") {
       throw new StorageError("permission_denied", "The root cannot be renamed");
     }
-    const realFrom = await this.#creatable(from, "address");
+    const realFrom = await this.#creatable(from);
     await this.#lstat(realFrom, from);
-    const realTo = await this.#creatable(to, "create");
+    const realTo = await this.#creatable(to);
     await wrap(() => Deno.rename(realFrom, realTo), to);
   }
 
@@ -290,7 +290,7 @@ export class FileStorage implements StorageConnector {
 
   /** The real path of an existing virtual path, through symlinks, inside the root. */
   async #existing(path: string): Promise<string> {
-    checkReserved(path, "address");
+    checkReserved(path);
     const root = await this.#realRootPath();
     let real: string;
     try {
@@ -396,8 +396,8 @@ export class FileStorage implements StorageConnector {
    * is resolved through symlinks and must be inside the root; the last segment
    * itself is not followed (a link is replaced or removed, never written through).
    */
-  async #creatable(path: string, use: "create" | "address"): Promise<string> {
-    checkReserved(path, use);
+  async #creatable(path: string): Promise<string> {
+    checkReserved(path);
     if (path === "/") return await this.#realRootPath();
     const parent = await this.#existing(realPathLib.posix.dirname(path));
     return realPathLib.join(parent, realPathLib.posix.basename(path));
@@ -405,13 +405,13 @@ export class FileStorage implements StorageConnector {
 }
 
 /**
- * Refuse the server's own temporary names: creating one is 553 (name not
- * allowed), addressing one 550.
+ * Refuse the server's own temporary names, to create or to address, with 550
+ * and the reason (as vsftpd's `deny_file` and ProFTPD's `PathDenyFilter` do).
  */
-function checkReserved(path: string, use: "create" | "address"): void {
+function checkReserved(path: string): void {
   if (!path.includes(`/${TEMP_PREFIX}`)) return;
   throw new StorageError(
-    use === "create" ? "invalid_name" : "permission_denied",
+    "permission_denied",
     `"${path}": names starting with ${TEMP_PREFIX} are reserved for the server's temporary uploads`,
   );
 }

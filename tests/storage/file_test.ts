@@ -157,18 +157,18 @@ for (const uploadMode of ["atomic", "atomic_resume", "direct"] as UploadMode[]) 
   });
 }
 
-Deno.test("the server's temporary names can be neither created (553) nor addressed (550)", async () => {
+Deno.test("the server's temporary names can be neither created nor addressed (550, with the reason)", async () => {
   await using dir = await tempRoot();
   const storage = new FileStorage({ root: dir.root });
   const temp = `${TEMP_PREFIX}mine`;
   await Deno.writeTextFile(join(dir.root, "a.txt"), "a");
   await Deno.writeTextFile(join(dir.root, temp), "an upload in progress");
 
-  await refused(storage.write(`/${temp}`, stream("x")), "invalid_name", /reserved/);
-  await refused(storage.write(`/${TEMP_PREFIX}`, stream("x")), "invalid_name");
-  await refused(storage.mkdir(`/${temp}2`), "invalid_name");
-  await refused(storage.rename("/a.txt", `/${temp}`), "invalid_name");
-  await refused(storage.write(`/${temp}/b.txt`, stream("x")), "invalid_name");
+  await refused(storage.write(`/${temp}`, stream("x")), "permission_denied", /reserved/);
+  await refused(storage.write(`/${TEMP_PREFIX}`, stream("x")), "permission_denied");
+  await refused(storage.mkdir(`/${temp}2`), "permission_denied");
+  await refused(storage.rename("/a.txt", `/${temp}`), "permission_denied");
+  await refused(storage.write(`/${temp}/b.txt`, stream("x")), "permission_denied");
   await refused(storage.stat(`/${temp}`), "permission_denied", /reserved/);
   await refused(storage.read(`/${temp}`), "permission_denied");
   await refused(storage.remove(`/${temp}`), "permission_denied");

@@ -14,8 +14,15 @@ const unavailable = s3rverUnavailable();
 const text = (s: string) => new TextEncoder().encode(s);
 const MIB = 1024 * 1024;
 
-/** An SDK client that counts the commands it sends. */
-function countingClient(s3: S3rver): { client: S3Client; counts: Map<string, number> } {
+/**
+ * An SDK client that counts the commands it sends, and tracks the multipart
+ * uploads created and not yet completed or aborted. Abort attempts count
+ * (s3rver answers every abort MethodNotAllowed, and an abort may be retried,
+ * so the number of commands alone can't tell).
+ */
+function countingClient(
+  s3: S3rver,
+): { client: S3Client; counts: Map<string, number>; openUploads: Set<string> } {
   const client = new S3Client({
     endpoint: s3.endpoint,
     region: "us-east-1",
@@ -25,14 +32,25 @@ function countingClient(s3: S3rver): { client: S3Client; counts: Map<string, num
     responseChecksumValidation: "WHEN_REQUIRED",
   });
   const counts = new Map<string, number>();
+  const openUploads = new Set<string>();
   client.middlewareStack.add(
-    (next, context) => (args) => {
-      counts.set(context.commandName!, (counts.get(context.commandName!) ?? 0) + 1);
-      return next(args);
+    (next, context) => async (args) => {
+      const name = context.commandName!;
+      counts.set(name, (counts.get(name) ?? 0) + 1);
+      if (
+        name === "CompleteMultipartUploadCommand" || name === "AbortMultipartUploadCommand"
+      ) {
+        openUploads.delete((args.input as { UploadId: string }).UploadId);
+      }
+      const result = await next(args);
+      if (name === "CreateMultipartUploadCommand") {
+        openUploads.add((result.output as { UploadId: string }).UploadId);
+      }
+      return result;
     },
     { step: "initialize", name: "exftpCountCommands" },
   );
-  return { client, counts };
+  return { client, counts, openUploads };
 }
 
 async function keysUnder(client: S3Client, bucket: string, prefix: string): Promise<string[]> {
@@ -53,7 +71,7 @@ Deno.test({
   ignore: unavailable !== undefined,
   async fn(t) {
     await using s3 = await startS3rver();
-    const { client: sdk, counts } = countingClient(s3);
+    const { client: sdk, counts, openUploads } = countingClient(s3);
     const prefix = "ftp-root";
     const storage = new S3Storage({ bucket: s3.bucket, prefix, client: sdk, partSize: 5 * MIB });
     let ts: TestServer | undefined;
@@ -254,10 +272,52 @@ Deno.test({
         },
       );
 
+      await t.step("SITE CHMOD answers 502 and is not offered by SITE HELP", async () => {
+        const client = await server.client();
+        await client.upload("STOR chmod.txt", text("x"));
+        const chmod = await client.send("SITE CHMOD 644 chmod.txt");
+        assert.equal(chmod.code, 502, chmod.text);
+        const help = await client.send("SITE HELP");
+        assert.equal(help.code, 214);
+        assert.ok(!help.lines.some((line) => line.includes("CHMOD")), help.lines.join("\n"));
+        assert.equal((await client.send("SITE NOSUCH")).code, 504);
+      });
+
+      await t.step(
+        "a folder of more than 1,000 objects (several listing pages) renames whole",
+        async () => {
+          // One ListObjectsV2 page holds at most 1,000 keys: a move that read one
+          // page would leave the rest behind.
+          const names = Array.from({ length: 1003 }, (_, i) => `f${String(i).padStart(4, "0")}`);
+          const queue = [...names];
+          await Promise.all(Array.from({ length: 24 }, async () => {
+            for (let name = queue.pop(); name !== undefined; name = queue.pop()) {
+              await sdk.send(
+                new PutObjectCommand({
+                  Bucket: s3.bucket,
+                  Key: `${prefix}/many/${name}`,
+                  Body: name,
+                }),
+              );
+            }
+          }));
+          const lists = count("ListObjectsV2");
+          const client = await server.client();
+          assert.equal((await client.send("RNFR many")).code, 350);
+          const renamed = await client.send("RNTO moved");
+          assert.equal(renamed.code, 250, renamed.text);
+          assert.ok(count("ListObjectsV2") - lists >= 2, "the move read more than one page");
+          const moved = await keysUnder(sdk, s3.bucket, `${prefix}/moved/`);
+          assert.deepEqual(moved.sort(), names.map((name) => `${prefix}/moved/${name}`));
+          assert.deepEqual(await keysUnder(sdk, s3.bucket, `${prefix}/many/`), []);
+        },
+      );
+
       await t.step("no multipart upload was left behind", () => {
-        assert.equal(
-          count("CreateMultipartUpload"),
-          count("CompleteMultipartUpload") + count("AbortMultipartUpload"),
+        assert.ok(count("CreateMultipartUpload") > 0, "multipart uploads were made");
+        assert.deepEqual(
+          [...openUploads],
+          [],
           `every multipart upload completed or aborted: ${JSON.stringify([...counts])}`,
         );
       });
