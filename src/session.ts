@@ -9,6 +9,7 @@
 
 import type { AuthContext, FtpUser } from "./auth/types.ts";
 import type { CommandSpec } from "./commands/types.ts";
+import { asciiUpperCase } from "./control/ascii.ts";
 import { readControlLines } from "./control/line_reader.ts";
 import {
   type ByteConnection,
@@ -352,10 +353,10 @@ export class Session {
     }
   }
 
-  /** Split a line into an upper-case verb and the rest, kept as it is. */
+  /** Split a line into an ASCII upper-case verb and the rest, kept as it is. */
   #parse(text: string): { verb: string; argument: string } {
     const space = text.indexOf(" ");
-    let verb = (space < 0 ? text : text.slice(0, space)).toUpperCase();
+    let verb = asciiUpperCase(space < 0 ? text : text.slice(0, space));
     const argument = space < 0 ? "" : text.slice(space + 1);
     if (!this.context.commands.has(verb)) {
       // Telnet "interrupt" bytes that survive as junk before ABOR/STAT/QUIT (pyftpdlib does the same).

@@ -145,7 +145,7 @@ test("EPSV ALL refuses PASV, PORT and EPRT afterwards", async () => {
   assert.equal((await client.send("PORT 127,0,0,1,20,0")).code, 503);
   assert.equal((await client.send("EPRT |1|127.0.0.1|5000|")).code, 503);
   assert.equal((await client.send("EPSV")).code, 229);
-  assert.equal((await client.send("EPSV 3")).code, 501);
+  assert.equal((await client.send("EPSV 3")).code, 522); // RFC 2428: unsupported protocol
 });
 
 test("HOST before login is 220, after login 503", async () => {
