@@ -230,4 +230,19 @@ function watchCertificate(server: FtpServer, files: { cert: string; key: string 
   };
 }
 
-if (import.meta.main) Deno.exit(await main(Deno.args));
+if (import.meta.main) {
+  // Last resort (README, "When a session fails"): every promise a session starts is
+  // owned by it, so this should never run; if a bug lets one slip, it is logged at
+  // error level and the other sessions go on. Only the CLI installs it: tests that
+  // import the server see every unhandled rejection, and the chaos test fails on
+  // this line in the CLI's log.
+  globalThis.addEventListener("unhandledrejection", (event) => {
+    event.preventDefault();
+    console.error(
+      `${new Date().toISOString()} ERROR Unhandled promise rejection (a bug: please report it): ${
+        String(event.reason)
+      }`,
+    );
+  });
+  Deno.exit(await main(Deno.args));
+}

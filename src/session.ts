@@ -9,6 +9,7 @@
 
 import type { AuthContext, FtpUser } from "./auth/types.ts";
 import type { CommandSpec } from "./commands/types.ts";
+import { asciiUpperCase } from "./control/ascii.ts";
 import { readControlLines } from "./control/line_reader.ts";
 import {
   type ByteConnection,
@@ -289,10 +290,41 @@ export class Session {
         }
       } while (this.#connectionReplaced && !this.#closing);
     } catch (error) {
-      if (!isConnectionError(error)) this.log("error", "Session failed", { error: String(error) });
+      this.#logFailure("Session", error);
     } finally {
-      await this.#cleanUp();
+      try {
+        await this.#cleanUp();
+      } catch (error) {
+        this.#logFailure("Session clean-up", error);
+      }
     }
+  }
+
+  /**
+   * Log why something inside this session failed: a lost connection is the
+   * client's doing (info), anything else is a bug or a broken dependency (error).
+   */
+  #logFailure(what: string, error: unknown): void {
+    try {
+      if (isConnectionError(error)) {
+        this.log("info", "Control connection lost", { during: what, error: String(error) });
+      } else {
+        this.log("error", `${what} failed; closing the session`, { error: String(error) });
+      }
+    } catch {
+      // A logger that throws must not take the server down either.
+    }
+  }
+
+  /**
+   * End this session (and only it) after a failure inside one of its own
+   * promises: log it, stop reading, drop the control connection.
+   */
+  #fail(what: string, error: unknown): void {
+    this.#logFailure(what, error);
+    this.#closing = true;
+    this.#transfer?.controller.abort(new TransferAbort(426, "Session failed"));
+    closeQuietly(this.connection);
   }
 
   /** A transfer runs, or commands wait for one. */
@@ -300,6 +332,11 @@ export class Session {
     return this.#transfer !== undefined || this.#queueRunner !== undefined;
   }
 
+  /**
+   * Serve the commands queued behind a transfer. Runs beside the read loop, so
+   * it never rejects: a failure (a reply written to a reset connection) ends
+   * this session, not the process.
+   */
   async #runQueue(): Promise<void> {
     try {
       while (this.#queue.length > 0) {
@@ -308,16 +345,18 @@ export class Session {
         const { verb, argument, spec } = this.#queue.shift()!;
         await this.dispatch(verb, argument, spec);
       }
+    } catch (error) {
+      this.#fail(`Queued command`, error);
     } finally {
       this.#queue = [];
       this.#queueRunner = undefined;
     }
   }
 
-  /** Split a line into an upper-case verb and the rest, kept as it is. */
+  /** Split a line into an ASCII upper-case verb and the rest, kept as it is. */
   #parse(text: string): { verb: string; argument: string } {
     const space = text.indexOf(" ");
-    let verb = (space < 0 ? text : text.slice(0, space)).toUpperCase();
+    let verb = asciiUpperCase(space < 0 ? text : text.slice(0, space));
     const argument = space < 0 ? "" : text.slice(space + 1);
     if (!this.context.commands.has(verb)) {
       // Telnet "interrupt" bytes that survive as junk before ABOR/STAT/QUIT (pyftpdlib does the same).
@@ -360,6 +399,8 @@ export class Session {
     try {
       await spec.handle(this, argument);
     } catch (error) {
+      // The control connection itself failed: no reply can be sent, the session ends.
+      if (isConnectionError(error)) throw error;
       const { code, text } = replyForError(error);
       if (!(error instanceof FtpError) && !(error instanceof StorageError)) {
         this.log("error", `${verb} failed`, { error: String(error) });
@@ -463,7 +504,11 @@ export class Session {
       request.release?.();
       throw error;
     }
-    const done = this.#runTransfer(request, setup, controller.signal, progress);
+    // Awaited by the queue, ABOR, QUIT, shutdown and clean-up: it must never reject.
+    const done = this.#runTransfer(request, setup, controller.signal, progress).catch((error) => {
+      this.#transfer = undefined;
+      this.#fail(`${request.command} transfer`, error);
+    });
     this.#transfer = { request, progress, controller, done };
   }
 
@@ -666,7 +711,15 @@ export class Session {
     clearTimeout(this.#loginTimer);
     this.context.emit("login", this.eventDetail);
     this.log("info", "Logged in");
-    await this.reply(230, "Login successful");
+    try {
+      await this.reply(230, "Login successful");
+    } catch (error) {
+      // The client left while its login was checked: that is no storage failure
+      // (PASS treats any throw from here as one); the read loop ends the session.
+      if (!isConnectionError(error)) throw error;
+      this.#logFailure("Login", error);
+      this.close();
+    }
   }
 
   /** End the session after the current reply: QUIT and fatal conditions. */
@@ -674,31 +727,40 @@ export class Session {
     this.#closing = true;
   }
 
-  /** Send 421 and drop the connection (timeouts, shutdown). */
+  /**
+   * Send 421 and drop the connection (timeouts, shutdown). Called from timers,
+   * so it never throws, and the promise chain it starts ends in a catch.
+   */
   terminate(text: string): void {
     if (this.#terminated) return;
     this.#terminated = true;
     this.#closing = true;
-    this.log("info", text);
-    this.#transfer?.controller.abort(new TransferAbort(426, "Transfer aborted: " + text));
-    const transferDone = this.#transfer?.done ?? Promise.resolve();
-    if (this.#handshaking) {
-      // Mid-handshake, a plain 421 would be garbage to the client's TLS: just close.
-      closeQuietly(this.connection);
-      return;
-    }
-    // A client that reads nothing can't stall this: the connection is dropped
-    // after a deadline whether or not the 421 could be written.
-    const connection = this.connection;
-    const hardClose = setTimeout(() => closeQuietly(connection), TERMINATE_DEADLINE_MS);
-    transferDone
-      .then(() => this.reply(421, text))
-      .catch(() => {})
-      .finally(() => this.connection.closeGracefully?.(1000).catch(() => {}))
-      .finally(() => {
-        clearTimeout(hardClose);
+    try {
+      this.log("info", text);
+      this.#transfer?.controller.abort(new TransferAbort(426, "Transfer aborted: " + text));
+      const transferDone = this.#transfer?.done ?? Promise.resolve();
+      if (this.#handshaking) {
+        // Mid-handshake, a plain 421 would be garbage to the client's TLS: just close.
         closeQuietly(this.connection);
-      });
+        return;
+      }
+      // A client that reads nothing can't stall this: the connection is dropped
+      // after a deadline whether or not the 421 could be written.
+      const connection = this.connection;
+      const hardClose = setTimeout(() => closeQuietly(connection), TERMINATE_DEADLINE_MS);
+      transferDone
+        .then(() => this.reply(421, text))
+        .catch(() => {})
+        .then(() => this.connection.closeGracefully?.(1000))
+        .catch(() => {})
+        .finally(() => {
+          clearTimeout(hardClose);
+          closeQuietly(this.connection);
+        })
+        .catch((error) => this.#fail("Terminating", error));
+    } catch (error) {
+      this.#fail("Terminating", error);
+    }
   }
 
   /**
@@ -711,7 +773,7 @@ export class Session {
       const onAbort = () =>
         transfer.controller.abort(new TransferAbort(426, "Transfer aborted: server shutting down"));
       abortTransfers.addEventListener("abort", onAbort, { once: true });
-      await transfer.done;
+      await transfer.done; // never rejects
       abortTransfers.removeEventListener("abort", onAbort);
     }
     this.terminate("Server shutting down");
@@ -738,6 +800,7 @@ export class Session {
     // The control connection is gone: an unfinished upload must not be stored.
     this.#transfer?.controller.abort(new TransferAbort(426, "Control connection closed"));
     await this.#transfer?.done;
+    await this.#queueRunner;
     this.clearDataSetup();
     await this.#writeChain;
     // TLS: send close_notify so the client sees a clean end, not a truncation.

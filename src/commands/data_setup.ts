@@ -4,6 +4,7 @@
  * @module
  */
 
+import { asciiUpperCase } from "../control/ascii.ts";
 import { lookup } from "node:dns/promises";
 import { isIPv6, normalizeHost } from "../data/connection.ts";
 import type { DataListener } from "../data/passive.ts";
@@ -82,7 +83,7 @@ export const dataSetupCommands: Record<string, CommandSpec> = {
     argument: "optional",
     feature: () => "EPSV",
     async handle(session, argument) {
-      const family = argument.trim().toUpperCase();
+      const family = asciiUpperCase(argument.trim());
       const own = isIPv6(session.local.hostname) ? "2" : "1";
       if (family === "ALL") {
         session.epsvAll = true;
@@ -90,7 +91,7 @@ export const dataSetupCommands: Record<string, CommandSpec> = {
         return;
       }
       if (family !== "" && family !== own) {
-        if (family === "1" || family === "2") {
+        if (/^\d+$/.test(family)) {
           throw new FtpError(522, `Network protocol not supported, use (${own})`);
         }
         throw new FtpError(501, "Syntax: EPSV [1|2|ALL]");

@@ -4,6 +4,7 @@
  * @module
  */
 
+import { asciiUpperCase } from "../control/ascii.ts";
 import { FtpError } from "../errors.ts";
 import type { Session } from "../session.ts";
 import { selectMlstFacts } from "./machine_listing.ts";
@@ -20,7 +21,21 @@ export function featureLines(session: Session): string[] {
   return [...lines].sort();
 }
 
-/** SYST, FEAT, OPTS, HELP, NOOP, CLNT. */
+/** Known verbs this server does not implement: 502, not 500 (RFC 959 §5.4). */
+function notImplemented(syntax: string, help: string): CommandSpec {
+  return {
+    syntax,
+    help,
+    needsLogin: false,
+    argument: "optional",
+    available: () => false,
+    handle() {
+      throw new FtpError(502, `${syntax.split(" ")[0]} is not implemented`);
+    },
+  };
+}
+
+/** SYST, FEAT, OPTS, HELP, NOOP, CLNT; REIN, ACCT, SMNT (not implemented). */
 export const infoCommands: Record<string, CommandSpec> = {
   SYST: {
     syntax: "SYST",
@@ -48,8 +63,9 @@ export const infoCommands: Record<string, CommandSpec> = {
     feature: () => "UTF8",
     async handle(session, argument) {
       const [name, ...rest] = argument.trim().split(/\s+/);
-      const value = rest.join(" ").toUpperCase();
-      if (name.toUpperCase() === "UTF8" || name.toUpperCase() === "UTF-8") {
+      const value = asciiUpperCase(rest.join(" "));
+      const option = asciiUpperCase(name);
+      if (option === "UTF8" || option === "UTF-8") {
         if (value !== "ON" && value !== "OFF" && value !== "") {
           throw new FtpError(501, "Syntax: OPTS UTF8 ON|OFF");
         }
@@ -57,7 +73,7 @@ export const infoCommands: Record<string, CommandSpec> = {
         await session.reply(200, `UTF8 mode ${value === "OFF" ? "stays on" : "enabled"}`);
         return;
       }
-      if (name.toUpperCase() === "MLST") {
+      if (option === "MLST") {
         await selectMlstFacts(session, rest.join(" "));
         return;
       }
@@ -71,14 +87,21 @@ export const infoCommands: Record<string, CommandSpec> = {
     argument: "optional",
     async handle(session, argument) {
       const { commands } = session.context;
-      const wanted = argument.trim().toUpperCase();
+      const wanted = asciiUpperCase(argument.trim());
       if (wanted) {
         const spec = commands.get(wanted);
         if (!spec) throw new FtpError(502, `Unknown command "${wanted.slice(0, 16)}"`);
+        if (spec.available && !spec.available(session)) {
+          throw new FtpError(502, `${wanted} is not available here`);
+        }
         await session.reply(214, `Syntax: ${spec.syntax} (${spec.help})`);
         return;
       }
-      const names = [...commands.keys()].sort();
+      // Only what this session can use: no AUTH/PBSZ/PROT without TLS, no MFMT
+      // without the connector's capability, no known-but-unimplemented verbs.
+      const names = [...commands.keys()]
+        .filter((name) => commands.get(name)!.available?.(session) ?? true)
+        .sort();
       const rows: string[] = [];
       for (let i = 0; i < names.length; i += 8) {
         rows.push(" " + names.slice(i, i + 8).map((n) => n.padEnd(6)).join(" ").trimEnd());
@@ -86,6 +109,9 @@ export const infoCommands: Record<string, CommandSpec> = {
       await session.reply(214, ["The following commands are recognized:", ...rows, "Help OK"]);
     },
   },
+  REIN: notImplemented("REIN", "Reinitialize the session (not implemented: reconnect)"),
+  ACCT: notImplemented("ACCT <account>", "Account information (not used here)"),
+  SMNT: notImplemented("SMNT <path>", "Mount a file system structure (not implemented)"),
   NOOP: {
     syntax: "NOOP",
     help: "Do nothing",

@@ -11,17 +11,23 @@ import type { Session } from "../session.ts";
 import type { FileInfo } from "../storage/types.ts";
 import type { CommandSpec } from "./types.ts";
 
-/** `-la /path` → flags and the rest. Only leading `-x` tokens are flags. */
+/**
+ * `-la /path` → flags and the rest. Only leading `-x` tokens are flags (with
+ * the spaces after them); the path is the rest exactly as sent: a name's
+ * leading and trailing spaces are its own, as for CWD, MLSD and RETR. An
+ * argument of spaces only is no argument.
+ */
 export function parseListArguments(argument: string): { flags: Set<string>; path: string } {
   const flags = new Set<string>();
-  let rest = argument.trimStart();
+  if (argument.trim() === "") return { flags, path: "" };
+  let rest = argument;
   while (true) {
     const match = /^-([a-zA-Z0-9]+)(?:\s+|$)/.exec(rest);
     if (!match) break;
     for (const letter of match[1]) flags.add(letter);
     rest = rest.slice(match[0].length);
   }
-  return { flags, path: rest.trimEnd() };
+  return { flags, path: rest.trim() === "" ? "" : rest };
 }
 
 interface ListingPlan {

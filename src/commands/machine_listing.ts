@@ -30,7 +30,9 @@ export async function selectMlstFacts(session: Session, list: string): Promise<v
   const wanted = list.split(";").map((f) => f.trim().toLowerCase()).filter(Boolean);
   const known = MLST_FACTS.filter((f) => wanted.includes(f));
   session.mlstFacts = new Set<MlstFact>(known);
-  await session.reply(200, `MLST OPTS ${known.map((f) => `${f};`).join("")}`);
+  // RFC 3659 §7.9: "200 MLST OPTS" and the facts, none (and no trailing space) if none.
+  const facts = known.map((f) => `${f};`).join("");
+  await session.reply(200, facts === "" ? "MLST OPTS" : `MLST OPTS ${facts}`);
 }
 
 const MFMT_TIME = /^(\d{4})(\d{2})(\d{2})(\d{2})(\d{2})(\d{2})$/;

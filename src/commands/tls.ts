@@ -4,6 +4,7 @@
  * @module
  */
 
+import { asciiUpperCase } from "../control/ascii.ts";
 import { FtpError } from "../errors.ts";
 import type { Session } from "../session.ts";
 import type { CommandSpec } from "./types.ts";
@@ -21,7 +22,7 @@ export const tlsCommands: Record<string, CommandSpec> = {
     duringTransfer: true, // answered at once: 503 while busy, never queued
     feature: () => ["AUTH TLS", "AUTH SSL"],
     async handle(session, argument) {
-      const mechanism = argument.trim().toUpperCase();
+      const mechanism = asciiUpperCase(argument.trim());
       if (session.tlsContext) throw new FtpError(503, "Already using TLS");
       if (!["TLS", "TLS-C", "SSL", "TLS-P"].includes(mechanism)) {
         throw new FtpError(504, `AUTH ${mechanism.slice(0, 16)} is not supported; use AUTH TLS`);
@@ -59,7 +60,7 @@ export const tlsCommands: Record<string, CommandSpec> = {
     async handle(session, argument) {
       if (!session.tlsContext) throw new FtpError(503, "Send AUTH TLS first");
       if (!session.protectionBufferSizeSet) throw new FtpError(503, "Send PBSZ 0 first");
-      const level = argument.trim().toUpperCase();
+      const level = asciiUpperCase(argument.trim());
       if (level === "P" || level === "C") {
         if (level === "C" && session.context.options.tls?.requireTlsForData) {
           throw new FtpError(534, "Data connections must be protected here");

@@ -5,6 +5,7 @@
  * @module
  */
 
+import { asciiUpperCase } from "../control/ascii.ts";
 import { fromNetworkAscii, toNetworkAscii } from "../data/ascii.ts";
 import type { ByteConnection } from "../data/connection.ts";
 import { receiveStream, sendStream } from "../data/streams.ts";
@@ -236,7 +237,7 @@ export const transferCommands: Record<string, CommandSpec> = {
     needsLogin: true,
     argument: "required",
     async handle(session, argument) {
-      const type = argument.trim().toUpperCase().replace(/\s+/g, " ");
+      const type = asciiUpperCase(argument.trim()).replace(/\s+/g, " ");
       if (type === "A" || type === "A N") {
         session.transferType = "A";
         await session.reply(200, "Type set to A");
@@ -254,7 +255,7 @@ export const transferCommands: Record<string, CommandSpec> = {
     needsLogin: true,
     argument: "required",
     async handle(session, argument) {
-      if (argument.trim().toUpperCase() !== "S") {
+      if (asciiUpperCase(argument.trim()) !== "S") {
         throw new FtpError(504, "Only MODE S is supported");
       }
       await session.reply(200, "Mode set to S");
@@ -266,7 +267,7 @@ export const transferCommands: Record<string, CommandSpec> = {
     needsLogin: true,
     argument: "required",
     async handle(session, argument) {
-      if (argument.trim().toUpperCase() !== "F") {
+      if (asciiUpperCase(argument.trim()) !== "F") {
         throw new FtpError(504, "Only STRU F is supported");
       }
       await session.reply(200, "Structure set to F");

@@ -2,8 +2,9 @@ import assert from "node:assert/strict";
 import type { Authenticator, FtpUser } from "../../mod.ts";
 import { RawFtpClient } from "../../src/testing/raw_client.ts";
 import { startServer } from "../helpers.ts";
+import { test } from "../deadline.ts";
 
-Deno.test("a user's home becomes their root, created on login, and cannot be left", async () => {
+test("a user's home becomes their root, created on login, and cannot be left", async () => {
   const auth: Authenticator = {
     authenticate: ({ username }) =>
       Promise.resolve({ username, home: `/homes/${username}/../${username}` }),
@@ -20,7 +21,7 @@ Deno.test("a user's home becomes their root, created on login, and cannot be lef
   assert.equal((await client.send("RMD /")).code, 550);
 });
 
-Deno.test("re-validation: a revoked user is cut off with 421; state is per session", async () => {
+test("re-validation: a revoked user is cut off with 421; state is per session", async () => {
   const valid = new Set(["alice"]);
   let checks = 0;
   const auth: Authenticator = {
@@ -50,7 +51,7 @@ Deno.test("re-validation: a revoked user is cut off with 421; state is per sessi
   assert.ok(await alice.closedByServer());
 });
 
-Deno.test("re-validation is asked at most once per interval", async () => {
+test("re-validation is asked at most once per interval", async () => {
   let checks = 0;
   const auth: Authenticator = {
     authenticate: ({ username }) => Promise.resolve({ username }),
@@ -66,7 +67,7 @@ Deno.test("re-validation is asked at most once per interval", async () => {
   assert.equal(checks, 0, "just logged in: still fresh");
 });
 
-Deno.test("an authenticator that throws counts as a refusal, never a crash", async () => {
+test("an authenticator that throws counts as a refusal, never a crash", async () => {
   const auth: Authenticator = { authenticate: () => Promise.reject(new Error("backend down")) };
   await using ts = await startServer({ authenticator: auth, maxLoginFailures: 5 });
   using client = await RawFtpClient.connect(ts.addr);

@@ -3,10 +3,11 @@ import { buildOptions } from "../../src/config/config.ts";
 import { FtpServer } from "../../src/server.ts";
 import { silentLogger } from "../../mod.ts";
 import { RawFtpClient } from "../../src/testing/raw_client.ts";
+import { test } from "../deadline.ts";
 
 const examples = new URL("../../examples/", import.meta.url).pathname;
 
-Deno.test("modules named in the config: a custom authenticator and a per-user connector", async () => {
+test("modules named in the config: a custom authenticator and a per-user connector", async () => {
   const root = await Deno.makeTempDir();
   try {
     const { options } = await buildOptions({

@@ -1,10 +1,11 @@
 import assert from "node:assert/strict";
 import { RawFtpClient } from "../../src/testing/raw_client.ts";
 import { randomBytes, sha256, startServer } from "../helpers.ts";
+import { test } from "../deadline.ts";
 
 const text = (s: string) => new TextEncoder().encode(s);
 
-Deno.test("FEAT is generated from the table and lists MLST facts, MFMT, TVFS", async () => {
+test("FEAT is generated from the table and lists MLST facts, MFMT, TVFS", async () => {
   await using ts = await startServer();
   using client = await RawFtpClient.connect(ts.addr);
   const feat = (await client.send("FEAT")).lines;
@@ -15,7 +16,7 @@ Deno.test("FEAT is generated from the table and lists MLST facts, MFMT, TVFS", a
   assert.ok(!feat.some((l) => l.startsWith(" HOST")), "HOST selects nothing here");
 });
 
-Deno.test("MLSD lists facts then one space then the name; MLSD of a file is 501", async () => {
+test("MLSD lists facts then one space then the name; MLSD of a file is 501", async () => {
   await using ts = await startServer();
   await Deno.mkdir(`${ts.root}/d`);
   await Deno.writeTextFile(`${ts.root}/d/f one.txt`, "12345");
@@ -37,7 +38,7 @@ Deno.test("MLSD lists facts then one space then the name; MLSD of a file is 501"
   assert.equal((await client.send("MLSD d/f one.txt")).code, 501);
 });
 
-Deno.test("MLST answers on the control connection with the full path; OPTS MLST selects facts", async () => {
+test("MLST answers on the control connection with the full path; OPTS MLST selects facts", async () => {
   await using ts = await startServer();
   await Deno.writeTextFile(`${ts.root}/a.txt`, "abc");
   const client = await ts.client();
@@ -55,7 +56,7 @@ Deno.test("MLST answers on the control connection with the full path; OPTS MLST 
   assert.equal((await client.send("MLST missing")).code, 550);
 });
 
-Deno.test("MDTM and MFMT read and set the modification time in UTC", async () => {
+test("MDTM and MFMT read and set the modification time in UTC", async () => {
   await using ts = await startServer();
   await Deno.writeTextFile(`${ts.root}/a.txt`, "abc");
   const client = await ts.client();
@@ -75,7 +76,7 @@ Deno.test("MDTM and MFMT read and set the modification time in UTC", async () =>
   assert.equal((await client.send("MDTM nope")).code, 550);
 });
 
-Deno.test("REST + RETR resumes a download; an offset past the end is 554; REST in TYPE A is 501", async () => {
+test("REST + RETR resumes a download; an offset past the end is 554; REST in TYPE A is 501", async () => {
   await using ts = await startServer();
   const data = randomBytes(100_000);
   await Deno.writeFile(`${ts.root}/r.bin`, data);
@@ -92,7 +93,7 @@ Deno.test("REST + RETR resumes a download; an offset past the end is 554; REST i
   assert.equal((await client.send("REST abc")).code, 501);
 });
 
-Deno.test("REST + STOR writes from the offset and drops what followed; APPE appends", async () => {
+test("REST + STOR writes from the offset and drops what followed; APPE appends", async () => {
   await using ts = await startServer();
   await Deno.writeTextFile(`${ts.root}/f.txt`, "0123456789");
   const client = await ts.client();
@@ -110,7 +111,7 @@ Deno.test("REST + STOR writes from the offset and drops what followed; APPE appe
   assert.equal((await client.upload("STOU", text("z")))[0].code, 503);
 });
 
-Deno.test("STOU stores under a fresh name given in 150 FILE:", async () => {
+test("STOU stores under a fresh name given in 150 FILE:", async () => {
   await using ts = await startServer();
   await Deno.writeTextFile(`${ts.root}/up.txt`, "existing");
   const client = await ts.client();
@@ -125,7 +126,7 @@ Deno.test("STOU stores under a fresh name given in 150 FILE:", async () => {
   assert.equal(await Deno.readTextFile(`${ts.root}/up.txt.1`), "one");
 });
 
-Deno.test("concurrent STOU from two sessions never shares a name", async () => {
+test("concurrent STOU from two sessions never shares a name", async () => {
   await using ts = await startServer();
   const clients = await Promise.all([ts.client(), ts.client(), ts.client()]);
   const names = await Promise.all(clients.map(async (c, i) => {
@@ -136,7 +137,7 @@ Deno.test("concurrent STOU from two sessions never shares a name", async () => {
   assert.equal(new Set(names).size, 3);
 });
 
-Deno.test("EPSV ALL refuses PASV, PORT and EPRT afterwards", async () => {
+test("EPSV ALL refuses PASV, PORT and EPRT afterwards", async () => {
   await using ts = await startServer();
   const client = await ts.client();
   assert.equal((await client.send("EPSV ALL")).code, 200);
@@ -144,10 +145,10 @@ Deno.test("EPSV ALL refuses PASV, PORT and EPRT afterwards", async () => {
   assert.equal((await client.send("PORT 127,0,0,1,20,0")).code, 503);
   assert.equal((await client.send("EPRT |1|127.0.0.1|5000|")).code, 503);
   assert.equal((await client.send("EPSV")).code, 229);
-  assert.equal((await client.send("EPSV 3")).code, 501);
+  assert.equal((await client.send("EPSV 3")).code, 522); // RFC 2428: unsupported protocol
 });
 
-Deno.test("HOST before login is 220, after login 503", async () => {
+test("HOST before login is 220, after login 503", async () => {
   await using ts = await startServer();
   using client = await RawFtpClient.connect(ts.addr);
   assert.equal((await client.send("HOST ftp.example.com")).code, 220);
@@ -156,7 +157,7 @@ Deno.test("HOST before login is 220, after login 503", async () => {
   assert.equal((await client.send("HOST ftp.example.com")).code, 503);
 });
 
-Deno.test("SITE HELP and SITE CHMOD", async () => {
+test("SITE HELP and SITE CHMOD", async () => {
   await using ts = await startServer();
   await Deno.writeTextFile(`${ts.root}/x.sh`, "#!/bin/sh");
   const client = await ts.client();
@@ -170,7 +171,7 @@ Deno.test("SITE HELP and SITE CHMOD", async () => {
   assert.equal((await client.send("SITE EXEC rm")).code, 504);
 });
 
-Deno.test("HELP lists every command and explains one", async () => {
+test("HELP lists every command and explains one", async () => {
   await using ts = await startServer();
   using client = await RawFtpClient.connect(ts.addr);
   const help = await client.send("HELP");
@@ -185,7 +186,7 @@ Deno.test("HELP lists every command and explains one", async () => {
   assert.equal((await client.send("HELP NOPE")).code, 502);
 });
 
-Deno.test("STAT alone gives status; STAT with a path lists over the control connection", async () => {
+test("STAT alone gives status; STAT with a path lists over the control connection", async () => {
   await using ts = await startServer();
   await Deno.writeTextFile(`${ts.root}/s.txt`, "s");
   await Deno.writeTextFile(`${ts.root}/.h`, "h");
@@ -200,7 +201,7 @@ Deno.test("STAT alone gives status; STAT with a path lists over the control conn
   assert.equal((await client.send("STAT nope")).code, 550);
 });
 
-Deno.test("X-aliases behave like their commands", async () => {
+test("X-aliases behave like their commands", async () => {
   await using ts = await startServer();
   const client = await ts.client();
   assert.equal((await client.send("XMKD x")).code, 257);
@@ -210,7 +211,7 @@ Deno.test("X-aliases behave like their commands", async () => {
   assert.equal((await client.send("XRMD x")).code, 250);
 });
 
-Deno.test("ABOR with no transfer is 225, and closes a pending PASV", async () => {
+test("ABOR with no transfer is 225, and closes a pending PASV", async () => {
   await using ts = await startServer();
   const client = await ts.client();
   assert.equal((await client.send("ABOR")).code, 225);
@@ -220,7 +221,7 @@ Deno.test("ABOR with no transfer is 225, and closes a pending PASV", async () =>
   await assert.rejects(Deno.connect({ hostname: "127.0.0.1", port }));
 });
 
-Deno.test("a data stall fails the transfer with 426", async () => {
+test("a data stall fails the transfer with 426", async () => {
   await using ts = await startServer({ dataStallTimeoutMs: 150 });
   const client = await ts.client();
   await client.send("TYPE I");
@@ -234,7 +235,7 @@ Deno.test("a data stall fails the transfer with 426", async () => {
   assert.deepEqual([...Deno.readDirSync(ts.root)], []);
 });
 
-Deno.test("an upload with fewer bytes than ALLO announced is not stored", async () => {
+test("an upload with fewer bytes than ALLO announced is not stored", async () => {
   await using ts = await startServer();
   await Deno.writeTextFile(`${ts.root}/a.bin`, "old");
   const client = await ts.client();

@@ -2,8 +2,9 @@ import assert from "node:assert/strict";
 import { serveMetrics } from "../../mod.ts";
 import { RawFtpClient } from "../../src/testing/raw_client.ts";
 import { startServer } from "../helpers.ts";
+import { test } from "../deadline.ts";
 
-Deno.test("/metrics counts sessions, logins, transfers and bytes; /healthz answers", async () => {
+test("/metrics counts sessions, logins, transfers and bytes; /healthz answers", async () => {
   await using ts = await startServer({ maxLoginFailures: 5 });
   const endpoint = serveMetrics(ts.server, { port: 0 });
   try {

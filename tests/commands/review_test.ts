@@ -3,8 +3,9 @@
 import assert from "node:assert/strict";
 import { RawFtpClient } from "../../src/testing/raw_client.ts";
 import { randomBytes, startServer } from "../helpers.ts";
+import { test } from "../deadline.ts";
 
-Deno.test("ABOR behind a queued command still stops the transfer; replies keep command order", async () => {
+test("ABOR behind a queued command still stops the transfer; replies keep command order", async () => {
   await using ts = await startServer();
   await Deno.writeFile(`${ts.root}/big.bin`, randomBytes(48 * 1024 * 1024));
   const client = await ts.client();
@@ -23,7 +24,7 @@ Deno.test("ABOR behind a queued command still stops the transfer; replies keep c
   assert.equal((await client.send("PWD")).code, 257);
 });
 
-Deno.test("a refused command (500, 501) also ends a pending RNFR", async () => {
+test("a refused command (500, 501) also ends a pending RNFR", async () => {
   await using ts = await startServer();
   await Deno.writeTextFile(`${ts.root}/a.txt`, "a");
   const client = await ts.client();
@@ -35,7 +36,7 @@ Deno.test("a refused command (500, 501) also ends a pending RNFR", async () => {
   assert.equal((await client.send("RNTO b.txt")).code, 503);
 });
 
-Deno.test("no setuid/setgid bits: SITE CHMOD refuses them and an overwrite drops them", async () => {
+test("no setuid/setgid bits: SITE CHMOD refuses them and an overwrite drops them", async () => {
   await using ts = await startServer();
   await Deno.writeTextFile(`${ts.root}/s.bin`, "old");
   await Deno.chmod(`${ts.root}/s.bin`, 0o6755);
@@ -48,7 +49,7 @@ Deno.test("no setuid/setgid bits: SITE CHMOD refuses them and an overwrite drops
   assert.equal((await Deno.stat(`${ts.root}/s.bin`)).mode! & 0o7777, 0o755);
 });
 
-Deno.test("an event listener that throws is logged; the server goes on", async () => {
+test("an event listener that throws is logged; the server goes on", async () => {
   const lines: string[] = [];
   await using ts = await startServer({ logger: (_level, message) => lines.push(message) });
   ts.server.addEventListener("login", () => {
@@ -59,7 +60,7 @@ Deno.test("an event listener that throws is logged; the server goes on", async (
   assert.ok(lines.some((l) => l.includes('"login" listener threw')));
 });
 
-Deno.test("TYPE, MODE, STRU, ABOR and STAT need a login; HOST after USER is 503", async () => {
+test("TYPE, MODE, STRU, ABOR and STAT need a login; HOST after USER is 503", async () => {
   await using ts = await startServer();
   using client = await RawFtpClient.connect(ts.addr);
   for (const command of ["TYPE I", "MODE S", "STRU F", "ABOR", "STAT"]) {
@@ -69,7 +70,7 @@ Deno.test("TYPE, MODE, STRU, ABOR and STAT need a login; HOST after USER is 503"
   assert.equal((await client.send("HOST example.com")).code, 503);
 });
 
-Deno.test("REST then TYPE A cannot resume in ASCII mode", async () => {
+test("REST then TYPE A cannot resume in ASCII mode", async () => {
   await using ts = await startServer();
   await Deno.writeTextFile(`${ts.root}/t.txt`, "line\n");
   const client = await ts.client();

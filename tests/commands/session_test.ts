@@ -2,8 +2,9 @@ import assert from "node:assert/strict";
 import { NoAuthAuthenticator } from "../../mod.ts";
 import { RawFtpClient } from "../../src/testing/raw_client.ts";
 import { startServer, waitFor } from "../helpers.ts";
+import { test } from "../deadline.ts";
 
-Deno.test("greeting names the server and login follows 331/230", async () => {
+test("greeting names the server and login follows 331/230", async () => {
   await using ts = await startServer({ serverName: "unit-ftp" });
   using client = await RawFtpClient.connect(ts.addr);
   assert.deepEqual(client.greeting.lines, ["220 Hello from unit-ftp."]);
@@ -12,7 +13,7 @@ Deno.test("greeting names the server and login follows 331/230", async () => {
   assert.equal((await client.send("USER bob")).code, 503);
 });
 
-Deno.test("commands that need a login get 530 before it; pre-login commands work", async () => {
+test("commands that need a login get 530 before it; pre-login commands work", async () => {
   await using ts = await startServer();
   using client = await RawFtpClient.connect(ts.addr);
   for (const command of ["PWD", "CWD /", "LIST", "RETR a", "STOR a", "MKD x", "PASV", "SIZE a"]) {
@@ -30,7 +31,7 @@ Deno.test("commands that need a login get 530 before it; pre-login commands work
   }
 });
 
-Deno.test("passthrough refuses root and an empty name; PASS without USER is 503", async () => {
+test("passthrough refuses root and an empty name; PASS without USER is 503", async () => {
   await using ts = await startServer({ maxLoginFailures: 10 });
   using client = await RawFtpClient.connect(ts.addr);
   assert.equal((await client.send("PASS x")).code, 503);
@@ -40,14 +41,14 @@ Deno.test("passthrough refuses root and an empty name; PASS without USER is 503"
   assert.equal((await client.send("PASS x")).code, 530);
 });
 
-Deno.test("no_auth accepts any or no credentials", async () => {
+test("no_auth accepts any or no credentials", async () => {
   await using ts = await startServer({ authenticator: new NoAuthAuthenticator() });
   using client = await RawFtpClient.connect(ts.addr);
   assert.equal((await client.send("USER")).code, 331);
   assert.equal((await client.send("PASS")).code, 230);
 });
 
-Deno.test("the session closes with 421 after max failed logins", async () => {
+test("the session closes with 421 after max failed logins", async () => {
   await using ts = await startServer({ maxLoginFailures: 2 });
   using client = await RawFtpClient.connect(ts.addr);
   await client.send("USER root");
@@ -57,7 +58,7 @@ Deno.test("the session closes with 421 after max failed logins", async () => {
   assert.ok(await client.closedByServer());
 });
 
-Deno.test("a failed login is delayed", async () => {
+test("a failed login is delayed", async () => {
   await using ts = await startServer({ loginFailureDelayMs: 200 });
   using client = await RawFtpClient.connect(ts.addr);
   await client.send("USER root");
@@ -66,7 +67,7 @@ Deno.test("a failed login is delayed", async () => {
   assert.ok(Date.now() - started >= 190);
 });
 
-Deno.test("unknown verbs get 500, verbs are case-insensitive, bad arguments 501", async () => {
+test("unknown verbs get 500, verbs are case-insensitive, bad arguments 501", async () => {
   await using ts = await startServer();
   const client = await ts.client();
   assert.equal((await client.send("FOO bar")).code, 500);
@@ -82,7 +83,7 @@ Deno.test("unknown verbs get 500, verbs are case-insensitive, bad arguments 501"
   assert.equal((await client.send("STRU R")).code, 504);
 });
 
-Deno.test("a 10 KiB command line gets 500 and the session stays usable", async () => {
+test("a 10 KiB command line gets 500 and the session stays usable", async () => {
   await using ts = await startServer();
   const client = await ts.client();
   const reply = await client.send("NOOP " + "x".repeat(10 * 1024));
@@ -91,7 +92,7 @@ Deno.test("a 10 KiB command line gets 500 and the session stays usable", async (
   assert.equal((await client.send("NOOP")).code, 200);
 });
 
-Deno.test("lines split across segments, several per segment, bare LF and lone CR all parse", async () => {
+test("lines split across segments, several per segment, bare LF and lone CR all parse", async () => {
   await using ts = await startServer();
   const client = await ts.client();
   await client.write("NO");
@@ -108,7 +109,7 @@ Deno.test("lines split across segments, several per segment, bare LF and lone CR
   assert.equal((await client.read()).code, 225);
 });
 
-Deno.test("garbage bytes and invalid UTF-8 get replies, never a crash", async () => {
+test("garbage bytes and invalid UTF-8 get replies, never a crash", async () => {
   await using ts = await startServer();
   const client = await ts.client();
   const garbage = new Uint8Array(2000);
@@ -126,14 +127,14 @@ Deno.test("garbage bytes and invalid UTF-8 get replies, never a crash", async ()
   assert.equal((await client.send("PWD")).code, 257);
 });
 
-Deno.test("QUIT says 221 and closes", async () => {
+test("QUIT says 221 and closes", async () => {
   await using ts = await startServer();
   const client = await ts.client();
   assert.equal((await client.send("QUIT")).code, 221);
   assert.ok(await client.closedByServer());
 });
 
-Deno.test("the login timeout sends 421 and closes", async () => {
+test("the login timeout sends 421 and closes", async () => {
   await using ts = await startServer({ loginTimeoutMs: 100 });
   using client = await RawFtpClient.connect(ts.addr);
   const reply = await client.read();
@@ -141,14 +142,14 @@ Deno.test("the login timeout sends 421 and closes", async () => {
   assert.ok(await client.closedByServer());
 });
 
-Deno.test("the idle timeout sends 421 and closes", async () => {
+test("the idle timeout sends 421 and closes", async () => {
   await using ts = await startServer({ idleTimeoutMs: 150 });
   const client = await ts.client();
   assert.equal((await client.read()).code, 421);
   assert.ok(await client.closedByServer());
 });
 
-Deno.test("max_sessions_per_ip refuses the extra connection with 421", async () => {
+test("max_sessions_per_ip refuses the extra connection with 421", async () => {
   await using ts = await startServer({ maxSessionsPerIp: 2 });
   using a = await RawFtpClient.connect(ts.addr);
   using b = await RawFtpClient.connect(ts.addr);
@@ -158,7 +159,7 @@ Deno.test("max_sessions_per_ip refuses the extra connection with 421", async () 
   assert.equal(c.greeting.code, 421);
 });
 
-Deno.test("sessions and events: open, login, close are dispatched", async () => {
+test("sessions and events: open, login, close are dispatched", async () => {
   await using ts = await startServer();
   const seen: string[] = [];
   for (const type of ["session-open", "login", "session-close"] as const) {
@@ -174,7 +175,7 @@ Deno.test("sessions and events: open, login, close are dispatched", async () => 
   assert.deepEqual(seen, ["session-open:", "login:carol", "session-close:carol"]);
 });
 
-Deno.test("an address with too many failed logins is refused at connect until the ban ends", async () => {
+test("an address with too many failed logins is refused at connect until the ban ends", async () => {
   await using ts = await startServer({ banAfterFailures: 3, banMs: 300, maxLoginFailures: 10 });
   using client = await RawFtpClient.connect(ts.addr);
   for (let i = 0; i < 3; i++) {
@@ -194,7 +195,7 @@ Deno.test("an address with too many failed logins is refused at connect until th
   );
 });
 
-Deno.test("onTransferComplete is called for transfers and file operations", async () => {
+test("onTransferComplete is called for transfers and file operations", async () => {
   const seen: string[] = [];
   await using ts = await startServer({
     onTransferComplete: (d) => seen.push(`${d.command}:${d.outcome}`),

@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import net from "node:net";
 import { FileStorage, type StorageConnector, StorageError } from "../../mod.ts";
 import { randomBytes, sha256, startServer, waitFor } from "../helpers.ts";
+import { test } from "../deadline.ts";
 
 const text = (s: string) => new TextEncoder().encode(s);
 
@@ -14,7 +15,7 @@ function connectFrom(localAddress: string, port: number): Promise<net.Socket> {
   });
 }
 
-Deno.test("RETR sends exactly the file's bytes and 226", async () => {
+test("RETR sends exactly the file's bytes and 226", async () => {
   await using ts = await startServer();
   const data = randomBytes(3 * 1024 * 1024 + 17);
   await Deno.writeFile(`${ts.root}/r.bin`, data);
@@ -26,7 +27,7 @@ Deno.test("RETR sends exactly the file's bytes and 226", async () => {
   assert.equal(await sha256(got), await sha256(data));
 });
 
-Deno.test("STOR stores every byte before 226, replacing the old file", async () => {
+test("STOR stores every byte before 226, replacing the old file", async () => {
   await using ts = await startServer();
   await Deno.writeFile(`${ts.root}/s.bin`, text("old"));
   const data = randomBytes(2 * 1024 * 1024 + 3);
@@ -39,7 +40,7 @@ Deno.test("STOR stores every byte before 226, replacing the old file", async () 
   assert.deepEqual([...Deno.readDirSync(ts.root)].map((e) => e.name), ["s.bin"]);
 });
 
-Deno.test("TYPE A converts LF to CRLF on download and CRLF to LF on upload", async () => {
+test("TYPE A converts LF to CRLF on download and CRLF to LF on upload", async () => {
   await using ts = await startServer();
   await Deno.writeTextFile(`${ts.root}/t.txt`, "a\nb\r\nc\n");
   const client = await ts.client();
@@ -51,7 +52,7 @@ Deno.test("TYPE A converts LF to CRLF on download and CRLF to LF on upload", asy
   assert.equal((await client.send("SIZE t.txt")).text, "7");
 });
 
-Deno.test("a transfer without PASV/PORT gets 425 and no 150", async () => {
+test("a transfer without PASV/PORT gets 425 and no 150", async () => {
   await using ts = await startServer();
   await Deno.writeTextFile(`${ts.root}/a.txt`, "a");
   const client = await ts.client();
@@ -61,7 +62,7 @@ Deno.test("a transfer without PASV/PORT gets 425 and no 150", async () => {
   assert.equal((await client.send("NOOP")).code, 200);
 });
 
-Deno.test("missing files and folders fail with 550 before any 150", async () => {
+test("missing files and folders fail with 550 before any 150", async () => {
   await using ts = await startServer();
   await Deno.mkdir(`${ts.root}/d`);
   const client = await ts.client();
@@ -73,7 +74,7 @@ Deno.test("missing files and folders fail with 550 before any 150", async () => 
   assert.deepEqual((await client.upload("STOR d", text("x"))).map((r) => r.code), [553]);
 });
 
-Deno.test("LIST and NLST: every flag form, a path, a file; dotfiles only with -a", async () => {
+test("LIST and NLST: every flag form, a path, a file; dotfiles only with -a", async () => {
   await using ts = await startServer();
   await Deno.mkdir(`${ts.root}/sub`);
   await Deno.writeTextFile(`${ts.root}/sub/visible.txt`, "12345");
@@ -106,7 +107,7 @@ Deno.test("LIST and NLST: every flag form, a path, a file; dotfiles only with -a
   assert.match(one[0], / top\.txt$/);
 });
 
-Deno.test("PWD and MKD double quotes in names; DELE talks about a file", async () => {
+test("PWD and MKD double quotes in names; DELE talks about a file", async () => {
   await using ts = await startServer();
   const client = await ts.client();
   const mkd = await client.send('MKD a "q" b');
@@ -121,7 +122,7 @@ Deno.test("PWD and MKD double quotes in names; DELE talks about a file", async (
   assert.equal((await client.send("DELE f.txt")).code, 550);
 });
 
-Deno.test("folders: MKD, CWD, CDUP, RMD of empty only, names with spaces and UTF-8", async () => {
+test("folders: MKD, CWD, CDUP, RMD of empty only, names with spaces and UTF-8", async () => {
   await using ts = await startServer();
   const client = await ts.client();
   assert.equal((await client.send("MKD dir with space")).code, 257);
@@ -139,14 +140,14 @@ Deno.test("folders: MKD, CWD, CDUP, RMD of empty only, names with spaces and UTF
   assert.equal((await client.send("RMD f")).code, 550);
 });
 
-Deno.test("names with CR or LF are refused with 553", async () => {
+test("names with CR or LF are refused with 553", async () => {
   await using ts = await startServer();
   const client = await ts.client();
   // A NUL inside a line is the only way to smuggle such a byte through the line reader.
   assert.equal((await client.send("MKD a\0b")).code, 553);
 });
 
-Deno.test("SIZE answers for files only; RNFR/RNTO renames; RNTO without RNFR is 503", async () => {
+test("SIZE answers for files only; RNFR/RNTO renames; RNTO without RNFR is 503", async () => {
   await using ts = await startServer();
   await Deno.writeTextFile(`${ts.root}/a.txt`, "hello");
   await Deno.mkdir(`${ts.root}/dir`);
@@ -165,7 +166,7 @@ Deno.test("SIZE answers for files only; RNFR/RNTO renames; RNTO without RNFR is 
   assert.equal((await client.send("RNFR nope")).code, 550);
 });
 
-Deno.test("traversal stays inside the root", async () => {
+test("traversal stays inside the root", async () => {
   await using ts = await startServer();
   await Deno.writeTextFile(`${ts.root}/in.txt`, "in");
   const client = await ts.client();
@@ -177,7 +178,7 @@ Deno.test("traversal stays inside the root", async () => {
   assert.deepEqual(listing.lines, ["../../in.txt"]);
 });
 
-Deno.test("a symlink pointing outside the root is refused", async () => {
+test("a symlink pointing outside the root is refused", async () => {
   const outside = await Deno.makeTempDir();
   await Deno.writeTextFile(`${outside}/secret.txt`, "secret");
   try {
@@ -205,7 +206,7 @@ Deno.test("a symlink pointing outside the root is refused", async () => {
   }
 });
 
-Deno.test("a second PASV closes the first listener", async () => {
+test("a second PASV closes the first listener", async () => {
   await using ts = await startServer();
   const client = await ts.client();
   const first = await client.send("EPSV");
@@ -214,7 +215,7 @@ Deno.test("a second PASV closes the first listener", async () => {
   await assert.rejects(Deno.connect({ hostname: "127.0.0.1", port }));
 });
 
-Deno.test("PASV replies 227 with the numeric address; an exhausted range is 425", async () => {
+test("PASV replies 227 with the numeric address; an exhausted range is 425", async () => {
   const probe = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   const port = probe.addr.port;
   probe.close();
@@ -231,13 +232,13 @@ Deno.test("PASV replies 227 with the numeric address; an exhausted range is 425"
   assert.equal((await b.send("NOOP")).code, 200);
 });
 
-Deno.test("passive_address is advertised in 227", async () => {
+test("passive_address is advertised in 227", async () => {
   await using ts = await startServer({ passiveAddress: "10.1.2.3" });
   const client = await ts.client();
   assert.match((await client.send("PASV")).text, /^Entering Passive Mode \(10,1,2,3,\d+,\d+\)\.$/);
 });
 
-Deno.test("a passive connection from a foreign address is closed; the client still connects", async () => {
+test("a passive connection from a foreign address is closed; the client still connects", async () => {
   await using ts = await startServer();
   await Deno.writeTextFile(`${ts.root}/a.txt`, "payload");
   const client = await ts.client();
@@ -255,7 +256,7 @@ Deno.test("a passive connection from a foreign address is closed; the client sti
   assert.equal((await client.read()).code, 226);
 });
 
-Deno.test("PORT and EPRT only to the client's own address and ports >= 1024", async () => {
+test("PORT and EPRT only to the client's own address and ports >= 1024", async () => {
   await using ts = await startServer();
   const client = await ts.client();
   assert.equal((await client.send("PORT 10,0,0,1,200,10")).code, 500);
@@ -270,7 +271,7 @@ Deno.test("PORT and EPRT only to the client's own address and ports >= 1024", as
   assert.equal((await client.send("PORT 127,0,0,1,19,136")).code, 200);
 });
 
-Deno.test("active mode (PORT) transfers data to the client", async () => {
+test("active mode (PORT) transfers data to the client", async () => {
   await using ts = await startServer();
   const data = randomBytes(500_000);
   await Deno.writeFile(`${ts.root}/a.bin`, data);
@@ -287,7 +288,7 @@ Deno.test("active mode (PORT) transfers data to the client", async () => {
   assert.equal(await sha256(got), await sha256(data));
 });
 
-Deno.test("EPSV on IPv6 works; EPSV 1 there is 522 and PASV is refused", async (t) => {
+test("EPSV on IPv6 works; EPSV 1 there is 522 and PASV is refused", async (t) => {
   let ts;
   try {
     ts = await startServer({ hostname: "::1" });
@@ -306,7 +307,7 @@ Deno.test("EPSV on IPv6 works; EPSV 1 there is 522 and PASV is refused", async (
   assert.equal(new TextDecoder().decode(data), "v6");
 });
 
-Deno.test("a client that vanishes mid-upload leaves the old file and no temp file", async () => {
+test("a client that vanishes mid-upload leaves the old file and no temp file", async () => {
   await using ts = await startServer();
   await Deno.writeTextFile(`${ts.root}/keep.txt`, "previous");
   const failed = Promise.withResolvers<string>();
@@ -336,7 +337,7 @@ Deno.test("a client that vanishes mid-upload leaves the old file and no temp fil
   await waitFor(() => [...Deno.readDirSync(ts.root)].length === 1, 5000, "temp file removal");
 });
 
-Deno.test("a reset data connection fails the upload with 426 and keeps the old file", async () => {
+test("a reset data connection fails the upload with 426 and keeps the old file", async () => {
   await using ts = await startServer();
   await Deno.writeTextFile(`${ts.root}/keep.txt`, "previous");
   const client = await ts.client();
@@ -355,7 +356,7 @@ Deno.test("a reset data connection fails the upload with 426 and keeps the old f
   assert.equal((await client.send("NOOP")).code, 200);
 });
 
-Deno.test("a storage failure mid-upload is 451, never 226", async () => {
+test("a storage failure mid-upload is 451, never 226", async () => {
   await using ts = await startServer();
   const inner = new FileStorage({ root: ts.root });
   const broken: StorageConnector = {
@@ -380,7 +381,7 @@ Deno.test("a storage failure mid-upload is 451, never 226", async () => {
   assert.equal((await client.send("NOOP")).code, 200);
 });
 
-Deno.test("the passive accept timeout gives 425 after 150", async () => {
+test("the passive accept timeout gives 425 after 150", async () => {
   await using ts = await startServer({ passiveAcceptTimeoutMs: 100 });
   await Deno.writeTextFile(`${ts.root}/a.txt`, "a");
   const client = await ts.client();
@@ -389,7 +390,7 @@ Deno.test("the passive accept timeout gives 425 after 150", async () => {
   assert.equal((await client.read()).code, 425);
 });
 
-Deno.test("ABOR during a download: 426 then 226, and the session goes on", async () => {
+test("ABOR during a download: 426 then 226, and the session goes on", async () => {
   await using ts = await startServer();
   await Deno.writeFile(`${ts.root}/big.bin`, randomBytes(32 * 1024 * 1024));
   const client = await ts.client();
@@ -405,7 +406,7 @@ Deno.test("ABOR during a download: 426 then 226, and the session goes on", async
   assert.equal((await client.send("NOOP")).code, 200);
 });
 
-Deno.test("STAT during a transfer reports progress; other commands wait", async () => {
+test("STAT during a transfer reports progress; other commands wait", async () => {
   await using ts = await startServer();
   await Deno.writeFile(`${ts.root}/big.bin`, randomBytes(16 * 1024 * 1024));
   const client = await ts.client();
@@ -423,7 +424,7 @@ Deno.test("STAT during a transfer reports progress; other commands wait", async 
   assert.equal((await client.read()).code, 200);
 });
 
-Deno.test("QUIT during an upload lets it finish, then 226 and 221", async () => {
+test("QUIT during an upload lets it finish, then 226 and 221", async () => {
   await using ts = await startServer();
   const client = await ts.client();
   await client.send("TYPE I");
@@ -440,7 +441,7 @@ Deno.test("QUIT during an upload lets it finish, then 226 and 221", async () => 
   assert.equal(await sha256(await Deno.readFile(`${ts.root}/q.bin`)), await sha256(payload));
 });
 
-Deno.test("transfer events report path, bytes and outcome after storage", async () => {
+test("transfer events report path, bytes and outcome after storage", async () => {
   await using ts = await startServer();
   const events: string[] = [];
   ts.server.addEventListener("transfer-complete", (e) => {
@@ -454,7 +455,7 @@ Deno.test("transfer events report path, bytes and outcome after storage", async 
   assert.deepEqual(events, ["STOR /e.bin 1234 ok", "RETR /e.bin 1234 ok", "DELE /e.bin 0 ok"]);
 });
 
-Deno.test("close() lets a running upload finish, then refuses new connections", async () => {
+test("close() lets a running upload finish, then refuses new connections", async () => {
   const ts = await startServer();
   try {
     const client = await ts.client();

@@ -12,6 +12,7 @@ import { MemoryStorage } from "../../src/storage/memory.ts";
 import { faultyStorage } from "../../src/testing/faulty.ts";
 import { RawFtpClient } from "../../src/testing/raw_client.ts";
 import { randomBytes, sha256, startServer, waitFor } from "../helpers.ts";
+import { test } from "../deadline.ts";
 
 const MIB = 1024 * 1024;
 const encoder = new TextEncoder();
@@ -195,13 +196,13 @@ async function vanishMidTransfer(
 }
 
 for (const how of ["rst", "fin"] as const) {
-  Deno.test(`a client that vanishes mid-RETR (${how}) is released without an error storm`, () =>
+  test(`a client that vanishes mid-RETR (${how}) is released without an error storm`, () =>
     vanishMidTransfer("RETR /big.bin", how));
-  Deno.test(`a client that vanishes mid-LIST (${how}) is released without an error storm`, () =>
+  test(`a client that vanishes mid-LIST (${how}) is released without an error storm`, () =>
     vanishMidTransfer("LIST /big", how));
 }
 
-Deno.test("a client flooding NOOPs without reading is back-pressured; every reply is 200", async () => {
+test("a client flooding NOOPs without reading is back-pressured; every reply is 200", async () => {
   const log = capture();
   await using ts = await startServer({ storage: new MemoryStorage(), logger: log.logger });
   const conn = await Deno.connect(ts.addr);
@@ -288,7 +289,7 @@ Deno.test("a client flooding NOOPs without reading is back-pressured; every repl
   assert.deepEqual(log.lines.filter((l) => l.level !== "info"), []);
 });
 
-Deno.test({
+test({
   name: "a client that never reads its replies is dropped by the idle timeout; close() ends",
   // Session.terminate() used to wait for its 421 behind the blocked replies forever; it now
   // drops the connection after a deadline.
@@ -329,7 +330,7 @@ Deno.test({
   },
 });
 
-Deno.test("max_sessions: connections over the total limit get 421 at connect", async () => {
+test("max_sessions: connections over the total limit get 421 at connect", async () => {
   const log = capture();
   await using ts = await startServer({
     storage: new MemoryStorage(),
@@ -368,7 +369,7 @@ Deno.test("max_sessions: connections over the total limit get 421 at connect", a
   assert.deepEqual(log.lines.filter((l) => l.level === "error"), []);
 });
 
-Deno.test("the idle timeout is paused while a slow transfer runs, both ways", async () => {
+test("the idle timeout is paused while a slow transfer runs, both ways", async () => {
   const memory = new MemoryStorage();
   const size = 48 * 1024;
   const content = randomBytes(size);
@@ -403,7 +404,7 @@ Deno.test("the idle timeout is paused while a slow transfer runs, both ways", as
   await waitFor(() => ts.server.sessionCount === 0, 5000, "the session to be released");
 });
 
-Deno.test("a hanging storage read hits the data stall timeout: 426, session usable", async () => {
+test("a hanging storage read hits the data stall timeout: 426, session usable", async () => {
   const memory = new MemoryStorage();
   await put(memory, "/hang.bin", randomBytes(64 * 1024));
   await using ts = await startServer({
@@ -424,7 +425,7 @@ Deno.test("a hanging storage read hits the data stall timeout: 426, session usab
   await waitFor(() => ts.server.sessionCount === 0, 5000, "the session to be released");
 });
 
-Deno.test("a hanging storage write hits the data stall timeout: 426, nothing stored", async () => {
+test("a hanging storage write hits the data stall timeout: 426, nothing stored", async () => {
   const memory = new MemoryStorage();
   await using ts = await startServer({
     storage: faultyStorage(memory, { hangWrite: 1000 }),
@@ -454,7 +455,7 @@ Deno.test("a hanging storage write hits the data stall timeout: 426, nothing sto
   await waitFor(() => ts.server.sessionCount === 0, 5000, "the session to be released");
 });
 
-Deno.test("a storage error mid-RETR is 451 (never 226) and the session stays usable", async () => {
+test("a storage error mid-RETR is 451 (never 226) and the session stays usable", async () => {
   const log = capture();
   const memory = new MemoryStorage();
   const big = randomBytes(MIB);
@@ -484,7 +485,7 @@ Deno.test("a storage error mid-RETR is 451 (never 226) and the session stays usa
   assert.deepEqual(log.lines.filter((l) => l.level === "error"), [], describe(log.lines));
 });
 
-Deno.test("a client that stops reading a download hits the data stall timeout: 426", async () => {
+test("a client that stops reading a download hits the data stall timeout: 426", async () => {
   const memory = new MemoryStorage();
   await put(memory, "/big.bin", new Uint8Array(48 * MIB));
   await using ts = await startServer({ storage: memory, dataStallTimeoutMs: 300 });
@@ -506,7 +507,7 @@ Deno.test("a client that stops reading a download hits the data stall timeout: 4
   await waitFor(() => ts.server.sessionCount === 0, 5000, "the session to be released");
 });
 
-Deno.test("a client that goes silent mid-upload hits the data stall timeout: 426, old file kept", async () => {
+test("a client that goes silent mid-upload hits the data stall timeout: 426, old file kept", async () => {
   const memory = new MemoryStorage();
   const old = randomBytes(1000);
   await put(memory, "/up.bin", old);
@@ -528,7 +529,7 @@ Deno.test("a client that goes silent mid-upload hits the data stall timeout: 426
   await waitFor(() => ts.server.sessionCount === 0, 5000, "the session to be released");
 });
 
-Deno.test("a connection flood over the limits: exactly max_sessions served, the rest 421", async () => {
+test("a connection flood over the limits: exactly max_sessions served, the rest 421", async () => {
   const log = capture();
   await using ts = await startServer({
     storage: new MemoryStorage(),

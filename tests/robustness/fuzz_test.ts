@@ -19,6 +19,7 @@ import { FtpServer } from "../../src/server.ts";
 import type { LogLevel } from "../../src/log.ts";
 import { waitFor } from "../helpers.ts";
 import { concat, FuzzGenerator } from "./fuzz_gen.ts";
+import { test } from "../deadline.ts";
 
 const DEFAULT_SEED = 0x5eed0007;
 const DEFAULT_ITERATIONS = 3000;
@@ -203,7 +204,14 @@ async function namesContaining(dir: string, marker: string): Promise<string[]> {
   return found;
 }
 
-Deno.test("fuzzed command lines never crash the server or escape the root", async () => {
+test({
+  name: "fuzzed command lines never crash the server or escape the root",
+  // Long runs (deno task fuzz) get time in proportion; the CI run, the default minute.
+  deadlineMs: Math.max(60_000, envNumber("FUZZ_ITERATIONS", DEFAULT_ITERATIONS) * 20),
+  fn: fuzz,
+});
+
+async function fuzz(): Promise<void> {
   const seed = envNumber("FUZZ_SEED", DEFAULT_SEED);
   const iterations = envNumber("FUZZ_ITERATIONS", DEFAULT_ITERATIONS);
   const outer = await Deno.makeTempDir({ prefix: "exftp-fuzz-" });
@@ -401,4 +409,4 @@ Deno.test("fuzzed command lines never crash the server or escape the root", asyn
       }`,
   );
   await Deno.remove(outer, { recursive: true });
-});
+}
