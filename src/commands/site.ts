@@ -4,6 +4,7 @@
  * @module
  */
 
+import { asciiUpperCase } from "../control/ascii.ts";
 import { FtpError } from "../errors.ts";
 import type { Session } from "../session.ts";
 import { logRefusal } from "./files.ts";
@@ -61,7 +62,7 @@ export const siteCommands: Record<string, CommandSpec> = {
     argument: "required",
     async handle(session, argument) {
       const space = argument.indexOf(" ");
-      const name = (space < 0 ? argument : argument.slice(0, space)).toUpperCase();
+      const name = asciiUpperCase(space < 0 ? argument : argument.slice(0, space));
       const rest = space < 0 ? "" : argument.slice(space + 1);
       const command = Object.hasOwn(SITE_COMMANDS, name) ? SITE_COMMANDS[name] : undefined;
       if (!command) {

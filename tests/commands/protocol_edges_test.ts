@@ -25,6 +25,9 @@ test("verbs are ASCII only: ſtor, ﬆat, lıst are unknown (500); stor, Stat st
   assert.equal((await client.send("Stat")).code, 211);
   assert.equal((await client.send("noop")).code, 200);
   assert.equal((await client.send("HELP ſtor")).code, 502);
+  // SITE's own sub-commands too: ſite help is unknown, site cHmod is not.
+  assert.equal((await client.send("SITE ſite")).code, 504);
+  assert.equal((await client.send("SITE chmod 644 nothing-here")).code, 550);
 });
 
 test("LIST, NLST and STAT keep a name's leading and trailing spaces; -la still parses", async () => {
