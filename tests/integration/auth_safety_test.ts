@@ -15,7 +15,7 @@ import { BearerAuthenticator } from "../../src/auth/bearer.ts";
 import { DigestAuthenticator } from "../../src/auth/digest.ts";
 import type { HttpAuthenticatorOptions } from "../../src/auth/http.ts";
 import { PassthroughAuthenticator } from "../../src/auth/passthrough.ts";
-import type { Authenticator } from "../../src/auth/types.ts";
+import { type Authenticator, AuthUnavailableError } from "../../src/auth/types.ts";
 import { WebhookAuthenticator } from "../../src/auth/webhook.ts";
 import type { Logger } from "../../src/log.ts";
 import { ServerMetrics } from "../../src/metrics.ts";
@@ -323,6 +323,23 @@ Deno.test("re-validation outage: 421 and close, counted as an outage", async () 
   assert.match(reply.lines.join(""), /service not available/);
   assert.ok(await client.closedByServer());
   assert.match(metrics.render(), /^exftp_auth_unavailable_total 1$/m);
+});
+
+Deno.test("custom authenticators: AuthUnavailableError is 421 without a failure; other throws are 530", async () => {
+  let failed = 0;
+  const down: Authenticator = {
+    authenticate: () => Promise.reject(new AuthUnavailableError("user database down")),
+  };
+  const buggy: Authenticator = { authenticate: () => Promise.reject(new Error("bug")) };
+  for (const [authenticator, code, failures] of [[down, 421, 0], [buggy, 530, 1]] as const) {
+    failed = 0;
+    await using ts = await startServer({ authenticator });
+    ts.server.addEventListener("login-failed", () => failed++);
+    using client = await RawFtpClient.connect(ts.addr);
+    await client.send("USER alice");
+    assert.equal((await client.send("PASS pw")).code, code);
+    assert.equal(failed, failures);
+  }
 });
 
 // ---------------------------------------------------------------------------
