@@ -28,6 +28,7 @@ export type {
   TransferKind,
 } from "./src/events.ts";
 export type { AuthContext, Authenticator, Credentials, FtpUser } from "./src/auth/types.ts";
+export { AuthUnavailableError } from "./src/auth/types.ts";
 export { NoAuthAuthenticator } from "./src/auth/no_auth.ts";
 export { PassthroughAuthenticator } from "./src/auth/passthrough.ts";
 export { BasicAuthenticator } from "./src/auth/basic.ts";

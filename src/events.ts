@@ -45,6 +45,11 @@ export interface FtpServerEventMap {
   login: CustomEvent<SessionEventDetail>;
   /** A login failed. */
   "login-failed": CustomEvent<SessionEventDetail>;
+  /**
+   * The authenticator could not decide (its service is down): a login or a
+   * re-validation was answered 421. Never counted as a failed login.
+   */
+  "auth-unavailable": CustomEvent<SessionEventDetail>;
   /** A transfer or file operation finished with success. */
   "transfer-complete": CustomEvent<TransferEventDetail>;
   /** A transfer or file operation failed or was aborted. */

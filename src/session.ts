@@ -7,7 +7,7 @@
  * @module
  */
 
-import type { AuthContext, FtpUser } from "./auth/types.ts";
+import { type AuthContext, AuthUnavailableError, type FtpUser } from "./auth/types.ts";
 import type { CommandSpec } from "./commands/types.ts";
 import { asciiUpperCase } from "./control/ascii.ts";
 import { readControlLines } from "./control/line_reader.ts";
@@ -456,6 +456,15 @@ export class Session {
     try {
       valid = await authenticator.isStillValid(this.user, this.authContext);
     } catch (error) {
+      if (error instanceof AuthUnavailableError) {
+        this.log("error", "Authentication service unavailable; closing the session", {
+          error: error.message,
+        });
+        this.context.emit("auth-unavailable", this.eventDetail);
+        await this.reply(421, "Authentication service not available; closing connection");
+        this.close();
+        return false;
+      }
       this.log("warn", "Re-validating the user failed", { error: String(error) });
     }
     if (valid) {

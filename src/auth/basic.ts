@@ -57,6 +57,6 @@ export class BasicAuthenticator extends HttpAuthenticator<UsernamePassword> {
       headers: { Authorization: `Basic ${base64Utf8(`${username}:${password}`)}` },
       secrets: [password],
     }, context);
-    return { ok: this.verdictOf(outcome, target, context) };
+    return this.verdictOf(outcome, target, context);
   }
 }

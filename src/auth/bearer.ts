@@ -10,12 +10,13 @@ import {
   type HttpAuthenticatorOptions,
   type HttpTarget,
   type HttpVerdict,
+  redactUrl,
 } from "./http.ts";
 import type { AuthContext, Credentials } from "./types.ts";
 
-/** The proof of identity of {@linkcode BearerAuthenticator}: the token. */
+/** The proof of identity of {@linkcode BearerAuthenticator}: the token, and the name claimed. */
 export interface BearerToken {
-  /** The name the client gave (a label; the service may name another). */
+  /** The USER the client gave (empty when it gave none); sent along as `X-FTP-Username`. */
   username: string;
   /** The token (the FTP password). */
   token: string;
@@ -24,13 +25,24 @@ export interface BearerToken {
 // RFC 6750 b64token.
 const TOKEN = /^[A-Za-z0-9\-._~+/]+=*$/;
 
+/** The request header carrying the claimed FTP user name (percent-encoded UTF-8). */
+export const BEARER_USERNAME_HEADER = "X-FTP-Username";
+
 /**
- * Sends the FTP password as `Authorization: Bearer <token>` to `loginUrl`;
- * HTTP 200 lets the user in. The USER name is not checked by the service, so
- * it is only a label: when the service answers with a JSON object naming the
- * user (`{"username": "alice"}`), that name is the session's user name instead
- * (use this when storage is scoped by user name, or a client could pick any
- * folder). An empty USER becomes `anonymous`.
+ * Sends the FTP password as `Authorization: Bearer <token>` to `loginUrl`,
+ * with the client's USER (when it gave one) as `X-FTP-Username`, percent-encoded
+ * like a URL component (`alice` stays `alice`). Only HTTP 200 lets the user
+ * in, and the session's user is always one the service vouched for:
+ *
+ * - a JSON answer (`Content-Type: application/json`) naming the user,
+ *   `{"username": "alice"}`, makes that the session's user, whatever USER said;
+ * - an answer naming no user accepts the USER sent, since the service saw the
+ *   pair and said yes to it. A service that checks the token only **must**
+ *   name the user (or refuse a name that isn't the token's), or any token
+ *   holder may claim any name, and with storage scoped by user name
+ *   (`prefix: "{username}"`) open any user's folder;
+ * - no USER (PASS alone, see {@linkcode usernameOptional}) and no name in the
+ *   answer is a refusal, logged.
  *
  * @example
  * ```ts
@@ -42,13 +54,13 @@ const TOKEN = /^[A-Za-z0-9\-._~+/]+=*$/;
  * ```
  */
 export class BearerAuthenticator extends HttpAuthenticator<BearerToken> {
-  /** PASS may come without a meaningful USER. */
+  /** PASS may come without USER: the service names the user. */
   readonly usernameOptional = true;
 
   /**
    * Check the options.
    *
-   * @throws {TypeError | RangeError} for a bad URL, method, timeout, TTL or hash type
+   * @throws {TypeError | RangeError} for a bad URL, method, timeout or TTL
    */
   constructor(options: HttpAuthenticatorOptions) {
     super("bearer", options);
@@ -57,23 +69,41 @@ export class BearerAuthenticator extends HttpAuthenticator<BearerToken> {
   /** Refuses what can't be a token (empty, spaces, other characters). */
   protected proofOf({ username, password }: Credentials): Promise<BearerToken | null> {
     if (!TOKEN.test(password)) return Promise.resolve(null);
-    return Promise.resolve({ username: username.trim() || "anonymous", token: password });
+    return Promise.resolve({ username: username.trim(), token: password });
   }
 
-  /** One request with the Bearer header; yes on 200, with the name the service reports. */
+  /** One request with the Bearer header; yes on 200, with the name the service vouches for. */
   protected async ask(
     { username, token }: BearerToken,
     target: HttpTarget,
     context?: AuthContext,
   ): Promise<HttpVerdict> {
+    const headers: Record<string, string> = { Authorization: `Bearer ${token}` };
+    if (username !== "") headers[BEARER_USERNAME_HEADER] = encodeURIComponent(username);
     const outcome = await this.http.request({
       ...target,
-      headers: { Authorization: `Bearer ${token}` },
+      headers,
       readBody: true,
       secrets: [token],
     }, context);
-    if (!this.verdictOf(outcome, target, context) || !outcome.ok) return { ok: false };
-    return { ok: true, username: reportedName(outcome.headers, outcome.body) ?? username };
+    const verdict = this.verdictOf(outcome, target, context);
+    if (!verdict.ok || !outcome.ok) return verdict;
+    const reported = reportedName(outcome.headers, outcome.body);
+    if (reported !== undefined) {
+      if (username !== "" && reported !== username) {
+        context?.log("info", "Token service named another user than USER; using its name", {
+          claimed: username,
+          username: reported,
+        });
+      }
+      return { ok: true, username: reported };
+    }
+    if (username !== "") return { ok: true, username };
+    context?.log("warn", "Token accepted but no user named: login refused", {
+      url: redactUrl(target.url),
+      hint: 'send USER, or have the service answer JSON {"username": …}',
+    });
+    return { ok: false };
   }
 }
 

@@ -382,8 +382,10 @@ export class DigestAuthenticator extends HttpAuthenticator<UsernamePassword> {
     context?: AuthContext,
   ): Promise<HttpVerdict> {
     const secrets = [password];
+    // Neither request follows a redirect: a 3xx to the challenge is a refusal
+    // (logged with its Location), and the answer goes to the URL asked only.
     const first = await this.http.request({ ...target, secrets }, context);
-    if (!first.ok) return { ok: false };
+    if (!first.ok) return { ok: false, unavailable: first.reason };
     const log = (problem: string, fields: Record<string, unknown> = {}) =>
       context?.log("warn", `Digest login impossible: ${problem}`, {
         url: redactUrl(target.url),
@@ -391,9 +393,13 @@ export class DigestAuthenticator extends HttpAuthenticator<UsernamePassword> {
         ...fields,
       });
     if (first.status !== 401) {
-      log("the service did not answer 401 to a request without credentials", {
-        status: first.status,
-      });
+      const verdict = this.verdictOf(first, target, context);
+      if (verdict.unavailable !== undefined) return verdict;
+      if (first.status === 200 || first.status === 403) {
+        log("the service did not answer 401 to a request without credentials", {
+          status: first.status,
+        });
+      }
       return { ok: false };
     }
     let challenge;
@@ -409,13 +415,11 @@ export class DigestAuthenticator extends HttpAuthenticator<UsernamePassword> {
       log(challenge.problem);
       return { ok: false };
     }
-    // Answer where the challenge came from (after any redirect).
-    const answered = { url: first.url, method: target.method };
     const authorization = await digestAuthorization(challenge, {
       username,
       password,
       method: target.method,
-      uri: first.url.pathname + first.url.search,
+      uri: target.url.pathname + target.url.search,
     });
     const headers: Record<string, string> = { Authorization: authorization };
     // Some services tie the nonce to a cookie set with the challenge (httpbin's
@@ -423,7 +427,7 @@ export class DigestAuthenticator extends HttpAuthenticator<UsernamePassword> {
     const cookies = first.headers.getSetCookie().map((cookie) => cookie.split(";")[0].trim())
       .filter((pair) => /^[^=\s]+=/.test(pair));
     if (cookies.length > 0) headers.Cookie = cookies.join("; ");
-    const second = await this.http.request({ ...answered, headers, secrets }, context);
-    return { ok: this.verdictOf(second, answered, context) };
+    const second = await this.http.request({ ...target, headers, secrets }, context);
+    return this.verdictOf(second, target, context);
   }
 }

@@ -6,7 +6,13 @@
  * @module
  */
 
-import type { AuthContext, Authenticator, Credentials, FtpUser } from "./types.ts";
+import {
+  type AuthContext,
+  type Authenticator,
+  AuthUnavailableError,
+  type Credentials,
+  type FtpUser,
+} from "./types.ts";
 
 /** Default request timeout of the HTTP authenticators, in ms. */
 export const DEFAULT_HTTP_TIMEOUT_MS = 10_000;
@@ -23,8 +29,8 @@ export interface HttpAuthenticatorOptions {
   timeoutMs?: number;
   /**
    * When set, each session asks this URL, with the same proof of identity as
-   * at login, whether its user is still valid; any answer but 200 ends the
-   * session with 421.
+   * at login, whether its user is still valid; any answer but 200 (a redirect
+   * too) ends the session with 421.
    */
   authenticatedUrl?: string | URL;
   /** HTTP method of the re-validation request. @default {"GET"} */
@@ -53,16 +59,20 @@ export interface UsernamePassword {
 export type HttpOutcome =
   | {
     ok: true;
-    /** The final status, after redirects. */
+    /** The status (redirects are not followed: a 3xx is returned as it is). */
     status: number;
-    /** The final response headers. */
+    /** The response headers. */
     headers: Headers;
-    /** The final URL, after redirects. */
+    /** The URL asked. */
     url: URL;
     /** The body, when asked for (at most 64 KiB are read). */
     body?: string;
   }
-  | { ok: false };
+  | {
+    ok: false;
+    /** Why there is no answer (no secrets, no query): a network error or a timeout. */
+    reason: string;
+  };
 
 /** One request to send. */
 export interface HttpRequest extends HttpTarget {
@@ -148,10 +158,12 @@ export function toHex(bytes: ArrayBuffer | Uint8Array): string {
 }
 
 /**
- * Sends the authenticators' requests: native fetch, redirects followed, a
- * timeout covering the whole exchange, every body consumed or cancelled. It
- * never throws: a network error or a timeout is an outcome `{ ok: false }`
- * plus a warning naming the URL (without query or secrets).
+ * Sends the authenticators' requests: native fetch, redirects **not**
+ * followed (a 3xx comes back as the outcome, so credentials only ever go to
+ * the URL asked), a timeout covering the whole exchange, every body consumed
+ * or cancelled. It never throws: a network error or a timeout is an outcome
+ * `{ ok: false }` plus an error-level log line naming the URL (without query
+ * or secrets).
  *
  * @example
  * ```ts
@@ -190,7 +202,7 @@ export class HttpClient {
       const response = await fetch(request.url, {
         method: request.method,
         headers: request.headers,
-        redirect: "follow",
+        redirect: "manual",
         signal: controller.signal,
       });
       let body: string | undefined;
@@ -200,19 +212,19 @@ export class HttpClient {
         ok: true,
         status: response.status,
         headers: response.headers,
-        url: new URL(response.url || request.url),
+        url: request.url,
         body,
       };
     } catch (error) {
       const reason = timedOut
         ? `no answer within ${this.timeoutMs} ms`
         : scrub(error instanceof Error ? error.message : String(error), request);
-      context?.log("warn", "Authentication service unreachable", {
+      context?.log("error", "Authentication service unreachable", {
         url: redactUrl(request.url),
         method: request.method,
         error: reason,
       });
-      return { ok: false };
+      return { ok: false, reason: `${redactUrl(request.url)}: ${reason}` };
     } finally {
       clearTimeout(timer);
     }
@@ -260,6 +272,11 @@ export interface HttpVerdict {
   ok: boolean;
   /** The user name the service reports, when it names one. */
   username?: string;
+  /**
+   * Set when the service could not decide (unreachable, timed out, 5xx): why,
+   * without secrets. The login is then answered 421 and not counted as a failure.
+   */
+  unavailable?: string;
 }
 
 /**
@@ -294,7 +311,7 @@ export interface HttpVerdict {
  *       { ...target, headers: { "X-Api-Key": proof.key }, secrets: [proof.key] },
  *       context,
  *     );
- *     return { ok: this.verdictOf(outcome, target, context) };
+ *     return this.verdictOf(outcome, target, context);
  *   }
  * }
  * const authenticator = new ApiKeyAuthenticator("https://auth.example.com/key");
@@ -349,13 +366,17 @@ export abstract class HttpAuthenticator<Proof> implements Authenticator {
         // A user object this authenticator did not produce proves nothing.
         if (proof === undefined) return false;
         const verdict = await this.ask(proof, target, context);
-        if (!verdict.ok) {
+        if (verdict.unavailable !== undefined) throw new AuthUnavailableError(verdict.unavailable);
+        // A service that now names someone else no longer vouches for this user.
+        const valid = verdict.ok &&
+          (verdict.username === undefined || verdict.username === user.username);
+        if (!valid) {
           context?.log("info", "Authentication service no longer accepts the user", {
             url: redactUrl(this.authenticatedUrl!),
             username: user.username,
           });
         }
-        return verdict.ok;
+        return valid;
       };
     } else if (options.authenticatedMethod !== undefined) {
       throw new TypeError("authenticatedMethod needs authenticatedUrl");
@@ -364,20 +385,18 @@ export abstract class HttpAuthenticator<Proof> implements Authenticator {
     }
   }
 
-  /** Ask the login URL; on HTTP 200, resolve with the user. Never throws. */
+  /**
+   * Ask the login URL; on HTTP 200, resolve with the user.
+   *
+   * @throws {AuthUnavailableError} when the service is unreachable, times out or answers 5xx
+   */
   async authenticate(credentials: Credentials, context?: AuthContext): Promise<FtpUser | null> {
+    let verdict: HttpVerdict;
+    let proof: Proof | null;
     try {
-      const proof = await this.proofOf(credentials);
+      proof = await this.proofOf(credentials);
       if (proof === null) return null;
-      const verdict = await this.ask(
-        proof,
-        { url: this.loginUrl, method: this.loginMethod },
-        context,
-      );
-      if (!verdict.ok) return null;
-      const user: FtpUser = { username: verdict.username ?? credentials.username };
-      if (this.authenticatedUrl) this.#proofs.set(user, proof);
-      return user;
+      verdict = await this.ask(proof, { url: this.loginUrl, method: this.loginMethod }, context);
     } catch (error) {
       // Subclasses don't throw on purpose; a bug must still be a refusal
       // whose message can't carry the password.
@@ -387,12 +406,20 @@ export abstract class HttpAuthenticator<Proof> implements Authenticator {
       });
       return null;
     }
+    if (verdict.unavailable !== undefined) throw new AuthUnavailableError(verdict.unavailable);
+    if (!verdict.ok) return null;
+    const user: FtpUser = { username: verdict.username ?? credentials.username };
+    if (this.authenticatedUrl) this.#proofs.set(user, proof);
+    return user;
   }
 
   /** The proof of identity for these credentials, or `null` to refuse without asking. */
   protected abstract proofOf(credentials: Credentials): Promise<Proof | null>;
 
-  /** Ask a URL whether a proof is good (HTTP 200). Never throws. */
+  /**
+   * Ask a URL whether a proof is good (HTTP 200). Never throws: an outage is
+   * a verdict with `unavailable` set.
+   */
   protected abstract ask(
     proof: Proof,
     target: HttpTarget,
@@ -400,20 +427,40 @@ export abstract class HttpAuthenticator<Proof> implements Authenticator {
   ): Promise<HttpVerdict>;
 
   /**
-   * The usual verdict of a plain request: yes on 200; a warning for answers
-   * that are neither yes nor a refusal (401/403), so misconfigured services
-   * show in the log.
+   * The usual verdict of a plain request: yes on 200 only (other 2xx are
+   * refusals, as the service may not mean yes by them); no on 401/403; no on a
+   * redirect, logged with its `Location` (it is never followed, so the
+   * credentials go nowhere else); an outage on no answer or 5xx; a warning for
+   * any other answer, so misconfigured services show in the log.
    */
-  protected verdictOf(outcome: HttpOutcome, target: HttpTarget, context?: AuthContext): boolean {
-    if (!outcome.ok) return false;
-    if (outcome.status === 200) return true;
-    if (outcome.status !== 401 && outcome.status !== 403) {
-      context?.log("warn", "Authentication service answered neither 200 nor 401/403", {
-        url: redactUrl(target.url),
-        method: target.method,
-        status: outcome.status,
-      });
+  protected verdictOf(
+    outcome: HttpOutcome,
+    target: HttpTarget,
+    context?: AuthContext,
+  ): HttpVerdict {
+    if (!outcome.ok) return { ok: false, unavailable: outcome.reason };
+    const { status } = outcome;
+    if (status === 200) return { ok: true };
+    const fields = { url: redactUrl(target.url), method: target.method, status };
+    if (status >= 500) {
+      context?.log("error", "Authentication service failed", fields);
+      return { ok: false, unavailable: `${fields.url}: HTTP ${status}` };
     }
-    return false;
+    if (status >= 300 && status < 400) {
+      const location = outcome.headers.get("location");
+      let where = location ?? "(none)";
+      try {
+        if (location !== null) where = redactUrl(new URL(location, target.url));
+      } catch {
+        where = "(not a URL)";
+      }
+      context?.log("warn", "Authentication service answered with a redirect: login refused", {
+        ...fields,
+        location: where,
+      });
+    } else if (status !== 401 && status !== 403) {
+      context?.log("warn", "Authentication service answered neither 200 nor 401/403", fields);
+    }
+    return { ok: false };
   }
 }

@@ -42,6 +42,29 @@ export interface Credentials {
 }
 
 /**
+ * Thrown by an authenticator (from `authenticate` or `isStillValid`) when it
+ * can't decide because what it asks is out of service: unreachable, timed
+ * out, or answering 5xx. The session then answers `421` and closes, logs the
+ * reason at error level and counts it in `exftp_auth_unavailable_total`; it
+ * is never counted as a failed login, towards `max_login_failures` or a ban.
+ * The message must not hold a secret.
+ *
+ * @example
+ * ```ts
+ * import { AuthUnavailableError } from "@exftp/server";
+ * const error = new AuthUnavailableError("https://auth.example.com/login: HTTP 503");
+ * console.assert(error.name === "AuthUnavailableError");
+ * ```
+ */
+export class AuthUnavailableError extends Error {
+  /** Make one; `message` says why no decision could be made, without secrets. */
+  constructor(message: string) {
+    super(message);
+    this.name = "AuthUnavailableError";
+  }
+}
+
+/**
  * Decides who may log in. Login state always lives in the session: an
  * authenticator must not let one connection in because another logged in.
  *
@@ -55,12 +78,18 @@ export interface Credentials {
  * ```
  */
 export interface Authenticator {
-  /** Resolve with the user on success, `null` on refusal. Throwing counts as refusal. */
+  /**
+   * Resolve with the user on success, `null` on refusal. Throw
+   * {@linkcode AuthUnavailableError} when no decision can be made (the
+   * service is down): the client gets 421, and no failure is counted. Any
+   * other throw counts as a refusal.
+   */
   authenticate(credentials: Credentials, context?: AuthContext): Promise<FtpUser | null>;
   /**
    * Re-check a logged-in user (for revocation) before a command that needs a
    * login, at most once per {@linkcode revalidateEveryMs} per session; `false`
-   * (or throwing) ends that session with 421.
+   * (or throwing) ends that session with 421 (an {@linkcode AuthUnavailableError}
+   * is logged and counted as an outage).
    */
   isStillValid?(user: FtpUser, context?: AuthContext): Promise<boolean>;
   /** How often {@linkcode isStillValid} is asked per session. @default {0} (before every command) */
@@ -68,8 +97,9 @@ export interface Authenticator {
   /** Shown in the log at start-up, e.g. a warning that everyone may log in. */
   readonly warning?: string;
   /**
-   * The password alone identifies the user (a bearer token), so PASS may come
-   * without USER; the session then passes an empty user name.
+   * The password alone may identify the user (a bearer token), so PASS may
+   * come without USER; the session then passes an empty user name, and the
+   * authenticator must name the user itself (or refuse).
    * @default {false}
    */
   readonly usernameOptional?: boolean;

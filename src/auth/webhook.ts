@@ -108,6 +108,6 @@ export class WebhookAuthenticator extends HttpAuthenticator<UsernamePasswordHash
       { url, method: target.method, secrets: [passwordHash] },
       context,
     );
-    return { ok: this.verdictOf(outcome, target, context) };
+    return this.verdictOf(outcome, target, context);
   }
 }

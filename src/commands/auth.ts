@@ -4,21 +4,39 @@
  * @module
  */
 
+import { AuthUnavailableError } from "../auth/types.ts";
 import type { Session } from "../session.ts";
 import { scopeToHome } from "../storage/scoped.ts";
 import type { CommandSpec } from "./types.ts";
+
+/** The reply to a banned address, the same at connect and at USER/PASS. */
+export const BANNED_REPLY = "Too many failed logins from your address; try again later";
+
+/**
+ * A ban covers the address's sessions opened before it too: their next
+ * login attempt is refused, and they are closed, as a new connection would be.
+ */
+async function refuseWhenBanned(session: Session): Promise<boolean> {
+  if (!session.context.loginGuard.isBanned(session.remote.hostname)) return false;
+  session.log("warn", "Login attempt from a banned address; closing the session");
+  await session.reply(421, BANNED_REPLY);
+  session.close();
+  return true;
+}
 
 async function pass(session: Session, password: string): Promise<void> {
   if (session.user) {
     await session.reply(230, "Already logged in");
     return;
   }
-  if (session.pendingUsername === undefined) {
+  const { authenticator, storage, loginFailureDelayMs, maxLoginFailures } = session.context.options;
+  // PASS alone is a login when the password identifies the user (a token).
+  if (session.pendingUsername === undefined && !authenticator.usernameOptional) {
     await session.reply(503, "Send USER first");
     return;
   }
-  const { authenticator, storage, loginFailureDelayMs, maxLoginFailures } = session.context.options;
-  const username = session.pendingUsername;
+  if (await refuseWhenBanned(session)) return;
+  const username = session.pendingUsername ?? "";
   session.pendingUsername = undefined;
   let user = null;
   try {
@@ -28,7 +46,18 @@ async function pass(session: Session, password: string): Promise<void> {
       remoteAddress: session.remote.hostname,
     }, session.authContext);
   } catch (error) {
-    session.log("warn", "Authenticator failed", { username, error: String(error) });
+    if (error instanceof AuthUnavailableError) {
+      // An outage is not a wrong password: no failure, no ban, no delay.
+      session.log("error", "Authentication service unavailable; login not decided", {
+        username,
+        error: error.message,
+      });
+      session.context.emit("auth-unavailable", { ...session.eventDetail, username });
+      await session.reply(421, "Authentication service not available; try again later");
+      session.close();
+      return;
+    }
+    session.log("error", "Authenticator failed", { username, error: String(error) });
   }
   if (user) {
     try {
@@ -68,6 +97,7 @@ export const authCommands: Record<string, CommandSpec> = {
         await session.reply(503, "Already logged in");
         return;
       }
+      if (await refuseWhenBanned(session)) return;
       if (session.context.options.tls?.requireTlsForLogin && !session.tlsContext) {
         await session.reply(530, "TLS required: send AUTH TLS before USER");
         return;
@@ -78,7 +108,7 @@ export const authCommands: Record<string, CommandSpec> = {
   },
   PASS: {
     syntax: "PASS <password>",
-    help: "Give the password",
+    help: "Give the password (alone, a token, when the authenticator allows it)",
     needsLogin: false,
     argument: "optional",
     handle: pass,

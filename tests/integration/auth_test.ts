@@ -314,7 +314,7 @@ Deno.test("basic: good and bad credentials through the FTP server", async () => 
   assertNoSecrets(log.lines);
 });
 
-Deno.test("basic: login_method, redirects followed, only HTTP 200 is a yes", async () => {
+Deno.test("basic: login_method, redirects never followed, only HTTP 200 is a yes", async () => {
   await using service = startAuthService();
   const log = captureLog();
   const post = new BasicAuthenticator({ loginUrl: `${service.base}/basic`, loginMethod: "put" });
@@ -327,12 +327,13 @@ Deno.test("basic: login_method, redirects followed, only HTTP 200 is a yes", asy
     loginUrl: `${service.base}/redirect?to=/basic`,
   });
   {
+    // A redirect is a refusal, even to a URL that would say yes, and is not followed.
     await using ts = await ftpServer(redirected, log.logger);
-    assert.equal(await tryLogin(ts, "alice", PASSWORDS.alice), 230);
-    assert.equal(await tryLogin(ts, "alice", "wrong"), 530);
-    assert.equal(service.seen.at(-1)?.path, "/basic");
+    assert.equal(await tryLogin(ts, "alice", PASSWORDS.alice), 530);
+    assert.equal(service.seen.at(-1)?.path, "/redirect?to=/basic");
   }
-  for (const [status, code] of [[200, 230], [201, 530], [204, 530], [403, 530], [500, 530]]) {
+  // 5xx is an outage: 421, not 530 (see auth_safety_test.ts).
+  for (const [status, code] of [[200, 230], [201, 530], [204, 530], [403, 530], [500, 421]]) {
     const authenticator = new BasicAuthenticator({ loginUrl: `${service.base}/status/${status}` });
     await using ts = await ftpServer(authenticator, log.logger);
     assert.equal(await tryLogin(ts, "alice", PASSWORDS.alice), code, `HTTP ${status}`);
@@ -340,7 +341,7 @@ Deno.test("basic: login_method, redirects followed, only HTTP 200 is a yes", asy
   const odd = log.lines.filter((line) => line.includes("neither 200 nor 401/403"));
   assert.deepEqual(
     odd.map((line) => JSON.parse(line).status),
-    [201, 204, 500],
+    [201, 204],
     "unexpected statuses are logged",
   );
   assertNoSecrets(log.lines);
@@ -434,7 +435,7 @@ Deno.test("bearer: the password is the token; the service names the user", async
   using client = await RawFtpClient.connect(ts.addr);
   await client.login("bob", "alice-token.abc~123");
   assert.deepEqual(logins, ["alice"]);
-  // Without a service answer naming the user, the USER label (or "anonymous") is the name.
+  // PASS alone: the service names the user.
   assert.deepEqual(
     await authenticator.authenticate({ username: "", password: "bob-token", remoteAddress: "x" }),
     { username: "bob" },
@@ -544,7 +545,7 @@ Deno.test("no cross-session hole: USER alice on a second connection is not alice
   assertNoSecrets(log.lines);
 });
 
-Deno.test("timeouts and network errors are refusals with a log line naming the URL", async () => {
+Deno.test("timeouts and network errors are outages (421) with a log line naming the URL", async () => {
   await using service = startAuthService();
   const log = captureLog();
   {
@@ -554,7 +555,7 @@ Deno.test("timeouts and network errors are refusals with a log line naming the U
     });
     await using ts = await ftpServer(authenticator, log.logger);
     const start = Date.now();
-    assert.equal(await tryLogin(ts, "alice", PASSWORDS.alice), 530);
+    assert.equal(await tryLogin(ts, "alice", PASSWORDS.alice), 421);
     const elapsed = Date.now() - start;
     assert.ok(elapsed >= 190 && elapsed < 3000, `took ${elapsed} ms`);
     const line = JSON.parse(log.lines.find((line) => line.includes("unreachable"))!);
@@ -568,7 +569,7 @@ Deno.test("timeouts and network errors are refusals with a log line naming the U
     listener.close();
     const authenticator = new WebhookAuthenticator({ loginUrl: `http://127.0.0.1:${port}/hook` });
     await using ts = await ftpServer(authenticator, log.logger);
-    assert.equal(await tryLogin(ts, "alice", PASSWORDS.alice), 530);
+    assert.equal(await tryLogin(ts, "alice", PASSWORDS.alice), 421);
     const line = JSON.parse(log.lines.findLast((line) => line.includes("unreachable"))!);
     assert.equal(line.url, `http://127.0.0.1:${port}/hook?…`, "the query carries the hash");
     assert.ok(!line.error.includes("password_hash"), line.error);

@@ -83,8 +83,11 @@ Deno.test("HttpClient: bodies read up to 64 KiB, errors scrubbed of query and se
     method: "GET",
     secrets: ["deadbeef"],
   }, context);
-  assert.deepEqual(outcome, { ok: false });
+  assert.equal(outcome.ok, false);
+  assert.ok(!outcome.ok && outcome.reason.startsWith(`http://127.0.0.1:${port}/check?…: `));
+  assert.ok(!JSON.stringify(outcome).includes("deadbeef"), JSON.stringify(outcome));
   assert.equal(lines.length, 1);
+  assert.equal(lines[0].level, "error");
   assert.equal(lines[0].url, `http://127.0.0.1:${port}/check?…`);
   assert.ok(!JSON.stringify(lines).includes("deadbeef"), JSON.stringify(lines));
   assert.throws(() => new HttpClient(0), RangeError);
