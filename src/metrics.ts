@@ -118,7 +118,7 @@ export interface MetricsEndpointOptions {
   checks?: HealthCheck[];
   /** How long one check may take before it counts as failed, in ms. @default {3000} */
   checkTimeoutMs?: number;
-  /** How long a `/healthz` result is reused, in ms. @default {5000} */
+  /** How long a `/healthz` result is reused, in ms. @default {2000} */
   checkCacheMs?: number;
 }
 
@@ -191,7 +191,7 @@ export function serveMetrics(server: FtpServer, options: MetricsEndpointOptions)
   const health = new Health(
     options.checks ?? [],
     options.checkTimeoutMs ?? 3000,
-    options.checkCacheMs ?? 5000,
+    options.checkCacheMs ?? 2000,
   );
   return Deno.serve(
     { port: options.port, hostname: options.hostname ?? "127.0.0.1", onListen() {} },
