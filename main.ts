@@ -52,6 +52,11 @@ export function netPermissionHost(hostname: string): string {
   return hostname.includes(":") && !hostname.startsWith("[") ? `[${hostname}]` : hostname;
 }
 
+/** Whether a listen address means "every address" (0.0.0.0, ::). */
+function isWildcard(hostname: string): boolean {
+  return /^(0\.0\.0\.0|::|\[::\]|0:0:0:0:0:0:0:0)$/.test(hostname);
+}
+
 /** `host:port`, with an IPv6 host in brackets. */
 function hostPort(hostname: string, port: number): string {
   return `${netPermissionHost(hostname)}:${port}`;
@@ -72,8 +77,15 @@ function granted(descriptor: Deno.PermissionDescriptor): boolean {
  */
 async function missingPermissions(config: CliConfig): Promise<string[]> {
   const missing: string[] = [];
-  const host = netPermissionHost(config.options.hostname ?? "127.0.0.1");
-  if (!granted({ name: "net", host })) missing.push(`--allow-net=${host}`);
+  const hostname = config.options.hostname ?? "127.0.0.1";
+  if (isWildcard(hostname)) {
+    // Passive data listeners bind the address each client reached, which a
+    // wildcard permission doesn't cover: every address is needed.
+    if (!granted({ name: "net" })) missing.push("--allow-net");
+  } else {
+    const host = netPermissionHost(hostname);
+    if (!granted({ name: "net", host })) missing.push(`--allow-net=${host}`);
+  }
   if (config.root) {
     const paths = [config.root];
     if (granted({ name: "read", path: config.root })) {

@@ -15,6 +15,14 @@ const TASK_PERMISSIONS = (JSON.parse(
   await Deno.readTextFile(new URL("../../deno.json", import.meta.url)),
 ).tasks.start as string).split(" ").filter((word) => word.startsWith("--allow-"));
 
+Deno.test("deno task compile grants what deno task start grants (the S3 SDK needs --allow-sys=osRelease)", async () => {
+  const tasks = JSON.parse(await Deno.readTextFile(new URL("../../deno.json", import.meta.url)))
+    .tasks;
+  const flags = (task: string) => task.split(" ").filter((word) => word.startsWith("--allow-"));
+  assert.deepEqual(flags(tasks.compile), TASK_PERMISSIONS);
+  assert.ok(TASK_PERMISSIONS.includes("--allow-sys=osRelease"));
+});
+
 function s3Yaml(endpoint: string, overrides: Record<string, string> = {}): string {
   const config: Record<string, string> = {
     bucket: "ftp",

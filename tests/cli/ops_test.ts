@@ -338,3 +338,42 @@ Deno.test("a symlinked root: the real folder's flags are named, and with them it
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test({
+  name: "a wildcard address (::) needs a plain --allow-net, and then serves IPv4 and IPv6 clients",
+  ignore: !ipv6Loopback() || !hasCommand("curl"),
+  async fn() {
+    const root = await Deno.makeTempDir();
+    try {
+      const refused = await run(["--root", root, "--addr", "::", "--port", "0"], [
+        "--allow-net=[::]",
+        `--allow-read=${root}`,
+        `--allow-write=${root}`,
+      ]);
+      assert.equal(refused.code, 2, refused.stderr);
+      assert.equal(
+        refused.stderr.trim(),
+        "exftp: missing Deno permissions; run again with --allow-net",
+      );
+      await Deno.writeTextFile(`${root}/down.txt`, "everywhere");
+      const cli = await startCli(["--root", root, "--addr", "::", "--port", "0"], {
+        permissions: ["--allow-net", ...leastPrivilege(root).slice(1)],
+        env: PASSIVE_ANY,
+      });
+      try {
+        for (const host of ["127.0.0.1", "[::1]"]) {
+          const result = await runClient(
+            "curl",
+            ["-sS", "-g", `ftp://u:p@${host}:${cli.port}/down.txt`],
+            { timeoutMs: 20_000 },
+          );
+          assert.equal(result.stdout, "everywhere", `${host}: ${result.stderr}`);
+        }
+      } finally {
+        assert.equal((await cli.stop()).code, 0);
+      }
+    } finally {
+      await Deno.remove(root, { recursive: true });
+    }
+  },
+});
