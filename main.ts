@@ -19,19 +19,22 @@ import {
   readConfigFile,
   readPemFile,
 } from "./src/config/config.ts";
-import { FtpServer } from "./src/server.ts";
-import { serveMetrics } from "./src/metrics.ts";
+import { hashPasswordCommand } from "./src/config/hash_password.ts";
+import { FtpServer, type ListenerOption } from "./src/server.ts";
+import { authHealthCheck, serveMetrics, storageHealthCheck } from "./src/metrics.ts";
+import type { LogLevel } from "./src/log.ts";
 import * as path from "node:path";
 
 const HELP = `exftp ${VERSION}: an FTP server with pluggable authentication and storage
 
 Usage:
   deno run --allow-net --allow-read=DIR --allow-write=DIR --allow-env main.ts [options]
+  deno run main.ts hash-password [--iterations N]   hash a password for a users_file
 
 Options:
   --root DIR          folder to serve (storage_config.root)       default: .
   --port N            control port, 0 for any free port (ftp_port) default: 4040
-  --addr ADDR         address to listen on (ftp_addr)             default: 127.0.0.1
+  --addr ADDR         address to listen on, e.g. ::1 (ftp_addr)   default: 127.0.0.1
   --config FILE       YAML config file (keys as in the README)
   --log-format FMT    text or json                               default: text
   --metrics-port N    serve /metrics (Prometheus) and /healthz on ADDR:N
@@ -41,25 +44,85 @@ Options:
 Environment: FTP_PORT, FTP_ADDR, FTP_SERVER_NAME, MIN_PASSIVE_PORT, MAX_PASSIVE_PORT,
 FTP_PASSIVE_ADDRESS, FTP_AUTHENTICATOR, FTP_STORAGE (needs --allow-env).
 Precedence: flags > environment > config file > defaults.
+SIGHUP reloads the users_file and the TLS certificate; SIGINT/SIGTERM stop gracefully.
 `;
 
-/** Which Deno permissions the configuration needs that are not granted, as flags. */
-function missingPermissions(config: CliConfig): string[] {
+/** A host as Deno's `--allow-net` spells it: IPv6 addresses in brackets. */
+export function netPermissionHost(hostname: string): string {
+  return hostname.includes(":") && !hostname.startsWith("[") ? `[${hostname}]` : hostname;
+}
+
+/** Whether a listen address means "every address" (0.0.0.0, ::). */
+function isWildcard(hostname: string): boolean {
+  return /^(0\.0\.0\.0|::|\[::\]|0:0:0:0:0:0:0:0)$/.test(hostname);
+}
+
+/** `host:port`, with an IPv6 host in brackets. */
+function hostPort(hostname: string, port: number): string {
+  return `${netPermissionHost(hostname)}:${port}`;
+}
+
+function granted(descriptor: Deno.PermissionDescriptor): boolean {
+  try {
+    return Deno.permissions.querySync(descriptor).state === "granted";
+  } catch {
+    return false; // a descriptor Deno can't parse is not a permission we hold
+  }
+}
+
+/**
+ * Which Deno permissions the configuration needs that are not granted, as
+ * flags. The served folder counts under its real path too: Deno checks the
+ * path a symlink leads to, so a symlinked root needs both.
+ */
+async function missingPermissions(config: CliConfig): Promise<string[]> {
   const missing: string[] = [];
-  const { hostname = "127.0.0.1" } = config.options;
-  const net = Deno.permissions.querySync({ name: "net", host: hostname });
-  if (net.state !== "granted") missing.push(`--allow-net=${hostname}`);
+  const hostname = config.options.hostname ?? "127.0.0.1";
+  if (isWildcard(hostname)) {
+    // Passive data listeners bind the address each client reached, which a
+    // wildcard permission doesn't cover: every address is needed.
+    if (!granted({ name: "net" })) missing.push("--allow-net");
+  } else {
+    const host = netPermissionHost(hostname);
+    if (!granted({ name: "net", host })) missing.push(`--allow-net=${host}`);
+  }
   if (config.root) {
-    const read = Deno.permissions.querySync({ name: "read", path: config.root });
-    if (read.state !== "granted") missing.push(`--allow-read=${config.root}`);
-    const write = Deno.permissions.querySync({ name: "write", path: config.root });
-    if (write.state !== "granted") missing.push(`--allow-write=${config.root}`);
+    const paths = [config.root];
+    if (granted({ name: "read", path: config.root })) {
+      const real = await Deno.realPath(config.root).catch(() => config.root!);
+      if (real !== config.root) paths.push(real);
+    }
+    for (const name of ["read", "write"] as const) {
+      for (const path of paths) {
+        if (!granted({ name, path })) missing.push(`--allow-${name}=${path}`);
+      }
+    }
   }
   return missing;
 }
 
+/** Where start, stop and reload lines go: plain text, or JSON lines in JSON log mode. */
+type Say = (level: LogLevel, message: string, fields?: Record<string, unknown>) => void;
+
+function sayer(format: "text" | "json"): Say {
+  return (level, message, fields) => {
+    const write = level === "error" || level === "warn" ? console.error : console.log;
+    if (format === "json") {
+      write(JSON.stringify({ time: new Date().toISOString(), level, message, ...fields }));
+    } else {
+      write(level === "error" ? `exftp: ${message}` : message);
+    }
+  };
+}
+
+const LISTENER_KEYS: Record<ListenerOption, string> = {
+  port: "ftp_port (--port)",
+  implicitTlsPort: "ftps_port",
+};
+
 /** Run the CLI; resolves with the process exit code. */
 export async function main(args: string[]): Promise<number> {
+  if (args[0] === "hash-password") return await hashPasswordCommand(args.slice(1));
   let flags;
   try {
     flags = parseArgs({
@@ -99,7 +162,11 @@ export async function main(args: string[]): Promise<number> {
     if (flags["log-format"] !== undefined) raw.log_format = flags["log-format"];
     if (flags["metrics-port"] !== undefined) raw.metrics_port = flags["metrics-port"];
     if (flags.root !== undefined) {
-      raw.storage_config = { ...(raw.storage_config as object ?? {}), root: flags.root };
+      // A flag's path is the caller's: relative to the working folder, not the config file's.
+      raw.storage_config = {
+        ...(raw.storage_config as object ?? {}),
+        root: path.resolve(flags.root),
+      };
     }
     const baseDir = flags.config ? path.dirname(path.resolve(flags.config)) : Deno.cwd();
     config = await buildOptions(raw, baseDir);
@@ -110,10 +177,11 @@ export async function main(args: string[]): Promise<number> {
     }
     throw error;
   }
+  const say = sayer(config.logFormat);
 
-  const missing = missingPermissions(config);
+  const missing = await missingPermissions(config);
   if (missing.length) {
-    console.error(`exftp: missing Deno permissions; run again with ${missing.join(" ")}`);
+    say("error", `missing Deno permissions; run again with ${missing.join(" ")}`, { missing });
     return 2;
   }
   if (config.root) {
@@ -121,8 +189,9 @@ export async function main(args: string[]): Promise<number> {
       const info = await Deno.stat(config.root);
       if (!info.isDirectory) throw new Error("not a folder");
     } catch (error) {
-      console.error(
-        `exftp: config: storage_config.root: "${config.root}" is not a usable folder (${
+      say(
+        "error",
+        `config: storage_config.root: "${config.root}" is not a usable folder (${
           (error as Error).message
         })`,
       );
@@ -134,40 +203,83 @@ export async function main(args: string[]): Promise<number> {
   try {
     server = new FtpServer(config.options);
   } catch (error) {
-    console.error(`exftp: config: ${(error as Error).message}`);
+    say("error", `config: ${(error as Error).message}`);
     return 2;
   }
+
+  // SIGHUP never ends the process (its default action would), whatever is configured.
+  const hangup = Deno.build.os === "windows" ? undefined : "SIGHUP" as const;
+  const reloader = makeReloader(server, config, say);
+  if (hangup) Deno.addSignalListener(hangup, reloader.onSignal);
+  const stopWatching = config.tlsFiles ? watchCertificate(config.tlsFiles, reloader) : () => {};
+  const cleanUp = async () => {
+    if (hangup) Deno.removeSignalListener(hangup, reloader.onSignal);
+    stopWatching();
+    await reloader.idle();
+    // Authenticators may hold resources (a users_file's signal listener).
+    await (config.options.authenticator as { close?(): unknown } | undefined)?.close?.();
+  };
+
   let addr;
   try {
     addr = await server.listen();
   } catch (error) {
-    const { hostname, port } = config.options;
+    const option = (error as { option?: ListenerOption }).option ?? "port";
+    const { hostname = "127.0.0.1" } = config.options;
+    const port = option === "port" ? config.options.port : config.options.implicitTlsPort;
+    const where = hostPort(hostname, port ?? 0);
+    const key = LISTENER_KEYS[option];
     if (error instanceof Deno.errors.AddrInUse) {
-      console.error(`exftp: ${hostname}:${port} is already in use (set --port or ftp_port)`);
+      say("error", `${where} is already in use (set ${key})`, { key });
     } else if (error instanceof Deno.errors.NotCapable) {
-      console.error(`exftp: missing Deno permission; run again with --allow-net=${hostname}`);
+      say(
+        "error",
+        `missing Deno permission; run again with --allow-net=${netPermissionHost(hostname)}`,
+      );
     } else {
-      console.error(`exftp: can't listen on ${hostname}:${port}: ${(error as Error).message}`);
+      say("error", `can't listen on ${where} (${key}): ${(error as Error).message}`, { key });
     }
+    await cleanUp();
     return 1;
   }
-  console.log(`Accepting connections on ${addr.hostname}:${addr.port}`);
+  say("info", `Accepting connections on ${hostPort(addr.hostname, addr.port)}`, {
+    hostname: addr.hostname,
+    port: addr.port,
+  });
   if (server.implicitTlsAddr) {
     const { hostname, port } = server.implicitTlsAddr;
-    console.log(`Accepting implicit FTPS connections on ${hostname}:${port}`);
+    say("info", `Accepting implicit FTPS connections on ${hostPort(hostname, port)}`, {
+      hostname,
+      port,
+    });
   }
-  const stopWatching = config.tlsFiles ? watchCertificate(server, config.tlsFiles) : () => {};
   let metrics: Deno.HttpServer | undefined;
   if (config.metricsPort !== undefined) {
     try {
-      metrics = serveMetrics(server, { port: config.metricsPort, hostname: addr.hostname });
+      metrics = serveMetrics(server, {
+        port: config.metricsPort,
+        hostname: addr.hostname,
+        checks: [
+          storageHealthCheck(config.options.storage),
+          authHealthCheck(config.options.authenticator),
+        ].filter((check) => check !== undefined),
+      });
       const { port } = metrics.addr as Deno.NetAddr;
-      console.log(`Metrics on http://${addr.hostname}:${port}/metrics`);
+      say("info", `Metrics on http://${hostPort(addr.hostname, port)}/metrics`, {
+        hostname: addr.hostname,
+        port,
+      });
     } catch (error) {
-      console.error(
-        `exftp: can't serve metrics on port ${config.metricsPort}: ${(error as Error).message}`,
+      const where = hostPort(addr.hostname, config.metricsPort);
+      say(
+        "error",
+        error instanceof Deno.errors.AddrInUse
+          ? `${where} is already in use (set metrics_port (--metrics-port))`
+          : `can't serve metrics on ${where} (metrics_port): ${(error as Error).message}`,
+        { key: "metrics_port" },
       );
       await server.close();
+      await cleanUp();
       return 1;
     }
   }
@@ -177,43 +289,100 @@ export async function main(args: string[]): Promise<number> {
   const stop = () => {
     if (stopping) Deno.exit(130); // a second signal: stop now
     stopping = true;
-    console.log("Shutting down…");
+    say("info", "Shutting down…");
     server.close().then(stopped.resolve, stopped.reject);
   };
   const signals: Deno.Signal[] = Deno.build.os === "windows" ? ["SIGINT"] : ["SIGINT", "SIGTERM"];
   for (const signal of signals) Deno.addSignalListener(signal, stop);
   await stopped.promise;
   for (const signal of signals) Deno.removeSignalListener(signal, stop);
-  stopWatching();
   await metrics?.shutdown();
-  // Authenticators may hold listeners (users_file reloads on SIGHUP).
-  await (config.options.authenticator as { close?(): unknown } | undefined)?.close?.();
+  await cleanUp();
+  say("info", "Stopped");
   return 0;
 }
 
+interface Reloader {
+  /** The SIGHUP listener: reload everything that can be. */
+  onSignal(): void;
+  /** Reload only the certificate (its files changed). */
+  certificateChanged(): void;
+  /** Resolves when no reload is running. */
+  idle(): Promise<void>;
+}
+
 /**
- * Reload the FTPS certificate and key on SIGHUP and when either file changes
- * (e.g. a renewal), without dropping sessions. A broken new pair is refused
- * and the old one kept.
+ * SIGHUP reloads what can change without a restart: the `users_file` (when
+ * the authenticator can reload) and the TLS certificate and key. One line
+ * says what was reloaded, also when there was nothing to reload. Reloads
+ * run one at a time.
  */
-function watchCertificate(server: FtpServer, files: { cert: string; key: string }): () => void {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const reload = async () => {
+function makeReloader(server: FtpServer, config: CliConfig, say: Say): Reloader {
+  let chain = Promise.resolve();
+  const authenticator = config.options.authenticator as
+    | { reload?(): Promise<boolean> }
+    | undefined;
+  const reloadCertificate = async (): Promise<boolean> => {
+    const files = config.tlsFiles!;
     try {
       const cert = await readPemFile("tls.cert", files.cert);
       const key = await readPemFile("tls.key", files.key);
       server.setCertificate(cert, key);
-      console.log("Reloaded the TLS certificate");
+      return true;
     } catch (error) {
-      console.error(`exftp: keeping the current TLS certificate: ${(error as Error).message}`);
+      say("error", `keeping the current TLS certificate: ${(error as Error).message}`);
+      return false;
     }
   };
+  const enqueue = (task: () => Promise<void>) => {
+    chain = chain.then(task).catch((error) => {
+      say("error", `reload failed: ${(error as Error).message}`);
+    });
+  };
+  return {
+    onSignal() {
+      enqueue(async () => {
+        const reloaded: string[] = [];
+        const failed: string[] = [];
+        if (typeof authenticator?.reload === "function") {
+          ((await authenticator.reload()) ? reloaded : failed).push("users_file");
+        }
+        if (config.tlsFiles) ((await reloadCertificate()) ? reloaded : failed).push("tls");
+        if (reloaded.length + failed.length === 0) {
+          say("info", "SIGHUP: nothing to reload (no users_file, no tls)", { reloaded });
+        } else {
+          say(
+            failed.length ? "warn" : "info",
+            `SIGHUP: reloaded ${reloaded.join(", ") || "nothing"}${
+              failed.length ? `; kept the previous ${failed.join(", ")}` : ""
+            }`,
+            { reloaded, failed },
+          );
+        }
+      });
+    },
+    certificateChanged() {
+      enqueue(async () => {
+        if (await reloadCertificate()) {
+          say("info", "Reloaded the TLS certificate (its files changed)", { reloaded: ["tls"] });
+        }
+      });
+    },
+    idle: () => chain,
+  };
+}
+
+/**
+ * Reload the FTPS certificate and key when either file changes (e.g. a
+ * renewal), without dropping sessions. A broken new pair is refused and the
+ * old one kept. (SIGHUP reloads it too, through the reloader.)
+ */
+function watchCertificate(files: { cert: string; key: string }, reloader: Reloader): () => void {
+  let timer: ReturnType<typeof setTimeout> | undefined;
   const soon = () => {
     clearTimeout(timer);
-    timer = setTimeout(reload, 200); // a renewal writes both files: reload once
+    timer = setTimeout(reloader.certificateChanged, 200); // a renewal writes both files: reload once
   };
-  const hangup = Deno.build.os === "windows" ? undefined : "SIGHUP" as const;
-  if (hangup) Deno.addSignalListener(hangup, soon);
   let watcher: Deno.FsWatcher | undefined;
   try {
     watcher = Deno.watchFs([files.cert, files.key]);
@@ -225,7 +394,6 @@ function watchCertificate(server: FtpServer, files: { cert: string; key: string 
   }
   return () => {
     clearTimeout(timer);
-    if (hangup) Deno.removeSignalListener(hangup, soon);
     watcher?.close();
   };
 }

@@ -89,7 +89,14 @@ export {
 } from "./src/storage/s3.ts";
 export { FtpError, StorageError, type StorageErrorKind } from "./src/errors.ts";
 export type { NetAddress } from "./src/data/connection.ts";
-export { type MetricsEndpointOptions, serveMetrics, ServerMetrics } from "./src/metrics.ts";
+export {
+  authHealthCheck,
+  type HealthCheck,
+  type MetricsEndpointOptions,
+  serveMetrics,
+  ServerMetrics,
+  storageHealthCheck,
+} from "./src/metrics.ts";
 export { consoleLogger, jsonLogger, type Logger, type LogLevel, silentLogger } from "./src/log.ts";
 
 if (import.meta.main) {

@@ -8,7 +8,7 @@
  * then:
  *
  *   S3_ENDPOINT=http://localhost:9000 S3_BUCKET=ftp \
- *     deno run --allow-net --allow-env --allow-sys examples/s3_minio.ts
+ *     deno run --allow-net --allow-env --allow-sys=osRelease examples/s3_minio.ts
  *
  * Credentials come from S3_ACCESS_KEY_ID / S3_SECRET_ACCESS_KEY (default minioadmin), or leave
  * S3_ENDPOINT unset to use AWS S3 with the standard AWS credential chain.

@@ -62,17 +62,126 @@ export class ServerMetrics {
   }
 }
 
+/** A component `/healthz` asks about (the storage, the auth service). */
+export interface HealthCheck {
+  /** Shown in the answer: `storage`, `auth`. */
+  name: string;
+  /** Resolves when the component is usable; rejects with the reason otherwise. */
+  check(signal: AbortSignal): Promise<void>;
+}
+
+/**
+ * The storage's health: its own `check()` when it has one (S3: the bucket
+ * answers with these credentials; per-user S3 providers carry one too), else
+ * `stat("/")` of a connector. A per-user provider without `check()` has
+ * nothing to ask before a login: `undefined`.
+ */
+export function storageHealthCheck(storage: unknown): HealthCheck | undefined {
+  const withCheck = storage as { check?: () => Promise<void> } | null;
+  if (typeof withCheck?.check === "function") {
+    return { name: "storage", check: () => withCheck.check!() };
+  }
+  const connector = storage as { stat?: (path: string) => Promise<unknown> } | null;
+  if (typeof storage !== "function" && typeof connector?.stat === "function") {
+    return { name: "storage", check: async () => void await connector.stat!("/") };
+  }
+  return undefined;
+}
+
+/**
+ * The auth service's health, for authenticators that ask one over HTTP
+ * (`loginUrl`): any answer below 500 means it is reachable (it refuses a
+ * request without credentials, as it should); 5xx, a network error or a
+ * timeout mean logins can't work. `undefined` for local authenticators.
+ */
+export function authHealthCheck(authenticator: unknown): HealthCheck | undefined {
+  const url = (authenticator as { loginUrl?: unknown } | null)?.loginUrl;
+  if (!(url instanceof URL)) return undefined;
+  const shown = `${url.origin}${url.pathname}`;
+  return {
+    name: "auth",
+    async check(signal) {
+      let response: Response;
+      try {
+        response = await fetch(url, { method: "HEAD", redirect: "manual", signal });
+      } catch (error) {
+        throw new Error(`${shown} unreachable: ${(error as Error).message}`);
+      }
+      await response.body?.cancel();
+      if (response.status >= 500) throw new Error(`${shown} answered ${response.status}`);
+    },
+  };
+}
+
 /** Options of {@linkcode serveMetrics}. */
 export interface MetricsEndpointOptions {
   /** Port; 0 picks a free one. */
   port: number;
   /** Address to bind. @default {"127.0.0.1"} */
   hostname?: string;
+  /** What `/healthz` asks about besides the server running. @default {[]} */
+  checks?: HealthCheck[];
+  /** How long one check may take before it counts as failed, in ms. @default {3000} */
+  checkTimeoutMs?: number;
+  /** How long a `/healthz` result is reused, in ms. @default {2000} */
+  checkCacheMs?: number;
+}
+
+/** Runs the checks on request, at most once per `cacheMs`; callers share a running round. */
+class Health {
+  readonly #checks: HealthCheck[];
+  readonly #timeoutMs: number;
+  readonly #cacheMs: number;
+  #result?: { at: number; problems: string[] };
+  #running?: Promise<string[]>;
+
+  constructor(checks: HealthCheck[], timeoutMs: number, cacheMs: number) {
+    this.#checks = checks;
+    this.#timeoutMs = timeoutMs;
+    this.#cacheMs = cacheMs;
+  }
+
+  async problems(): Promise<string[]> {
+    if (this.#result && performance.now() - this.#result.at < this.#cacheMs) {
+      return this.#result.problems;
+    }
+    this.#running ??= this.#round().finally(() => this.#running = undefined);
+    return await this.#running;
+  }
+
+  async #round(): Promise<string[]> {
+    const problems = await Promise.all(this.#checks.map((check) => this.#run(check)));
+    const found = problems.filter((problem) => problem !== undefined);
+    this.#result = { at: performance.now(), problems: found };
+    return found;
+  }
+
+  async #run(check: HealthCheck): Promise<string | undefined> {
+    const controller = new AbortController();
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => {
+        controller.abort();
+        reject(new Error(`no answer within ${this.#timeoutMs} ms`));
+      }, this.#timeoutMs);
+    });
+    try {
+      await Promise.race([check.check(controller.signal), timeout]);
+      return undefined;
+    } catch (error) {
+      return `${check.name}: ${(error as Error)?.message ?? String(error)}`.replaceAll("\n", " ");
+    } finally {
+      clearTimeout(timer);
+    }
+  }
 }
 
 /**
- * Serve `/metrics` (Prometheus) and `/healthz` (200 while the server runs) for
- * `server`. Close it with `await endpoint.shutdown()`.
+ * Serve `/metrics` (Prometheus) and `/healthz` for `server`. `/healthz`
+ * answers 200 `ok` while the server runs and every check passes, and 503 with
+ * one line per failing check otherwise (checks run on request, with a
+ * timeout, and their result is cached briefly). Close it with
+ * `await endpoint.shutdown()`.
  *
  * @example
  * ```ts ignore
@@ -84,11 +193,20 @@ export interface MetricsEndpointOptions {
  */
 export function serveMetrics(server: FtpServer, options: MetricsEndpointOptions): Deno.HttpServer {
   const metrics = new ServerMetrics(server);
+  const health = new Health(
+    options.checks ?? [],
+    options.checkTimeoutMs ?? 3000,
+    options.checkCacheMs ?? 2000,
+  );
   return Deno.serve(
     { port: options.port, hostname: options.hostname ?? "127.0.0.1", onListen() {} },
-    (request) => {
+    async (request) => {
       const { pathname } = new URL(request.url);
-      if (pathname === "/healthz") return new Response("ok\n");
+      if (pathname === "/healthz") {
+        const problems = await health.problems();
+        if (problems.length === 0) return new Response("ok\n");
+        return new Response(problems.join("\n") + "\n", { status: 503 });
+      }
       if (pathname === "/metrics") {
         return new Response(metrics.render(), {
           headers: { "content-type": "text/plain; version=0.0.4" },

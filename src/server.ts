@@ -23,6 +23,22 @@ import { LoginGuard } from "./login_guard.ts";
 import { type FtpServerOptions, type ResolvedOptions, resolveOptions } from "./options.ts";
 import { encodeReply } from "./replies.ts";
 import { Session, type SessionContext } from "./session.ts";
+import { PassthroughAuthenticator } from "./auth/passthrough.ts";
+import { NoAuthAuthenticator } from "./auth/no_auth.ts";
+
+/** The option whose listener failed to open (on a listen error's `option`). */
+export type ListenerOption = "port" | "implicitTlsPort";
+
+/** Whether a listen address only reaches this machine (127.0.0.0/8, ::1, localhost). */
+export function isLoopbackAddress(hostname: string): boolean {
+  const host = hostname.replace(/^\[|\]$/g, "").toLowerCase();
+  return host === "localhost" || host === "::1" || /^(::ffff:)?127\.\d+\.\d+\.\d+$/.test(host);
+}
+
+function tagListenError(error: unknown, option: ListenerOption): unknown {
+  if (error instanceof Error) Object.assign(error, { option });
+  return error;
+}
 
 /**
  * An FTP server. Construct it with options, `listen()`, and `close()` (or
@@ -113,7 +129,11 @@ export class FtpServer extends EventTarget implements AsyncDisposable {
     this.#options.tls.setCertificate(cert, key);
   }
 
-  /** Start accepting connections; resolves with the control listener's address. */
+  /**
+   * Start accepting connections; resolves with the control listener's address.
+   * A listen error (e.g. `Deno.errors.AddrInUse`) carries `option`: which
+   * listener failed, `"port"` or `"implicitTlsPort"`.
+   */
   async listen(): Promise<NetAddress> {
     if (this.#listeners.length) throw new Error("The server is already listening");
     const { hostname, port, authenticator, logger, tls, implicitTlsPort } = this.#options;
@@ -125,10 +145,16 @@ export class FtpServer extends EventTarget implements AsyncDisposable {
       // can), and a native socket stops delivering a line that follows TCP
       // urgent data (lftp sends ABOR as IAC IP, urgent IAC DM, "ABOR") until more
       // bytes arrive, so ABOR would wait for the transfer it should stop.
-      this.#listeners.push(await NodeControlListener.open(hostname, port, false, onConnection));
+      this.#listeners.push(
+        await NodeControlListener.open(hostname, port, false, onConnection).catch(
+          (error) => Promise.reject(tagListenError(error, "port")),
+        ),
+      );
       if (tls && implicitTlsPort !== undefined) {
         this.#listeners.push(
-          await NodeControlListener.open(hostname, implicitTlsPort, true, onConnection),
+          await NodeControlListener.open(hostname, implicitTlsPort, true, onConnection).catch(
+            (error) => Promise.reject(tagListenError(error, "implicitTlsPort")),
+          ),
         );
       }
     } catch (error) {
@@ -136,6 +162,19 @@ export class FtpServer extends EventTarget implements AsyncDisposable {
       throw error;
     }
     if (authenticator.warning) logger("warn", authenticator.warning);
+    if (
+      (authenticator instanceof PassthroughAuthenticator ||
+        authenticator instanceof NoAuthAuthenticator) && !isLoopbackAddress(hostname)
+    ) {
+      // vsftpd refuses to start an anonymous server with write access by mistake; we warn.
+      logger(
+        "warn",
+        `Anyone can log in and change files: authenticator ${
+          authenticator instanceof NoAuthAuthenticator ? "no_auth" : "passthrough"
+        } accepts every password and the server listens on ${hostname}, beyond loopback; ` +
+          `configure an authenticator, or listen on 127.0.0.1`,
+      );
+    }
     return this.addr;
   }
 

@@ -191,7 +191,7 @@ async function usersFile(
   const path = resolve(context.baseDir, value);
   try {
     return await UsersFileAuthenticator.open(path, {
-      reloadSignal: Deno.build.os === "windows" ? undefined : "SIGHUP",
+      // No reloadSignal: the CLI's SIGHUP handler calls reload() and logs what it reloaded.
       logger: context.logger,
     });
   } catch (error) {

@@ -279,6 +279,8 @@ export interface CliConfig {
   tlsFiles?: { cert: string; key: string };
   /** Port of the HTTP metrics endpoint (`/metrics`, `/healthz`), when wanted. */
   metricsPort?: number;
+  /** `log_format`: how the CLI's own start, stop and reload lines are written too. */
+  logFormat: "text" | "json";
 }
 
 const TLS_KEYS = [
@@ -391,7 +393,8 @@ async function buildTls(
  * Validate a merged raw config and build server options.
  *
  * @param raw keys as in the YAML file (env and flags already merged in)
- * @param baseDir where relative module paths are resolved (the config file's folder)
+ * @param baseDir where relative paths (modules, `storage_config.root`, TLS files) are
+ *   resolved: the config file's folder
  */
 export async function buildOptions(
   raw: RawConfig,
@@ -417,8 +420,11 @@ export async function buildOptions(
       "and max_passive_port must both be 0 (any port) or neither",
     );
   }
-  const hostname = text(raw, "ftp_addr");
-  if (hostname !== undefined && !/^[\w.:-]+$/.test(hostname)) {
+  let hostname = text(raw, "ftp_addr");
+  if (hostname !== undefined && /^\[[\w.:%-]+\]$/.test(hostname)) {
+    hostname = hostname.slice(1, -1); // [::1], as in URLs and --allow-net
+  }
+  if (hostname !== undefined && !/^[\w.:%-]+$/.test(hostname)) {
     throw new ConfigError("ftp_addr", `is not an address: ${JSON.stringify(hostname)}`);
   }
   const logFormat = raw.log_format ?? "text";
@@ -438,7 +444,11 @@ export async function buildOptions(
   const passiveAddress = text(raw, "passive_address");
   if (passiveAddress !== undefined) await checkPassiveAddress(passiveAddress);
   const storageName = text(raw, "storage_connector") ?? "file";
-  const storageConfig = mapping(raw, "storage_config");
+  let storageConfig = mapping(raw, "storage_config");
+  if (storageName === "file" && typeof storageConfig.root === "string" && storageConfig.root) {
+    // Like every other relative path in the file: from the config file's folder.
+    storageConfig = { ...storageConfig, root: path.resolve(baseDir, storageConfig.root) };
+  }
   const storage = await buildStorage(
     storageName,
     storageConfig,
@@ -488,5 +498,6 @@ export async function buildOptions(
     root: storage instanceof FileStorage ? storage.root : undefined,
     tlsFiles: tls?.files,
     metricsPort: integer(raw, "metrics_port", 0, 65535),
+    logFormat,
   };
 }

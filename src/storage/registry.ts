@@ -102,26 +102,35 @@ export const STORAGE_CONNECTORS: Record<string, StorageFactory> = {
     } catch (error) {
       throw new ConfigError("storage_config", (error as Error).message);
     }
+    // Wrong or missing credentials, a missing bucket or an unreachable store fail
+    // whatever the prefix. Only a policy refusal (AccessDenied) of the shared part
+    // of a per-user prefix is excused: each user's own prefix is judged at login.
+    const check = async () => {
+      try {
+        await storage.check();
+      } catch (error) {
+        const code = (error as { cause?: { name?: string } }).cause?.name;
+        if (!(perUser && code === "AccessDenied")) throw error;
+      }
+    };
     try {
-      await storage.check();
+      await check();
     } catch (error) {
       storage.destroy();
-      // Per-user prefixes may be all a user's credentials can see: judged at login.
-      if (!(perUser && error instanceof StorageError && error.kind === "permission_denied")) {
-        throw new ConfigError(
-          error instanceof StorageError && /Bucket/.test(error.message)
-            ? "storage_config.bucket"
-            : "storage_config",
-          (error as Error).message,
-        );
-      }
+      throw new ConfigError(
+        error instanceof StorageError && /Bucket/.test(error.message)
+          ? "storage_config.bucket"
+          : "storage_config",
+        (error as Error).message,
+      );
     }
     if (!perUser) return storage;
-    return async (user: FtpUser): Promise<StorageConnector> => {
+    const provider = async (user: FtpUser): Promise<StorageConnector> => {
       const view = storage.forPrefix(prefixForUser(prefix, user.username));
       await view.check(); // a clear reason in the log, and 530 rather than a broken session
       return view;
     };
+    return Object.assign(provider, { check }); // for /healthz
   },
 };
 

@@ -20,6 +20,18 @@ Deno.test("the single-file bundle (deno task bundle) runs the CLI and serves", a
       stdout: "piped",
     }).output();
     assert.equal(new TextDecoder().decode(version.stdout).trim(), `exftp ${VERSION}`);
+    const hasher = new Deno.Command(Deno.execPath(), {
+      args: ["run", bundle, "hash-password", "--iterations", "5000"],
+      stdin: "piped",
+      stdout: "piped",
+      stderr: "piped",
+    }).spawn();
+    const writer = hasher.stdin.getWriter();
+    await writer.write(new TextEncoder().encode("bundled secret\n"));
+    await writer.close();
+    const hashed = await hasher.output();
+    assert.equal(hashed.code, 0, new TextDecoder().decode(hashed.stderr));
+    assert.match(new TextDecoder().decode(hashed.stdout), /^pbkdf2-sha256\$5000\$\S+\$\S+\n$/);
     await Deno.writeTextFile(`${dir}/hello.txt`, "bundled");
     const cli = await startCli(["--root", dir, "--port", "0"], {
       script: bundle,
