@@ -1,10 +1,13 @@
 /**
  * Brute-force protection across sessions: failed logins are counted per
- * client address, and an address with too many in a window is refused at
- * connect (421) until the ban ends.
+ * client address, and an address with too many in a window is refused (421,
+ * at connect and at its open sessions' next USER/PASS) until the ban ends.
  *
  * @module
  */
+
+/** The reply to a banned address, the same at connect and at USER/PASS. */
+export const BANNED_REPLY = "Too many failed logins from your address; try again later";
 
 /** Most addresses tracked at once; the oldest are forgotten first. */
 const MAX_TRACKED = 100_000;

@@ -19,7 +19,7 @@ import {
 import { NodeSocketConnection } from "./data/node_connection.ts";
 import { PassivePortPool } from "./data/passive.ts";
 import type { FtpServerEventMap, TransferEventDetail } from "./events.ts";
-import { LoginGuard } from "./login_guard.ts";
+import { BANNED_REPLY, LoginGuard } from "./login_guard.ts";
 import { type FtpServerOptions, type ResolvedOptions, resolveOptions } from "./options.ts";
 import { encodeReply } from "./replies.ts";
 import { Session, type SessionContext } from "./session.ts";
@@ -273,11 +273,7 @@ export class FtpServer extends EventTarget implements AsyncDisposable {
     }
     const ip = netAddress(connection.remoteAddr).hostname;
     if (this.#loginGuard.isBanned(ip)) {
-      this.#refuse(
-        connection,
-        "Too many failed logins from your address; try again later",
-        implicitTls,
-      );
+      this.#refuse(connection, BANNED_REPLY, implicitTls);
       return;
     }
     const perIp = this.#sessionsPerIp.get(ip) ?? 0;

@@ -6,11 +6,9 @@
 
 import { AuthUnavailableError } from "../auth/types.ts";
 import type { Session } from "../session.ts";
+import { BANNED_REPLY } from "../login_guard.ts";
 import { scopeToHome } from "../storage/scoped.ts";
 import type { CommandSpec } from "./types.ts";
-
-/** The reply to a banned address, the same at connect and at USER/PASS. */
-export const BANNED_REPLY = "Too many failed logins from your address; try again later";
 
 /**
  * A ban covers the address's sessions opened before it too: their next

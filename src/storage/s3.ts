@@ -854,7 +854,7 @@ export class S3Storage implements StorageConnector, Disposable {
     if (error instanceof Deno.errors.NotCapable) {
       // Not the store's refusal (per-user prefixes excuse that at start-up): always fatal.
       text = `The S3 SDK lacks a Deno permission (it needs --allow-net, --allow-env and ` +
-        `--allow-sys): ${detail}`;
+        `--allow-sys=osRelease): ${detail}`;
     } else if (name === "NoSuchBucket" || (status === 404 && !name?.startsWith("NoSuchKey"))) {
       text = `Bucket "${this.bucket}" does not exist (${this.#shared.endpointText})`;
     } else if (name === "CredentialsProviderError" || (/credential/i.test(detail) && !status)) {
