@@ -9,6 +9,7 @@
 
 import * as net from "node:net";
 import { FtpError } from "../errors.ts";
+import type { TlsSettings } from "../tls.ts";
 import { closeQuietly, normalizeHost } from "./connection.ts";
 
 /**
@@ -17,6 +18,17 @@ import { closeQuietly, normalizeHost } from "./connection.ts";
  * that can be upgraded in place.
  */
 export type SocketKind = "native" | "native-tls" | "node";
+
+/**
+ * Which listener a session's next passive data connection needs: native for
+ * clear data; for protected data (PROT P) native TLS where it honours every
+ * `tls` setting, otherwise a node:net listener whose sockets get node:tls
+ * with the session's own context (minimum version, certificate, tickets).
+ */
+export function passiveSocketKind(protectData: boolean, tls?: TlsSettings): SocketKind {
+  if (!protectData || !tls) return "native";
+  return tls.nativeDataListener ? "native-tls" : "node";
+}
 
 /**
  * A data socket as accepted or connected, before the transfer decides whether
