@@ -14,6 +14,7 @@ export class ServerMetrics {
   #sessionsOpened = 0;
   #logins = 0;
   #loginFailures = 0;
+  #passivePortsExhausted = 0;
   readonly #transfers = new Map<string, number>();
   readonly #bytes = new Map<string, number>();
 
@@ -23,6 +24,7 @@ export class ServerMetrics {
     server.addEventListener("session-open", () => this.#sessionsOpened++);
     server.addEventListener("login", () => this.#logins++);
     server.addEventListener("login-failed", () => this.#loginFailures++);
+    server.addEventListener("passive-ports-exhausted", () => this.#passivePortsExhausted++);
     const count = (event: CustomEvent<{ kind: string; outcome: string; bytes: number }>) => {
       const { kind, outcome, bytes } = event.detail;
       const key = `kind="${kind}",outcome="${outcome}"`;
@@ -46,6 +48,9 @@ export class ServerMetrics {
       "# TYPE exftp_logins_total counter",
       `exftp_logins_total{result="ok"} ${this.#logins}`,
       `exftp_logins_total{result="failed"} ${this.#loginFailures}`,
+      "# HELP exftp_passive_ports_exhausted_total PASV/EPSV answered 425: no passive port free.",
+      "# TYPE exftp_passive_ports_exhausted_total counter",
+      `exftp_passive_ports_exhausted_total ${this.#passivePortsExhausted}`,
       "# HELP exftp_transfers_total Transfers and file operations by kind and outcome.",
       "# TYPE exftp_transfers_total counter",
       ...[...this.#transfers].map(([labels, n]) => `exftp_transfers_total{${labels}} ${n}`),
