@@ -2,10 +2,11 @@
  * FTPS throughput: the same 1 GiB RETR and STOR through one exftp process, in clear (PROT C
  * without AUTH) and protected (AUTH TLS + PROT P), with curl as the client, interleaved rounds.
  *
- *   deno run --allow-all bench/ftps.ts [--size-mib N] [--runs N]
+ *   deno run --allow-all bench/ftps.ts [--size-mib N] [--runs N] [--min-version TLSv1.3]
  *
  * Uploads use `--tls-max 1.2`: curl before 8.8 can lose the end of a TLS 1.3 upload (curl
- * issue 6149), which exftp answers with 426.
+ * issue 6149), which exftp answers with 426. With `--min-version TLSv1.3` (`tls.min_version`)
+ * uploads must use TLS 1.3, and a lost end fails the run.
  *
  * @module
  */
@@ -32,10 +33,15 @@ async function timed(args: string[]): Promise<number> {
 async function main(): Promise<void> {
   const { values } = parseArgs({
     args: Deno.args,
-    options: { "size-mib": { type: "string" }, runs: { type: "string" } },
+    options: {
+      "size-mib": { type: "string" },
+      runs: { type: "string" },
+      "min-version": { type: "string" },
+    },
   });
   const sizeMiB = Number(values["size-mib"] ?? 1024);
   const runs = Number(values.runs ?? 3);
+  const minVersion = values["min-version"] ?? "TLSv1.2";
   const base = Deno.statSync("/dev/shm").isDirectory ? "/dev/shm" : undefined;
   const work = await Deno.makeTempDir({ dir: base, prefix: "exftp-ftps-bench-" });
   let cli: CliProcess | undefined;
@@ -61,6 +67,7 @@ async function main(): Promise<void> {
         "tls:",
         `  cert: ${certs.certFile}`,
         `  key: ${certs.keyFile}`,
+        `  min_version: ${minVersion}`,
       ].join("\n"),
     );
     cli = await startCli(["--config", `${work}/exftp.yaml`]);
@@ -73,6 +80,7 @@ async function main(): Promise<void> {
       "--resolve",
       `localhost:${port}:127.0.0.1`,
     ];
+    const uploadTls = minVersion === "TLSv1.3" ? [] : ["--tls-max", "1.2"];
     const plain = ["--resolve", `localhost:${port}:127.0.0.1`];
     const results: Record<string, number[]> = {
       "RETR plain": [],
@@ -89,7 +97,7 @@ async function main(): Promise<void> {
       );
       results["STOR plain"].push(await timed(["-sS", ...plain, "-T", file, `${url}/up-plain.bin`]));
       results["STOR PROT P"].push(
-        await timed(["-sS", ...tls, "--tls-max", "1.2", "-T", file, `${url}/up-tls.bin`]),
+        await timed(["-sS", ...tls, ...uploadTls, "-T", file, `${url}/up-tls.bin`]),
       );
       for (const name of ["up-plain.bin", "up-tls.bin"]) {
         if ((await Deno.stat(`${root}/${name}`)).size !== sizeMiB * MIB) {
@@ -98,7 +106,9 @@ async function main(): Promise<void> {
       }
     }
     const mibs = (k: string) => sizeMiB / median(results[k]);
-    console.log(`exftp FTPS, ${sizeMiB} MiB, median of ${runs} (curl ${runs} rounds, interleaved)`);
+    console.log(
+      `exftp FTPS, ${sizeMiB} MiB, min_version ${minVersion}, median of ${runs} (curl, interleaved)`,
+    );
     console.log("| transfer | plain MiB/s | PROT P MiB/s | PROT P / plain |");
     console.log("|---|---|---|---|");
     for (const op of ["RETR", "STOR"]) {

@@ -54,4 +54,6 @@ export interface FtpServerEventMap {
   "transfer-complete": CustomEvent<TransferEventDetail>;
   /** A transfer or file operation failed or was aborted. */
   "transfer-failed": CustomEvent<TransferEventDetail>;
+  /** PASV/EPSV found every passive port in use (the client got 425). */
+  "passive-ports-exhausted": CustomEvent<SessionEventDetail>;
 }

@@ -15,6 +15,7 @@ export class ServerMetrics {
   #logins = 0;
   #loginFailures = 0;
   #authUnavailable = 0;
+  #passivePortsExhausted = 0;
   readonly #transfers = new Map<string, number>();
   readonly #bytes = new Map<string, number>();
 
@@ -25,6 +26,7 @@ export class ServerMetrics {
     server.addEventListener("login", () => this.#logins++);
     server.addEventListener("login-failed", () => this.#loginFailures++);
     server.addEventListener("auth-unavailable", () => this.#authUnavailable++);
+    server.addEventListener("passive-ports-exhausted", () => this.#passivePortsExhausted++);
     const count = (event: CustomEvent<{ kind: string; outcome: string; bytes: number }>) => {
       const { kind, outcome, bytes } = event.detail;
       const key = `kind="${kind}",outcome="${outcome}"`;
@@ -51,6 +53,9 @@ export class ServerMetrics {
       "# HELP exftp_auth_unavailable_total Logins and re-checks answered 421: auth service down.",
       "# TYPE exftp_auth_unavailable_total counter",
       `exftp_auth_unavailable_total ${this.#authUnavailable}`,
+      "# HELP exftp_passive_ports_exhausted_total PASV/EPSV answered 425: no passive port free.",
+      "# TYPE exftp_passive_ports_exhausted_total counter",
+      `exftp_passive_ports_exhausted_total ${this.#passivePortsExhausted}`,
       "# HELP exftp_transfers_total Transfers and file operations by kind and outcome.",
       "# TYPE exftp_transfers_total counter",
       ...[...this.#transfers].map(([labels, n]) => `exftp_transfers_total{${labels}} ${n}`),

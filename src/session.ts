@@ -22,7 +22,13 @@ import {
 import * as net from "node:net";
 import type { SecureContext } from "node:tls";
 import { NodeSocketConnection } from "./data/node_connection.ts";
-import type { DataListener, PassivePortPool, RawDataSocket, SocketKind } from "./data/passive.ts";
+import {
+  type DataListener,
+  type PassivePortPool,
+  passiveSocketKind,
+  type RawDataSocket,
+  type SocketKind,
+} from "./data/passive.ts";
 import { FtpError, replyForError, StorageError } from "./errors.ts";
 import type {
   FtpServerEventMap,
@@ -182,15 +188,10 @@ export class Session {
     return this.#transfer;
   }
 
-  /**
-   * How passive data connections are made. PROT P uses native TLS listeners:
-   * Deno's node:tls server side loses the end of uploads (measured: a 1 MiB
-   * curl upload stopped at 112 KiB with a clean end-of-stream). Only a
-   * session-reuse policy needs node:tls, the one place `isSessionReused()` exists.
-   */
+  /** How passive data connections are made (see {@linkcode passiveSocketKind}). */
   get dataSocketKind(): SocketKind {
-    if (!this.tlsContext || this.protection !== "P") return "native";
-    return (this.context.options.tls?.sessionReuse ?? "off") === "off" ? "native-tls" : "node";
+    const protectData = this.tlsContext !== undefined && this.protection === "P";
+    return passiveSocketKind(protectData, this.context.options.tls);
   }
 
   /** Details for events. */

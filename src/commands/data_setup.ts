@@ -7,7 +7,7 @@
 import { asciiUpperCase } from "../control/ascii.ts";
 import { lookup } from "node:dns/promises";
 import { isIPv6, normalizeHost } from "../data/connection.ts";
-import type { DataListener } from "../data/passive.ts";
+import { type DataListener, PassivePortsExhausted } from "../data/passive.ts";
 import { FtpError } from "../errors.ts";
 import type { Session } from "../session.ts";
 import type { CommandSpec } from "./types.ts";
@@ -15,12 +15,27 @@ import type { CommandSpec } from "./types.ts";
 /** Open a passive listener on the control connection's local address. */
 async function openPassive(session: Session): Promise<DataListener> {
   session.clearDataSetup();
-  const listener = await session.context.portPool.listen(
-    session.local.hostname,
-    session.remote.hostname,
-    session.dataSocketKind,
-    session.context.options.tls?.pem,
-  );
+  const { options } = session.context;
+  let listener: DataListener;
+  try {
+    listener = await session.context.portPool.listen(
+      session.local.hostname,
+      session.remote.hostname,
+      {
+        kind: session.dataSocketKind,
+        pem: options.tls?.pem,
+        // Counted from now, not from the transfer command: a session that never
+        // connects must not hold one of the few passive ports while it idles.
+        expiresInMs: options.passiveAcceptTimeoutMs,
+      },
+    );
+  } catch (error) {
+    if (error instanceof PassivePortsExhausted) {
+      session.log("warn", "No passive port available", { range: `${error.min}-${error.max}` });
+      session.context.emit("passive-ports-exhausted", session.eventDetail);
+    }
+    throw error;
+  }
   session.dataSetup = { kind: "passive", listener };
   return listener;
 }

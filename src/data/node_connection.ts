@@ -12,10 +12,15 @@ import type { Socket } from "node:net";
 import * as tls from "node:tls";
 import type { ByteConnection } from "./connection.ts";
 
-/** Stop reading a plain socket when this much unread data is queued. */
-const HIGH_WATER_BYTES = 1 << 20;
 /**
- * The same for TLS sockets, much higher: on Deno 2.9, stopping reads under a
+ * Stop reading a control connection (plain or TLS) when this much unread
+ * data is queued: command lines are short (4 KiB at most), and a client that
+ * floods without reading replies must cost no more than a few such lines,
+ * before login or after, over TLS or not.
+ */
+const CONTROL_HIGH_WATER_BYTES = 64 << 10;
+/**
+ * The same for TLS data connections, much higher: on Deno 2.9, stopping reads under a
  * TLS socket just as the peer's close_notify arrives loses the end of the
  * stream (measured: an exactly-1-MiB PROT P upload from curl or lftp hung),
  * so TLS reads stop only when storage falls far behind the network.
@@ -28,6 +33,8 @@ export interface StartTlsOptions {
   secureContext: tls.SecureContext;
   /** Handshake deadline in ms. */
   timeoutMs: number;
+  /** Stop reading when this much unread data is queued. */
+  highWaterBytes: number;
 }
 
 function toAddr(hostname: string | undefined, port: number | undefined): Deno.NetAddr {
@@ -60,10 +67,11 @@ export class NodeSocketConnection implements ByteConnection {
     addresses?: { local: Deno.NetAddr; remote: Deno.NetAddr },
     unread = false,
     flowControl: Socket = socket,
+    highWaterBytes = CONTROL_HIGH_WATER_BYTES,
   ) {
     this.#socket = socket;
     this.#flowControl = flowControl;
-    this.#highWater = socket instanceof tls.TLSSocket ? TLS_HIGH_WATER_BYTES : HIGH_WATER_BYTES;
+    this.#highWater = highWaterBytes;
     this.localAddr = addresses?.local ?? toAddr(socket.localAddress, socket.localPort);
     this.remoteAddr = addresses?.remote ?? toAddr(socket.remoteAddress, socket.remotePort);
     this.#detached = unread;
@@ -215,13 +223,22 @@ export class NodeSocketConnection implements ByteConnection {
     this.#queued = 0;
   }
 
-  /** Hand the socket to TLS as the server side; resolves once the handshake is done. */
-  async startTls(options: StartTlsOptions): Promise<NodeSocketConnection> {
+  /**
+   * Hand the control socket to TLS as the server side; resolves once the
+   * handshake is done. The TLS connection keeps the control connection's
+   * small read buffer.
+   */
+  async startTls(
+    options: Omit<StartTlsOptions, "highWaterBytes">,
+  ): Promise<NodeSocketConnection> {
     this.detach();
     const socket = this.#socket;
     socket.off("end", this.#onEnd);
     socket.off("close", this.#onClose);
-    const secure = await handshake(socket, options, {
+    const secure = await handshake(socket, {
+      ...options,
+      highWaterBytes: CONTROL_HIGH_WATER_BYTES,
+    }, {
       local: this.localAddr,
       remote: this.remoteAddr,
     });
@@ -242,12 +259,18 @@ export class NodeSocketConnection implements ByteConnection {
     return connection;
   }
 
-  /** Wrap a socket that was never read from (implicit TLS, PROT P) as the TLS server side. */
-  static acceptTls(socket: Socket, options: StartTlsOptions): Promise<NodeSocketConnection> {
+  /** Wrap a data socket that was never read from (PROT P) as the TLS server side. */
+  static acceptTls(
+    socket: Socket,
+    options: Omit<StartTlsOptions, "highWaterBytes">,
+  ): Promise<NodeSocketConnection> {
     const local = toAddr(socket.localAddress, socket.localPort);
     const remote = toAddr(socket.remoteAddress, socket.remotePort);
     socket.on("error", () => {});
-    return handshake(socket, options, { local, remote });
+    return handshake(socket, { ...options, highWaterBytes: TLS_HIGH_WATER_BYTES }, {
+      local,
+      remote,
+    });
   }
 }
 
@@ -267,7 +290,13 @@ async function handshake(
     isServer: true,
     secureContext: options.secureContext,
   });
-  const connection = new NodeSocketConnection(secure, addresses, false, socket);
+  const connection = new NodeSocketConnection(
+    secure,
+    addresses,
+    false,
+    socket,
+    options.highWaterBytes,
+  );
   try {
     await new Promise<void>((resolve, reject) => {
       const timer = setTimeout(

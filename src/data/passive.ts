@@ -9,6 +9,7 @@
 
 import * as net from "node:net";
 import { FtpError } from "../errors.ts";
+import type { TlsSettings } from "../tls.ts";
 import { closeQuietly, normalizeHost } from "./connection.ts";
 
 /**
@@ -17,6 +18,17 @@ import { closeQuietly, normalizeHost } from "./connection.ts";
  * that can be upgraded in place.
  */
 export type SocketKind = "native" | "native-tls" | "node";
+
+/**
+ * Which listener a session's next passive data connection needs: native for
+ * clear data; for protected data (PROT P) native TLS where it honours every
+ * `tls` setting, otherwise a node:net listener whose sockets get node:tls
+ * with the session's own context (minimum version, certificate, tickets).
+ */
+export function passiveSocketKind(protectData: boolean, tls?: TlsSettings): SocketKind {
+  if (!protectData || !tls) return "native";
+  return tls.nativeDataListener ? "native-tls" : "node";
+}
 
 /**
  * A data socket as accepted or connected, before the transfer decides whether
@@ -32,11 +44,27 @@ export interface DataListener {
   /**
    * Accept the client's connection: only from the client's address (others
    * are closed silently and the wait goes on). Rejects with 425 after
-   * `timeoutMs`, or when the listener is closed (a new PASV, ABOR, the end).
+   * `timeoutMs`, when the listener expires (see {@linkcode PassiveListenOptions}),
+   * or when it is closed (a new PASV, ABOR, the end).
    */
   accept(timeoutMs: number): Promise<RawDataSocket>;
   /** Stop listening (idempotent). */
   close(): void;
+}
+
+/** Options of {@linkcode PassivePortPool.listen}. */
+export interface PassiveListenOptions {
+  /** Which socket implementation. @default {"native"} */
+  kind?: SocketKind;
+  /** Certificate and key, for `native-tls`. */
+  pem?: { cert: string; key: string };
+  /**
+   * Release the port this long after listening unless the client connected by
+   * then (`passive_accept_timeout_s`, counted from PASV/EPSV as pyftpdlib
+   * does), so a session that never connects can't hold a port while it idles.
+   * @default {Infinity}
+   */
+  expiresInMs?: number;
 }
 
 /**
@@ -59,18 +87,24 @@ export class PassivePortPool {
   async listen(
     hostname: string,
     clientHost: string,
-    kind: SocketKind = "native",
-    pem?: { cert: string; key: string },
+    options: PassiveListenOptions = {},
   ): Promise<DataListener> {
+    const { kind = "native", pem, expiresInMs = Infinity } = options;
     const open = kind === "node"
-      ? (port: number) => NodePassiveListener.open(hostname, port, clientHost)
+      ? (port: number) => NodePassiveListener.open(hostname, port, clientHost, expiresInMs)
       : kind === "native-tls"
       ? (port: number) =>
         Promise.resolve(
-          new PassiveListener(Deno.listenTls({ hostname, port, ...pem! }), clientHost),
+          new PassiveListener(
+            Deno.listenTls({ hostname, port, ...pem! }),
+            clientHost,
+            expiresInMs,
+          ),
         )
       : (port: number) =>
-        Promise.resolve(new PassiveListener(Deno.listen({ hostname, port }), clientHost));
+        Promise.resolve(
+          new PassiveListener(Deno.listen({ hostname, port }), clientHost, expiresInMs),
+        );
     if (this.#min === 0) return await open(0);
     const size = this.#max - this.#min + 1;
     const start = Math.floor(Math.random() * size);
@@ -83,8 +117,21 @@ export class PassivePortPool {
         throw error;
       }
     }
-    throw new FtpError(425, "No passive port available; try again later");
+    throw new PassivePortsExhausted(this.#min, this.#max);
   }
+}
+
+/** Every port of the passive range is in use: a 425 for the client, a warning for the operator. */
+export class PassivePortsExhausted extends FtpError {
+  /** The range that is full. */
+  constructor(readonly min: number, readonly max: number) {
+    super(425, "No passive port available; try again later");
+    this.name = "PassivePortsExhausted";
+  }
+}
+
+function expiryTimer(expiresInMs: number, expire: () => void) {
+  return Number.isFinite(expiresInMs) ? setTimeout(expire, expiresInMs) : undefined;
 }
 
 function isBusy(error: unknown): boolean {
@@ -97,15 +144,18 @@ function isBusy(error: unknown): boolean {
 export class PassiveListener implements DataListener {
   readonly #listener: Deno.Listener<Deno.TcpConn | Deno.TlsConn, Deno.NetAddr>;
   readonly #clientHost: string;
+  readonly #expiry?: ReturnType<typeof setTimeout>;
   #closed = false;
 
-  /** Wrap `listener`, accepting only connections from `clientHost`. */
+  /** Wrap `listener`, accepting only connections from `clientHost`, until it expires. */
   constructor(
     listener: Deno.Listener<Deno.TcpConn | Deno.TlsConn, Deno.NetAddr>,
     clientHost: string,
+    expiresInMs = Infinity,
   ) {
     this.#listener = listener;
     this.#clientHost = normalizeHost(clientHost);
+    this.#expiry = expiryTimer(expiresInMs, () => this.close());
   }
 
   get port(): number {
@@ -134,6 +184,7 @@ export class PassiveListener implements DataListener {
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
+    clearTimeout(this.#expiry);
     closeQuietly(this.#listener);
   }
 }
@@ -143,13 +194,15 @@ export class NodePassiveListener implements DataListener {
   readonly #server: net.Server;
   readonly #clientHost: string;
   readonly #waiting: net.Socket[] = [];
+  readonly #expiry?: ReturnType<typeof setTimeout>;
   #wake?: () => void;
   #closed = false;
 
   readonly port: number;
 
-  private constructor(server: net.Server, clientHost: string) {
+  private constructor(server: net.Server, clientHost: string, expiresInMs: number) {
     this.#server = server;
+    this.#expiry = expiryTimer(expiresInMs, () => this.close());
     this.port = (server.address() as net.AddressInfo).port;
     this.#clientHost = normalizeHost(clientHost);
     server.on("connection", (socket) => {
@@ -164,14 +217,19 @@ export class NodePassiveListener implements DataListener {
   }
 
   /** Listen on `port` (0: any). Rejects with the node error (EADDRINUSE…) when busy. */
-  static open(hostname: string, port: number, clientHost: string): Promise<NodePassiveListener> {
+  static open(
+    hostname: string,
+    port: number,
+    clientHost: string,
+    expiresInMs = Infinity,
+  ): Promise<NodePassiveListener> {
     return new Promise((resolve, reject) => {
       const server = net.createServer({ pauseOnConnect: true });
       server.once("error", reject);
       server.listen({ host: hostname, port, exclusive: true }, () => {
         server.off("error", reject);
         server.on("error", () => {});
-        resolve(new NodePassiveListener(server, clientHost));
+        resolve(new NodePassiveListener(server, clientHost, expiresInMs));
       });
     });
   }
@@ -201,6 +259,7 @@ export class NodePassiveListener implements DataListener {
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
+    clearTimeout(this.#expiry);
     this.#server.close();
     for (const socket of this.#waiting.splice(0)) socket.destroy();
     this.#wake?.();

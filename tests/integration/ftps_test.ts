@@ -444,3 +444,106 @@ Deno.test({
     }
   },
 });
+
+/** ftplib with TLS 1.3 (or the default) on the control connection and `data_max` on data. */
+const SPLIT_VERSION_SCRIPT = `
+import ftplib, ssl, sys, json, io
+port, cafile, mode, data_max = int(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[4]
+control = ssl.create_default_context(cafile=cafile)
+data = ssl.create_default_context(cafile=cafile)
+data.maximum_version = getattr(ssl.TLSVersion, data_max)
+class Ftp(ftplib.FTP_TLS):
+    def ntransfercmd(self, cmd, rest=None):
+        conn, size = ftplib.FTP.ntransfercmd(self, cmd, rest)
+        if self._prot_p:
+            conn = data.wrap_socket(conn, server_hostname=self.host)
+            out["data_version"] = conn.version()
+        return conn, size
+f = Ftp(context=control, timeout=10)
+f.connect("localhost", port)
+out = {}
+try:
+    f.login("user", "pw")
+    out["control_version"] = f.sock.version()
+    f.prot_p()
+    if mode == "active":
+        f.set_pasv(False)
+    payload = bytes(range(256)) * 4099
+    out["stor"] = f.storbinary("STOR v.bin", io.BytesIO(payload))
+    buf = io.BytesIO()
+    out["retr"] = f.retrbinary("RETR v.bin", buf.write)
+    out["same"] = buf.getvalue() == payload
+except Exception as e:
+    out["error"] = type(e).__name__ + ": " + str(e)
+print(json.dumps(out))
+`;
+
+for (const sessionReuse of ["off", "prefer"] as const) {
+  Deno.test({
+    name: `tls.min_version holds on every listener: control, implicit, passive and active PROT P ` +
+      `(session_reuse ${sessionReuse})`,
+    ignore: noOpenssl || !hasCommand("curl") || !hasCommand(PYTHON),
+    async fn() {
+      for (const minVersion of ["TLSv1.3", "TLSv1.2"] as const) {
+        await using ts = await startTlsServer({ minVersion, sessionReuse });
+        await Deno.writeTextFile(`${ts.root}/f.txt`, "hello");
+        const refused = minVersion === "TLSv1.3";
+        const implicitPort = ts.server.implicitTlsAddr!.port;
+        const curlTls12 = [
+          "--cacert",
+          certs!.caFile,
+          "-sS",
+          "--tls-max",
+          "1.2",
+          "--resolve",
+          `localhost:${ts.addr.port}:127.0.0.1`,
+          "--resolve",
+          `localhost:${implicitPort}:127.0.0.1`,
+        ];
+        const explicit = await run("curl", [
+          ...curlTls12,
+          "--ssl-reqd",
+          `ftp://user:pw@localhost:${ts.addr.port}/f.txt`,
+        ]);
+        const implicit = await run("curl", [
+          ...curlTls12,
+          `ftps://user:pw@localhost:${implicitPort}/f.txt`,
+        ]);
+        for (const [what, result] of [["explicit", explicit], ["implicit", implicit]] as const) {
+          if (refused) {
+            assert.equal(result.code, 35, `${minVersion} ${what}: ${result.stderr}`);
+            assert.match(result.stderr, /protocol version/);
+          } else {
+            assert.equal(result.stdout, "hello", `${minVersion} ${what}: ${result.stderr}`);
+          }
+        }
+        // The control connection speaks TLS 1.3; only the data connection is held to TLS 1.2.
+        for (const mode of ["passive", "active"]) {
+          for (const dataMax of ["TLSv1_2", "TLSv1_3"]) {
+            const result = await runOk(PYTHON, [
+              "-c",
+              SPLIT_VERSION_SCRIPT,
+              String(ts.addr.port),
+              certs!.caFile,
+              mode,
+              dataMax,
+            ]);
+            const out = JSON.parse(result.stdout);
+            const what = `${minVersion}, ${mode}, data at most ${dataMax}`;
+            assert.equal(out.control_version, "TLSv1.3", what);
+            if (refused && dataMax === "TLSv1_2") {
+              assert.match(out.error ?? "", /PROTOCOL_VERSION|protocol version/i, what);
+              assert.equal(out.stor, undefined, what);
+            } else {
+              assert.equal(out.error, undefined, `${what}: ${out.error}`);
+              assert.equal(out.data_version, dataMax.replace("_", "."), what);
+              assert.match(out.stor, /^226 /, what);
+              assert.match(out.retr, /^226 /, what);
+              assert.equal(out.same, true, what);
+            }
+          }
+        }
+      }
+    },
+  });
+}
