@@ -88,6 +88,7 @@ export {
   type S3StorageOptions,
 } from "./src/storage/s3.ts";
 export { FtpError, StorageError, type StorageErrorKind } from "./src/errors.ts";
+export { Reply, type ReplyCode } from "./src/replies.ts";
 export type { NetAddress } from "./src/data/connection.ts";
 export {
   authHealthCheck,

@@ -1,5 +1,11 @@
 import assert from "node:assert/strict";
-import { encodeReply, formatReply, quotePath, sanitizeReplyText } from "../../src/replies.ts";
+import {
+  encodeReply,
+  formatReply,
+  quotePath,
+  Reply,
+  sanitizeReplyText,
+} from "../../src/replies.ts";
 
 /** Every CR is followed by LF and every LF preceded by CR; the text ends with CRLF. */
 function assertOnlyCrlfTerminators(reply: string): void {
@@ -126,4 +132,14 @@ Deno.test("quotePath never lets CR, LF or NUL through", () => {
 Deno.test("sanitizeReplyText replaces CR, LF and NUL with spaces", () => {
   assert.equal(sanitizeReplyText("a\rb\nc\0d"), "a b c d");
   assert.equal(sanitizeReplyText("plain"), "plain");
+});
+
+Deno.test("Reply names every code once, each a three-digit code of RFC 959's classes", () => {
+  const codes = Object.values(Reply);
+  assert.equal(new Set(codes).size, codes.length, "no code has two names");
+  for (const [name, code] of Object.entries(Reply)) {
+    assert.ok(Number.isInteger(code) && code >= 110 && code <= 559, `${name}: ${code}`);
+  }
+  assert.equal(Reply.FileUnavailable, 550);
+  assert.equal(Reply.TransferComplete, 226);
 });
