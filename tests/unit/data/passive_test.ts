@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import * as net from "node:net";
 import { PassivePortPool, type RawDataSocket, type SocketKind } from "../../../src/data/passive.ts";
 import { FtpError } from "../../../src/errors.ts";
-import type { ServerMetrics } from "../../../src/metrics.ts";
+import { ServerMetrics } from "../../../src/metrics.ts";
 import { RawFtpClient } from "../../../src/testing/raw_client.ts";
 import { startServer } from "../../helpers.ts";
 
