@@ -2,17 +2,32 @@
  * exftp: an FTP server for Deno whose authentication and storage are both
  * pluggable.
  *
+ * A server needs two strategies, both required: an {@linkcode Authenticator}
+ * (who may log in) and a {@linkcode StorageConnector} (what they see), either
+ * built in or your own.
+ *
  * ```ts
- * import { FileStorage, FtpServer, PassthroughAuthenticator } from "@exftp/server";
+ * import { FtpServer, MemoryStorage, PassthroughAuthenticator } from "@exftp/server";
  *
  * await using server = new FtpServer({
  *   port: 0,
- *   authenticator: new PassthroughAuthenticator(),
- *   storage: new FileStorage({ root: "." }),
+ *   authenticator: new PassthroughAuthenticator(), // any name but root; for local use
+ *   storage: new MemoryStorage(),
  * });
  * const { hostname, port } = await server.listen();
  * console.log(`Accepting connections on ${hostname}:${port}`);
  * ```
+ *
+ * Entry points:
+ *
+ * - `@exftp/server` (this one): {@linkcode FtpServer}, its options and
+ *   events, the `Authenticator` and `StorageConnector` interfaces, the
+ *   built-in authenticators and connectors, errors, the {@linkcode Reply}
+ *   codes, metrics and loggers;
+ * - `@exftp/server/http`: building blocks for another HTTP authenticator
+ *   (`HttpAuthenticator`, `HttpClient`) and the HTTP Digest client;
+ * - `@exftp/server/testing`: the connector conformance suite, a fault
+ *   injector and a raw FTP client for tests.
  *
  * Run as a module (`deno run … jsr:@exftp/server`), this file starts the CLI.
  *
@@ -32,31 +47,11 @@ export { AuthUnavailableError } from "./src/auth/types.ts";
 export { NoAuthAuthenticator } from "./src/auth/no_auth.ts";
 export { PassthroughAuthenticator } from "./src/auth/passthrough.ts";
 export { BasicAuthenticator } from "./src/auth/basic.ts";
-export { BearerAuthenticator, type BearerToken } from "./src/auth/bearer.ts";
+export { BearerAuthenticator } from "./src/auth/bearer.ts";
+export { DigestAuthenticator } from "./src/auth/digest.ts";
+export type { HttpAuthenticatorOptions } from "./src/auth/http.ts";
 export {
-  type AuthChallenge,
-  chooseDigestChallenge,
-  type DigestAlgorithm,
-  DigestAuthenticator,
-  type DigestChallenge,
-  digestResponse,
-  type DigestResponseInput,
-  parseChallenges,
-} from "./src/auth/digest.ts";
-export {
-  HttpAuthenticator,
-  type HttpAuthenticatorOptions,
-  HttpClient,
-  type HttpOutcome,
-  type HttpRequest,
-  type HttpTarget,
-  type HttpVerdict,
-  type UsernamePassword,
-} from "./src/auth/http.ts";
-export {
-  PASSWORD_HASH_TYPES,
   type PasswordHashType,
-  type UsernamePasswordHash,
   WebhookAuthenticator,
   type WebhookAuthenticatorOptions,
 } from "./src/auth/webhook.ts";

@@ -189,11 +189,27 @@ class Health {
  * `await endpoint.shutdown()`.
  *
  * @example
- * ```ts ignore
- * import { FtpServer, serveMetrics } from "@exftp/server";
- * const server = new FtpServer();
+ * ```ts
+ * import {
+ *   FtpServer,
+ *   MemoryStorage,
+ *   PassthroughAuthenticator,
+ *   serveMetrics,
+ *   silentLogger,
+ * } from "@exftp/server";
+ *
+ * await using server = new FtpServer({
+ *   port: 0,
+ *   authenticator: new PassthroughAuthenticator(),
+ *   storage: new MemoryStorage(),
+ *   logger: silentLogger,
+ * });
  * await server.listen();
- * const endpoint = serveMetrics(server, { port: 9090 });
+ * const endpoint = serveMetrics(server, { port: 0, hostname: "127.0.0.1" });
+ * const { port } = endpoint.addr as Deno.NetAddr;
+ * const response = await fetch(`http://127.0.0.1:${port}/healthz`);
+ * console.assert(response.status === 200 && (await response.text()).startsWith("ok"));
+ * await endpoint.shutdown();
  * ```
  */
 export function serveMetrics(server: FtpServer, options: MetricsEndpointOptions): Deno.HttpServer {

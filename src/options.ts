@@ -7,8 +7,6 @@
 
 import type { Authenticator } from "./auth/types.ts";
 import type { StorageProvider } from "./storage/types.ts";
-import { PassthroughAuthenticator } from "./auth/passthrough.ts";
-import { FileStorage } from "./storage/file.ts";
 import { DEFAULT_MAX_LINE_BYTES } from "./control/line_reader.ts";
 import type { TransferEventDetail } from "./events.ts";
 import type { Logger } from "./log.ts";
@@ -21,7 +19,11 @@ import { consoleLogger } from "./log.ts";
  */
 export type PassiveAddress = string | ((clientAddress: string) => string | Promise<string>);
 
-/** Options of {@linkcode FtpServer}. Every field is optional. */
+/**
+ * Options of {@linkcode FtpServer}. `authenticator` and `storage` are required
+ * (who may log in, and what they see, are never implied); every other field
+ * has a default.
+ */
 export interface FtpServerOptions {
   /** Control port; 0 picks any free port. @default {4040} */
   port?: number;
@@ -35,10 +37,18 @@ export interface FtpServerOptions {
   maxPassivePort?: number;
   /** Address advertised in 227 replies. @default the control connection's local address */
   passiveAddress?: PassiveAddress;
-  /** Who may log in. @default {new PassthroughAuthenticator()} */
-  authenticator?: Authenticator;
-  /** Where the files live. @default {new FileStorage({ root: "." })} */
-  storage?: StorageProvider;
+  /**
+   * Who may log in: a built-in authenticator (`UsersFileAuthenticator`,
+   * `BasicAuthenticator`, `PassthroughAuthenticator` for local testing…) or
+   * your own {@linkcode Authenticator}. Required.
+   */
+  authenticator: Authenticator;
+  /**
+   * Where the files live: a `StorageConnector` (`FileStorage`,
+   * `MemoryStorage`, `S3Storage`, your own), or a function of the logged-in
+   * user returning one (per-user folders). Required.
+   */
+  storage: StorageProvider;
   /** Longest control line in bytes; longer ones get 500. @default {4096} */
   maxLineBytes?: number;
   /** Most sessions at once (421 at connect beyond). @default {100} */
@@ -119,12 +129,12 @@ function checkInteger(name: string, value: number, min: number, max: number): vo
 }
 
 /** Fill in defaults and validate; throws `RangeError`/`TypeError` naming the option. */
-export function resolveOptions(options: FtpServerOptions = {}): ResolvedOptions {
+export function resolveOptions(options: FtpServerOptions): ResolvedOptions {
   const { tls, ...rest } = options;
   const resolved: ResolvedOptions = {
     ...DEFAULTS,
-    authenticator: new PassthroughAuthenticator(),
-    storage: options.storage ?? new FileStorage({ root: "." }),
+    authenticator: options.authenticator,
+    storage: options.storage,
     logger: consoleLogger(),
     ...Object.fromEntries(Object.entries(rest).filter(([, v]) => v !== undefined)),
     tls: tls ? new TlsSettings(tls) : undefined,

@@ -35,27 +35,65 @@ export function isLoopbackAddress(hostname: string): boolean {
   return host === "localhost" || host === "::1" || /^(::ffff:)?127\.\d+\.\d+\.\d+$/.test(host);
 }
 
+// A server with no authenticator or storage named would once serve the working
+// folder read-write to anyone; embedders now say what they want.
+function requireOption(
+  options: FtpServerOptions | undefined,
+  name: "authenticator" | "storage",
+  suggestion: string,
+): void {
+  if (options?.[name] === undefined || options[name] === null) {
+    throw new TypeError(
+      `Option "${name}" is required: pass one to new FtpServer({ ${name}: ... }), e.g. ${suggestion}`,
+    );
+  }
+}
+
 function tagListenError(error: unknown, option: ListenerOption): unknown {
   if (error instanceof Error) Object.assign(error, { option });
   return error;
 }
 
 /**
- * An FTP server. Construct it with options, `listen()`, and `close()` (or
- * `await using`) when done.
+ * An FTP server. Construct it with options (an `authenticator` and a
+ * `storage` are required: who may log in and what they see are never
+ * implied), `listen()`, and `close()` (or `await using`) when done. Lifecycle
+ * and transfers are typed events (see {@linkcode FtpServerEventMap}).
  *
- * @example
+ * @example Serve a folder to the users of a users file
+ * ```ts ignore
+ * import { FileStorage, FtpServer, UsersFileAuthenticator } from "@exftp/server";
+ *
+ * await using server = new FtpServer({
+ *   port: 2121,
+ *   authenticator: await UsersFileAuthenticator.open("users.yaml"),
+ *   storage: new FileStorage({ root: "/srv/ftp" }),
+ * });
+ * const { hostname, port } = await server.listen();
+ * console.log(`FTP on ${hostname}:${port}`);
+ * ```
+ *
+ * @example Log in, watch the events, shut down
  * ```ts
- * import { FileStorage, FtpServer, PassthroughAuthenticator } from "@exftp/server";
+ * import { FtpServer, MemoryStorage, PassthroughAuthenticator, silentLogger } from "@exftp/server";
+ * import { RawFtpClient } from "@exftp/server/testing";
  *
  * const server = new FtpServer({
- *   port: 0,
+ *   port: 0, // any free port
+ *   minPassivePort: 0,
+ *   maxPassivePort: 0,
  *   authenticator: new PassthroughAuthenticator(),
- *   storage: new FileStorage({ root: Deno.cwd() }),
+ *   storage: new MemoryStorage(),
+ *   logger: silentLogger,
  * });
- * const { port } = await server.listen();
- * console.log(`FTP on port ${port}`);
- * await server.close();
+ * const logins: string[] = [];
+ * server.addEventListener("login", (event) => logins.push(event.detail.username ?? ""));
+ *
+ * const address = await server.listen();
+ * using client = await RawFtpClient.connect(address);
+ * await client.login("alice", "any password");
+ * console.assert(logins[0] === "alice" && server.sessionCount === 1);
+ * await server.close(); // lets running transfers finish (shutdownGraceMs), then ends sessions
  * ```
  */
 export class FtpServer extends EventTarget implements AsyncDisposable {
@@ -73,10 +111,15 @@ export class FtpServer extends EventTarget implements AsyncDisposable {
 
   /**
    * Create a server; nothing listens until {@linkcode FtpServer.listen}.
-   * Throws `RangeError`/`TypeError` for invalid options, naming the option.
+   *
+   * @param options `authenticator` and `storage` are required; the rest have defaults
+   * @throws {TypeError} when `authenticator` or `storage` is missing, or an option has the wrong type
+   * @throws {RangeError} for an option out of its range (the message names it)
    */
-  constructor(options: FtpServerOptions = {}) {
+  constructor(options: FtpServerOptions) {
     super();
+    requireOption(options, "authenticator", "new UsersFileAuthenticator({ path })");
+    requireOption(options, "storage", 'new FileStorage({ root: "/srv/ftp" })');
     this.#options = resolveOptions(options);
     this.#portPool = new PassivePortPool(
       this.#options.minPassivePort,

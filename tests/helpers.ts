@@ -1,6 +1,11 @@
 /** Shared fixtures for the tests: a server on port 0 over a temporary folder. */
 
-import { FileStorage, type FtpServerOptions, silentLogger } from "../mod.ts";
+import {
+  FileStorage,
+  type FtpServerOptions,
+  PassthroughAuthenticator,
+  silentLogger,
+} from "../mod.ts";
 import { FtpServer } from "../src/server.ts";
 import type { NetAddress } from "../src/data/connection.ts";
 import { RawFtpClient } from "../src/testing/raw_client.ts";
@@ -14,8 +19,11 @@ export interface TestServer extends AsyncDisposable {
   client(user?: string): Promise<RawFtpClient>;
 }
 
-/** Start a server on port 0 over a fresh temporary folder. */
-export async function startServer(options: FtpServerOptions = {}): Promise<TestServer> {
+/**
+ * Start a server on port 0 over a fresh temporary folder, letting any user in
+ * (`PassthroughAuthenticator`) unless `options` name another authenticator.
+ */
+export async function startServer(options: Partial<FtpServerOptions> = {}): Promise<TestServer> {
   const root = await Deno.makeTempDir({ prefix: "exftp-test-" });
   const server = new FtpServer({
     port: 0,
@@ -24,6 +32,7 @@ export async function startServer(options: FtpServerOptions = {}): Promise<TestS
     loginFailureDelayMs: 0,
     banAfterFailures: 0, // tests log in badly on purpose; the ban has its own test
     logger: silentLogger,
+    authenticator: new PassthroughAuthenticator(),
     storage: new FileStorage({ root }),
     ...options,
   });

@@ -39,7 +39,7 @@ const WHITESPACE = /[ \t\r\n]/;
  *
  * @example
  * ```ts
- * import { parseChallenges } from "@exftp/server";
+ * import { parseChallenges } from "@exftp/server/http";
  * const [basic, digest] = parseChallenges('Basic realm="a", Digest realm="b, c", nonce=xyz');
  * console.assert(digest.params.realm === "b, c" && digest.params.nonce === "xyz");
  * ```
@@ -245,7 +245,7 @@ export interface DigestResponseInput {
  *
  * @example
  * ```ts
- * import { digestResponse } from "@exftp/server";
+ * import { digestResponse } from "@exftp/server/http";
  * // RFC 2617 §3.5
  * const response = await digestResponse({
  *   algorithm: "MD5", username: "Mufasa", password: "Circle Of Life",

@@ -167,7 +167,7 @@ export function toHex(bytes: ArrayBuffer | Uint8Array): string {
  *
  * @example
  * ```ts
- * import { HttpClient } from "@exftp/server";
+ * import { HttpClient } from "@exftp/server/http";
  * const client = new HttpClient(2_000);
  * // Nothing listens on port 9: an outcome, not an exception.
  * const outcome = await client.request({ url: new URL("http://127.0.0.1:9/"), method: "GET" });
@@ -291,7 +291,7 @@ export interface HttpVerdict {
  *
  * @example
  * ```ts
- * import { HttpAuthenticator, type HttpTarget, type HttpVerdict } from "@exftp/server";
+ * import { HttpAuthenticator, type HttpTarget, type HttpVerdict } from "@exftp/server/http";
  * import type { AuthContext, Credentials } from "@exftp/server";
  *
  * // The FTP password is an API key, sent in a header of the service's choice.

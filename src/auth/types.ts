@@ -68,13 +68,41 @@ export class AuthUnavailableError extends Error {
  * Decides who may log in. Login state always lives in the session: an
  * authenticator must not let one connection in because another logged in.
  *
- * @example
+ * Implement `authenticate` (one method is enough); the user it resolves with
+ * is what the storage provider receives, so fields such as `home` or
+ * `readOnly` reach the session. The built-in ones are `UsersFileAuthenticator`,
+ * the HTTP ones (`BasicAuthenticator`, `BearerAuthenticator`,
+ * `DigestAuthenticator`, `WebhookAuthenticator`), and for tests
+ * `PassthroughAuthenticator` and `NoAuthAuthenticator`.
+ *
+ * @example A fixed table of users, some read-only
  * ```ts
- * import type { Authenticator } from "@exftp/server";
- * const onlyAlice: Authenticator = {
- *   authenticate: ({ username, password }) =>
- *     Promise.resolve(username === "alice" && password === "secret" ? { username } : null),
- * };
+ * import type { Authenticator, Credentials, FtpUser } from "@exftp/server";
+ * import { FtpServer, MemoryStorage } from "@exftp/server";
+ *
+ * class TableAuthenticator implements Authenticator {
+ *   readonly #users = new Map([
+ *     ["alice", { password: "wonderland", readOnly: false }],
+ *     ["guest", { password: "guest", readOnly: true }],
+ *   ]);
+ *
+ *   authenticate({ username, password }: Credentials): Promise<FtpUser | null> {
+ *     const entry = this.#users.get(username);
+ *     // Compare in constant time in real code (see verifyPassword).
+ *     if (!entry || entry.password !== password) return Promise.resolve(null);
+ *     return Promise.resolve({ username, readOnly: entry.readOnly, home: `/${username}` });
+ *   }
+ * }
+ *
+ * const authenticator = new TableAuthenticator();
+ * const guest = await authenticator.authenticate({
+ *   username: "guest",
+ *   password: "guest",
+ *   remoteAddress: "127.0.0.1",
+ * });
+ * console.assert(guest?.readOnly === true);
+ *
+ * await using server = new FtpServer({ port: 0, authenticator, storage: new MemoryStorage() });
  * ```
  */
 export interface Authenticator {

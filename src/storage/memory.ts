@@ -44,11 +44,15 @@ const READ_CHUNK_BYTES = 64 * 1024;
  *
  * @example
  * ```ts
- * import { FtpServer, MemoryStorage } from "@exftp/server";
+ * import { FtpServer, MemoryStorage, PassthroughAuthenticator } from "@exftp/server";
  *
  * const storage = new MemoryStorage();
  * await storage.mkdir("/incoming");
- * await using server = new FtpServer({ port: 0, storage });
+ * await using server = new FtpServer({
+ *   port: 0,
+ *   authenticator: new PassthroughAuthenticator(),
+ *   storage,
+ * });
  * ```
  */
 export class MemoryStorage implements StorageConnector {

@@ -56,7 +56,71 @@ export interface WriteOptions {
  *
  * Errors are {@linkcode StorageError}s with a `kind`; anything else becomes a
  * generic local error. Optional methods that a connector lacks make the
- * matching FTP commands reply 502 and vanish from FEAT.
+ * matching FTP commands reply 502 and vanish from FEAT. The built-in
+ * connectors are `FileStorage`, `MemoryStorage` and `S3Storage`; a new one
+ * should pass `runConformance` from `@exftp/server/testing`.
+ *
+ * @example A read-only connector serving one generated file
+ * ```ts
+ * import {
+ *   type FileInfo,
+ *   FtpServer,
+ *   PassthroughAuthenticator,
+ *   type ReadOptions,
+ *   type StorageConnector,
+ *   StorageError,
+ * } from "@exftp/server";
+ *
+ * class MotdStorage implements StorageConnector {
+ *   readonly #text = new TextEncoder().encode("Welcome!\n");
+ *   readonly #file: FileInfo = { name: "motd.txt", type: "file", size: this.#text.length };
+ *
+ *   stat(path: string): Promise<FileInfo> {
+ *     if (path === "/") return Promise.resolve({ name: "", type: "directory", size: 0 });
+ *     if (path === "/motd.txt") return Promise.resolve(this.#file);
+ *     return Promise.reject(new StorageError("not_found", `${path} does not exist`));
+ *   }
+ *   async *list(path: string): AsyncIterable<FileInfo> {
+ *     if ((await this.stat(path)).type !== "directory") {
+ *       throw new StorageError("not_a_directory", `${path} is not a folder`);
+ *     }
+ *     yield this.#file;
+ *   }
+ *   async read(path: string, options?: ReadOptions): Promise<ReadableStream<Uint8Array>> {
+ *     if ((await this.stat(path)).type !== "file") {
+ *       throw new StorageError("is_a_directory", `${path} is a folder`);
+ *     }
+ *     return new Blob([this.#text.slice(options?.offset ?? 0)]).stream();
+ *   }
+ *   // Everything that would change the tree is refused (FTP reply 550).
+ *   async write(_path: string, source: ReadableStream<Uint8Array>): Promise<number> {
+ *     await source.cancel();
+ *     throw new StorageError("permission_denied", "read-only");
+ *   }
+ *   mkdir(): Promise<void> {
+ *     return Promise.reject(new StorageError("permission_denied", "read-only"));
+ *   }
+ *   rmdir(): Promise<void> {
+ *     return Promise.reject(new StorageError("permission_denied", "read-only"));
+ *   }
+ *   remove(): Promise<void> {
+ *     return Promise.reject(new StorageError("permission_denied", "read-only"));
+ *   }
+ *   rename(): Promise<void> {
+ *     return Promise.reject(new StorageError("permission_denied", "read-only"));
+ *   }
+ * }
+ *
+ * const storage = new MotdStorage();
+ * const names = (await Array.fromAsync(storage.list("/"))).map((entry) => entry.name);
+ * console.assert(names.join() === "motd.txt");
+ *
+ * await using server = new FtpServer({
+ *   port: 0,
+ *   authenticator: new PassthroughAuthenticator(),
+ *   storage,
+ * });
+ * ```
  */
 export interface StorageConnector {
   /** Facts about a path; `not_found` when it does not exist. */

@@ -24,13 +24,19 @@
  * ```
  *
  * @example Assert exact replies
- * ```ts ignore
- * import { FtpServer, silentLogger } from "@exftp/server";
+ * ```ts
+ * import { FtpServer, MemoryStorage, PassthroughAuthenticator, silentLogger } from "@exftp/server";
  * import { RawFtpClient } from "@exftp/server/testing";
  *
- * await using server = new FtpServer({ port: 0, logger: silentLogger });
+ * await using server = new FtpServer({
+ *   port: 0,
+ *   authenticator: new PassthroughAuthenticator(),
+ *   storage: new MemoryStorage(),
+ *   logger: silentLogger,
+ * });
  * using client = await RawFtpClient.connect(await server.listen());
  * await client.login("me", "pw");
+ * console.assert((await client.send("PWD")).code === 257);
  * ```
  *
  * @module

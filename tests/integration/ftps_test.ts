@@ -19,7 +19,7 @@ const certs = noOpenssl ? undefined : await testCertificates();
 
 async function startTlsServer(
   tls: Partial<NonNullable<FtpServerOptions["tls"]>> = {},
-  options: FtpServerOptions = {},
+  options: Partial<FtpServerOptions> = {},
 ) {
   return await startServer({
     tls: { cert: certs!.cert, key: certs!.key, ...tls },

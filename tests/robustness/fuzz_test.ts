@@ -14,7 +14,7 @@
 
 import assert from "node:assert/strict";
 import * as path from "node:path";
-import { FileStorage } from "../../mod.ts";
+import { FileStorage, PassthroughAuthenticator } from "../../mod.ts";
 import { FtpServer } from "../../src/server.ts";
 import type { LogLevel } from "../../src/log.ts";
 import { waitFor } from "../helpers.ts";
@@ -234,6 +234,7 @@ async function fuzz(): Promise<void> {
     dataStallTimeoutMs: 1000,
     maxSessionsPerIp: 50,
     banAfterFailures: 0, // the fuzzer fails logins on purpose; a ban would refuse the checks
+    authenticator: new PassthroughAuthenticator(),
     storage: new FileStorage({ root }),
     logger: (level, message, fields) => {
       if (level === "error") logs.push({ level, message, fields });

@@ -109,11 +109,12 @@ Deno.test("a file-backed server never loads the S3 SDK (no env access needed)", 
     const mod = new URL("../../mod.ts", import.meta.url).href;
     await Deno.writeTextFile(
       script,
-      `import { FtpServer, silentLogger } from "${mod}";
+      `import { FtpServer, PassthroughAuthenticator, silentLogger } from "${mod}";
        import { STORAGE_CONNECTORS } from "${registry}";
        const storage = await STORAGE_CONNECTORS.file({ root: "." }, { baseDir: "." });
        await STORAGE_CONNECTORS.memory({}, { baseDir: "." });
-       const server = new FtpServer({ port: 0, storage, logger: silentLogger });
+       const authenticator = new PassthroughAuthenticator();
+       const server = new FtpServer({ port: 0, authenticator, storage, logger: silentLogger });
        await server.listen();
        await server.close();
        console.log("ok");`,
