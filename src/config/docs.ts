@@ -32,7 +32,7 @@ export function optionsTableRows(): string[][] {
     shownDefault(setting),
     setting.doc,
   ]);
-  const config = CLI_FLAGS[0];
+  const config = CLI_FLAGS.find((flag) => flag.name === "config")!;
   rows.push([code(flagText(config)), "", "", "", config.doc]);
   return rows;
 }
