@@ -14,38 +14,19 @@ import {
   type CliConfig,
   ConfigError,
   configFromEnv,
+  flagOptions,
   permittedEnv,
   type RawConfig,
   readConfigFile,
   readPemFile,
+  withFlags,
 } from "./src/config/config.ts";
+import { helpText } from "./src/config/docs.ts";
 import { hashPasswordCommand } from "./src/config/hash_password.ts";
 import { FtpServer, type ListenerOption } from "./src/server.ts";
 import { authHealthCheck, serveMetrics, storageHealthCheck } from "./src/metrics.ts";
 import type { LogLevel } from "./src/log.ts";
 import * as path from "node:path";
-
-const HELP = `exftp ${VERSION}: an FTP server with pluggable authentication and storage
-
-Usage:
-  deno run --allow-net --allow-read=DIR --allow-write=DIR --allow-env main.ts [options]
-  deno run main.ts hash-password [--iterations N]   hash a password for a users_file
-
-Options:
-  --root DIR          folder to serve (storage_config.root)       default: .
-  --port N            control port, 0 for any free port (ftp_port) default: 4040
-  --addr ADDR         address to listen on, e.g. ::1 (ftp_addr)   default: 127.0.0.1
-  --config FILE       YAML config file (keys as in the README)
-  --log-format FMT    text or json                               default: text
-  --metrics-port N    serve /metrics (Prometheus) and /healthz on ADDR:N
-  --help              show this help
-  --version           print the version
-
-Environment: FTP_PORT, FTP_ADDR, FTP_SERVER_NAME, MIN_PASSIVE_PORT, MAX_PASSIVE_PORT,
-FTP_PASSIVE_ADDRESS, FTP_AUTHENTICATOR, FTP_STORAGE (needs --allow-env).
-Precedence: flags > environment > config file > defaults.
-SIGHUP reloads the users_file and the TLS certificate; SIGINT/SIGTERM stop gracefully.
-`;
 
 /** A host as Deno's `--allow-net` spells it: IPv6 addresses in brackets. */
 export function netPermissionHost(hostname: string): string {
@@ -127,16 +108,7 @@ export async function main(args: string[]): Promise<number> {
   try {
     flags = parseArgs({
       args,
-      options: {
-        help: { type: "boolean", short: "h" },
-        version: { type: "boolean", short: "V" },
-        config: { type: "string", short: "c" },
-        port: { type: "string", short: "p" },
-        root: { type: "string", short: "r" },
-        addr: { type: "string" },
-        "log-format": { type: "string" },
-        "metrics-port": { type: "string" },
-      },
+      options: flagOptions(),
       strict: true,
       allowPositionals: false,
     }).values;
@@ -145,7 +117,7 @@ export async function main(args: string[]): Promise<number> {
     return 2;
   }
   if (flags.help) {
-    console.log(HELP);
+    console.log(helpText(VERSION));
     return 0;
   }
   if (flags.version) {
@@ -155,20 +127,10 @@ export async function main(args: string[]): Promise<number> {
 
   let config: CliConfig;
   try {
-    const fromFile: RawConfig = flags.config ? await readConfigFile(flags.config) : {};
-    const raw: RawConfig = { ...fromFile, ...configFromEnv(permittedEnv) };
-    if (flags.port !== undefined) raw.ftp_port = flags.port;
-    if (flags.addr !== undefined) raw.ftp_addr = flags.addr;
-    if (flags["log-format"] !== undefined) raw.log_format = flags["log-format"];
-    if (flags["metrics-port"] !== undefined) raw.metrics_port = flags["metrics-port"];
-    if (flags.root !== undefined) {
-      // A flag's path is the caller's: relative to the working folder, not the config file's.
-      raw.storage_config = {
-        ...(raw.storage_config as object ?? {}),
-        root: path.resolve(flags.root),
-      };
-    }
-    const baseDir = flags.config ? path.dirname(path.resolve(flags.config)) : Deno.cwd();
+    const file = typeof flags.config === "string" ? flags.config : undefined;
+    const fromFile: RawConfig = file ? await readConfigFile(file) : {};
+    const raw = withFlags({ ...fromFile, ...configFromEnv(permittedEnv) }, flags);
+    const baseDir = file ? path.dirname(path.resolve(file)) : Deno.cwd();
     config = await buildOptions(raw, baseDir);
   } catch (error) {
     if (error instanceof ConfigError) {

@@ -7,7 +7,7 @@
 
 import type { Authenticator } from "./auth/types.ts";
 import type { StorageProvider } from "./storage/types.ts";
-import { DEFAULT_MAX_LINE_BYTES } from "./control/line_reader.ts";
+import { crossProblems, type OptionSetting, problemWith, SETTINGS } from "./config/schema.ts";
 import type { TransferEventDetail } from "./events.ts";
 import type { Logger } from "./log.ts";
 import { type TlsOptions, TlsSettings } from "./tls.ts";
@@ -99,36 +99,25 @@ export type ResolvedOptions =
     implicitTlsPort?: number;
   };
 
-/** The defaults of every option. */
-export const DEFAULTS = {
-  port: 4040,
-  hostname: "127.0.0.1",
-  serverName: "exftp",
-  minPassivePort: 40002,
-  maxPassivePort: 40012,
-  maxLineBytes: DEFAULT_MAX_LINE_BYTES,
-  maxSessions: 100,
-  maxSessionsPerIp: 10,
-  loginTimeoutMs: 60_000,
-  idleTimeoutMs: 300_000,
-  passiveAcceptTimeoutMs: 30_000,
-  dataStallTimeoutMs: 300_000,
-  loginFailureDelayMs: 1_000,
-  maxLoginFailures: 3,
-  banAfterFailures: 10,
-  banMs: 900_000,
-  shutdownGraceMs: 10_000,
-} as const;
+// Every option the settings table names is a field of FtpServerOptions (else no type check).
+const _optionsAreFields: OptionSetting["option"] extends keyof FtpServerOptions ? true : never =
+  true;
 
-function checkInteger(name: string, value: number, min: number, max: number): void {
-  if (!Number.isInteger(value) || value < min || value > max) {
-    throw new RangeError(
-      `Option "${name}" must be a whole number from ${min} to ${max}, got ${JSON.stringify(value)}`,
-    );
-  }
-}
+type Defaulted = Extract<OptionSetting, { default: unknown }>;
 
-/** Fill in defaults and validate; throws `RangeError`/`TypeError` naming the option. */
+/** The defaults of every option that has one (from the settings table). */
+export const DEFAULTS: Readonly<
+  Required<Pick<FtpServerOptions, Defaulted["option"]>>
+> = Object.fromEntries(
+  SETTINGS.flatMap((setting) =>
+    setting.option && setting.default !== undefined ? [[setting.option, setting.default]] : []
+  ),
+) as never;
+
+/**
+ * Fill in defaults and validate, by the same rules as the CLI's config
+ * (the settings table); throws `RangeError`/`TypeError` naming the option.
+ */
 export function resolveOptions(options: FtpServerOptions): ResolvedOptions {
   const { tls, ...rest } = options;
   const resolved: ResolvedOptions = {
@@ -139,53 +128,22 @@ export function resolveOptions(options: FtpServerOptions): ResolvedOptions {
     ...Object.fromEntries(Object.entries(rest).filter(([, v]) => v !== undefined)),
     tls: tls ? new TlsSettings(tls) : undefined,
   };
-  if (resolved.implicitTlsPort !== undefined) {
-    checkInteger("implicitTlsPort", resolved.implicitTlsPort, 0, 65535);
-    if (!resolved.tls) throw new TypeError(`Option "implicitTlsPort" needs "tls"`);
-  }
-  checkInteger("port", resolved.port, 0, 65535);
-  checkInteger("minPassivePort", resolved.minPassivePort, 0, 65535);
-  checkInteger("maxPassivePort", resolved.maxPassivePort, 0, 65535);
-  if (resolved.minPassivePort > resolved.maxPassivePort) {
-    throw new RangeError(
-      `Option "minPassivePort" (${resolved.minPassivePort}) must not exceed "maxPassivePort" (${resolved.maxPassivePort})`,
-    );
-  }
-  if ((resolved.minPassivePort === 0) !== (resolved.maxPassivePort === 0)) {
-    throw new RangeError(`Options "minPassivePort" and "maxPassivePort" must both be 0 or neither`);
-  }
-  checkInteger("maxLineBytes", resolved.maxLineBytes, 64, 1 << 20);
-  checkInteger("maxSessions", resolved.maxSessions, 1, 1_000_000);
-  checkInteger("maxSessionsPerIp", resolved.maxSessionsPerIp, 1, 1_000_000);
-  checkInteger("maxLoginFailures", resolved.maxLoginFailures, 1, 1_000_000);
-  checkInteger("banAfterFailures", resolved.banAfterFailures, 0, 1_000_000);
-  const mustBePositive = new Set([
-    "loginTimeoutMs",
-    "idleTimeoutMs",
-    "passiveAcceptTimeoutMs",
-    "dataStallTimeoutMs",
-    "banMs",
-  ]);
-  for (
-    const key of [
-      "loginTimeoutMs",
-      "idleTimeoutMs",
-      "passiveAcceptTimeoutMs",
-      "dataStallTimeoutMs",
-      "loginFailureDelayMs",
-      "shutdownGraceMs",
-      "banMs",
-    ] as const
-  ) {
-    const value = resolved[key];
-    const min = mustBePositive.has(key) ? 1 : 0;
-    if (typeof value !== "number" || !(value >= min) || value > 2 ** 31 - 1) {
-      throw new RangeError(
-        `Option "${key}" must be a number of milliseconds from ${min} to 2147483647, got ${
-          JSON.stringify(value)
-        }`,
-      );
+  const values = resolved as unknown as Record<string, unknown>;
+  for (const setting of SETTINGS) {
+    const value = setting.option === undefined ? undefined : values[setting.option];
+    if (value === undefined) continue;
+    // A passive address may also be a function of the client's address.
+    if (setting.kind === "passive-address" && typeof value === "function") continue;
+    const problem = problemWith(setting, value);
+    if (problem) {
+      const type = typeof value === "number" ? RangeError : TypeError;
+      throw new type(`Option "${setting.option}" ${problem}`);
     }
+  }
+  const cross = crossProblems((option) => values[option], (option) => `"${option}"`);
+  if (cross) {
+    const type = cross.missing ? TypeError : RangeError;
+    throw new type(`Option "${cross.setting.option}" ${cross.problem}`);
   }
   if (typeof resolved.authenticator?.authenticate !== "function") {
     throw new TypeError(`Option "authenticator" must have an authenticate() method`);

@@ -333,3 +333,20 @@ Deno.test("timeouts must be above 0 (a 0 would close every session at once)", as
   const { options } = await buildOptions({ login_failure_delay_ms: 0, shutdown_grace_s: 0 });
   assert.equal(options.loginFailureDelayMs, 0);
 });
+
+Deno.test("a key left empty in YAML: no mapping, a choice's default, an error elsewhere", async () => {
+  const raw = await parseConfigText(
+    "log_format:\nauthenticator_config:\nstorage_config:\ntls:\n",
+    "empty-values.yaml",
+  );
+  const { options, logFormat } = await build(raw);
+  assert.equal(logFormat, "text");
+  assert.equal(options.tls, undefined);
+  await assertConfigError(build({ ftp_port: null }), "ftp_port", "null");
+  await assertConfigError(build({ server_name: null }), "server_name", "null");
+  await assertConfigError(build({ upload_mode: null }), "upload_mode", "null");
+});
+
+Deno.test("ftp_addr in brackets (as in URLs) is the address inside", async () => {
+  assert.equal((await build({ ftp_addr: "[::1]" })).options.hostname, "::1");
+});
