@@ -81,7 +81,7 @@ export {
   type S3Credentials,
   S3Storage,
   type S3StorageOptions,
-} from "./src/storage/s3.ts";
+} from "./src/storage/s3/mod.ts";
 export { FtpError, StorageError, type StorageErrorKind } from "./src/errors.ts";
 export { Reply, type ReplyCode } from "./src/replies.ts";
 export type { NetAddress } from "./src/data/connection.ts";

@@ -8,7 +8,7 @@
  * @module
  */
 
-import { S3Storage, type S3StorageOptions } from "../src/storage/s3.ts";
+import { S3Storage, type S3StorageOptions } from "../src/storage/s3/mod.ts";
 
 const S3RVER_VERSION = "3.7.1";
 const START_TIMEOUT_MS = 20_000;

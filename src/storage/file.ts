@@ -5,8 +5,20 @@
  */
 
 import * as realPathLib from "node:path";
-import { StorageError, type StorageErrorKind } from "../errors.ts";
+import { StorageError } from "../errors.ts";
+import { baseNameOf, copyInto, mapError, toFileInfo, wrap } from "./file_io.ts";
+import {
+  checkReserved,
+  escaped,
+  isInside,
+  isUnreadableName,
+  listedInParent,
+  REPLACEMENT,
+  TEMP_PREFIX,
+} from "./file_jail.ts";
 import type { FileInfo, ReadOptions, StorageConnector, WriteOptions } from "./types.ts";
+
+export { TEMP_PREFIX };
 
 /** How uploads reach the target file. */
 export type UploadMode = "atomic" | "atomic_resume" | "direct";
@@ -33,15 +45,7 @@ export interface FileStorageOptions {
   staleUploadAfterMs?: number;
 }
 
-/**
- * Temporary upload files start with this. They never appear in listings, and
- * clients can neither create nor address names starting with it (550).
- */
-export const TEMP_PREFIX = ".exftp-upload-";
 const DEFAULT_STALE_UPLOAD_MS = 60 * 60 * 1000;
-/** What `Deno.readDir` puts where a name on disk is not valid UTF-8. */
-const REPLACEMENT = "\uFFFD";
-const COPY_BUFFER_BYTES = 1 << 20;
 
 /**
  * Serves a local folder. Nothing outside the root is reachable: virtual paths
@@ -402,157 +406,4 @@ export class FileStorage implements StorageConnector {
     const parent = await this.#existing(realPathLib.posix.dirname(path));
     return realPathLib.join(parent, realPathLib.posix.basename(path));
   }
-}
-
-/**
- * Refuse the server's own temporary names, to create or to address, with 550
- * and the reason (as vsftpd's `deny_file` and ProFTPD's `PathDenyFilter` do).
- */
-function checkReserved(path: string): void {
-  if (!path.includes(`/${TEMP_PREFIX}`)) return;
-  throw new StorageError(
-    "permission_denied",
-    `"${path}": names starting with ${TEMP_PREFIX} are reserved for the server's temporary uploads`,
-  );
-}
-
-/**
- * Whether a name from `Deno.readDir` stands for a name on disk that is not
- * valid UTF-8: it holds U+FFFD and that exact (valid UTF-8) name is not there.
- */
-async function isUnreadableName(real: string): Promise<boolean> {
-  if (!realPathLib.basename(real).includes(REPLACEMENT)) return false;
-  try {
-    await Deno.lstat(real);
-    return false;
-  } catch (error) {
-    return error instanceof Deno.errors.NotFound;
-  }
-}
-
-/** Whether `Deno.readDir` of the parent folder lists this exact name. */
-async function listedInParent(real: string): Promise<boolean> {
-  const name = realPathLib.basename(real);
-  try {
-    for await (const entry of Deno.readDir(realPathLib.dirname(real))) {
-      if (entry.name === name) return true;
-    }
-  } catch {
-    // The parent is not there or not readable: nothing to explain.
-  }
-  return false;
-}
-
-function escaped(path: string): StorageError {
-  return new StorageError("permission_denied", `"${path}" points outside the served folder`);
-}
-
-function isInside(root: string, real: string): boolean {
-  return real === root ||
-    real.startsWith(root.endsWith(realPathLib.sep) ? root : root + realPathLib.sep);
-}
-
-function baseNameOf(path: string): string {
-  return path === "/" ? "" : realPathLib.posix.basename(path);
-}
-
-function toFileInfo(name: string, info: Deno.FileInfo): FileInfo {
-  return {
-    name,
-    type: info.isDirectory ? "directory" : "file",
-    size: info.isDirectory ? 0 : info.size,
-    mtime: info.mtime ?? undefined,
-    mode: info.mode === null ? undefined : info.mode & 0o7777,
-  };
-}
-
-/** Copy a stream into a file with one reused buffer (much faster than pipeTo here). */
-async function copyInto(
-  source: ReadableStream<Uint8Array>,
-  file: Deno.FsFile,
-  signal?: AbortSignal,
-): Promise<number> {
-  signal?.throwIfAborted();
-  let reader: ReadableStreamBYOBReader | ReadableStreamDefaultReader<Uint8Array>;
-  try {
-    reader = source.getReader({ mode: "byob" });
-  } catch {
-    reader = source.getReader();
-  }
-  const onAbort = () => reader.cancel(signal?.reason).catch(() => {});
-  signal?.addEventListener("abort", onAbort, { once: true });
-  let total = 0;
-  let buffer = new Uint8Array(COPY_BUFFER_BYTES);
-  try {
-    while (true) {
-      const result = reader instanceof ReadableStreamBYOBReader
-        ? await reader.read(buffer)
-        : await reader.read();
-      signal?.throwIfAborted();
-      if (result.done) break;
-      const chunk = result.value;
-      let offset = 0;
-      while (offset < chunk.length) offset += await file.write(chunk.subarray(offset));
-      total += chunk.length;
-      if (reader instanceof ReadableStreamBYOBReader) {
-        buffer = new Uint8Array(chunk.buffer as ArrayBuffer);
-      }
-    }
-    return total;
-  } finally {
-    signal?.removeEventListener("abort", onAbort);
-    reader.releaseLock();
-  }
-}
-
-async function wrap<T>(action: () => Promise<T>, path: string): Promise<T> {
-  try {
-    return await action();
-  } catch (error) {
-    throw mapError(error, path);
-  }
-}
-
-const ERRNO_KINDS: Record<string, StorageErrorKind> = {
-  ENOENT: "not_found",
-  EEXIST: "already_exists",
-  EACCES: "permission_denied",
-  EPERM: "permission_denied",
-  EROFS: "permission_denied",
-  ENOTEMPTY: "not_empty",
-  ENOSPC: "storage_full",
-  EDQUOT: "storage_full",
-  ENAMETOOLONG: "invalid_name",
-  EINVAL: "invalid_name",
-  ENOTDIR: "not_a_directory",
-  EISDIR: "is_a_directory",
-  ELOOP: "not_found",
-};
-
-const KIND_TEXT: Record<StorageErrorKind, string> = {
-  not_found: "No such file or folder",
-  already_exists: "Already exists",
-  permission_denied: "Permission denied",
-  not_empty: "Folder not empty",
-  storage_full: "No space left",
-  invalid_name: "Invalid file name",
-  not_a_directory: "Not a folder",
-  is_a_directory: "Is a folder",
-  io: "Storage error",
-};
-
-/** Turn a Deno file-system error into a {@linkcode StorageError}. */
-function mapError(error: unknown, path: string): unknown {
-  if (error instanceof StorageError) return error;
-  if (error instanceof Deno.errors.NotCapable) {
-    return new StorageError("permission_denied", `Permission denied by Deno's sandbox: "${path}"`, {
-      cause: error,
-    });
-  }
-  const code = (error as { code?: string } | null)?.code;
-  const kind = (code && ERRNO_KINDS[code]) ||
-    (error instanceof Deno.errors.NotFound ? "not_found" : undefined);
-  if (kind) return new StorageError(kind, `${KIND_TEXT[kind]}: "${path}"`, { cause: error });
-  if (error instanceof DOMException && error.name === "AbortError") return error;
-  return error;
 }

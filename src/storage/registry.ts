@@ -11,7 +11,7 @@ import type { FtpUser } from "../auth/types.ts";
 import { StorageError } from "../errors.ts";
 import { FileStorage, type UploadMode } from "./file.ts";
 import { MemoryStorage } from "./memory.ts";
-import type { S3Storage, S3StorageOptions } from "./s3.ts";
+import type { S3Storage, S3StorageOptions } from "./s3/mod.ts";
 import type { StorageConnector, StorageProvider } from "./types.ts";
 
 /** What a factory gets besides its config. */
@@ -91,7 +91,7 @@ export const STORAGE_CONNECTORS: Record<string, StorageFactory> = {
     const options = s3Options(config);
     const prefix = options.prefix ?? "";
     // Loads only the connector module here; the SDK follows on the first request.
-    const { S3Storage } = await import("./s3.ts");
+    const { S3Storage } = await import("./s3/mod.ts");
     const perUser = prefix.includes(USERNAME_PLACEHOLDER);
     let storage: S3Storage;
     try {

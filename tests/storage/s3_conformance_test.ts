@@ -1,7 +1,7 @@
 /** The conformance suite against the s3 connector over a real s3rver. */
 
 import { testConformance } from "../../src/testing/conformance.ts";
-import { S3Storage } from "../../src/storage/s3.ts";
+import { S3Storage } from "../../src/storage/s3/mod.ts";
 import { s3rverUnavailable, startS3rver } from "../s3rver.ts";
 
 const unavailable = s3rverUnavailable();

@@ -6,7 +6,7 @@
 
 import assert from "node:assert/strict";
 import { ListObjectsV2Command, PutObjectCommand, S3Client } from "@aws-sdk/client-s3";
-import { S3Storage } from "../../src/storage/s3.ts";
+import { S3Storage } from "../../src/storage/s3/mod.ts";
 import { randomBytes, sha256, startServer, type TestServer, waitFor } from "../helpers.ts";
 import { type S3rver, S3RVER_CREDENTIALS, s3rverUnavailable, startS3rver } from "../s3rver.ts";
 

@@ -12,7 +12,7 @@ import { ConfigError } from "../../src/config/error.ts";
 import { FtpServer } from "../../src/server.ts";
 import { silentLogger } from "../../src/log.ts";
 import { prefixForUser, s3Options, STORAGE_CONNECTORS } from "../../src/storage/registry.ts";
-import { S3Storage } from "../../src/storage/s3.ts";
+import { S3Storage } from "../../src/storage/s3/mod.ts";
 import { RawFtpClient } from "../../src/testing/raw_client.ts";
 import { S3RVER_CREDENTIALS, s3rverUnavailable, startS3rver } from "../s3rver.ts";
 
