@@ -43,7 +43,7 @@ const viewsOf = new WeakMap<S3StorageOptions, Shared>();
  *
  * @example
  * ```ts ignore
- * import { FtpServer, S3Storage } from "@exftp/server";
+ * import { FtpServer, S3Storage, UsersFileAuthenticator } from "@exftp/server";
  *
  * const storage = new S3Storage({
  *   bucket: "uploads",
@@ -51,7 +51,8 @@ const viewsOf = new WeakMap<S3StorageOptions, Shared>();
  *   credentials: { accessKeyId: "minioadmin", secretAccessKey: "minioadmin" },
  * });
  * await storage.check(); // a clear error now rather than at the first command
- * await using server = new FtpServer({ port: 2121, storage });
+ * const authenticator = await UsersFileAuthenticator.open("users.yaml");
+ * await using server = new FtpServer({ port: 2121, authenticator, storage });
  * await server.listen();
  * ```
  */
