@@ -117,12 +117,12 @@ const STORAGE_REPLY_CODES: Record<StorageErrorKind, ReplyCode> = {
 };
 
 /**
- * The replies that may end a transfer once 150 was sent. 522 is the data
- * connection's TLS refusal (`tls.sessionReuse: require`), which comes after
- * the handshake and so after 150, as vsftpd's require_ssl_reuse does.
+ * The replies that may end a failed transfer once 150 was sent (226 ends a
+ * good one). 522 is the data connection's TLS refusal (`tls.sessionReuse:
+ * require`), which comes after the handshake and so after 150, as vsftpd's
+ * require_ssl_reuse does.
  */
-const TRANSFER_END_CODES: ReadonlySet<number> = new Set<number>([
-  Reply.TransferComplete,
+const TRANSFER_FAILURE_CODES: ReadonlySet<number> = new Set<number>([
   Reply.CantOpenDataConnection,
   Reply.TransferAborted,
   Reply.LocalError,
@@ -140,7 +140,7 @@ const TRANSFER_END_CODES: ReadonlySet<number> = new Set<number>([
  */
 export function replyForError(error: unknown, duringTransfer = false): ErrorReply {
   if (error instanceof FtpError || error instanceof TransferAbort) {
-    if (duringTransfer && !TRANSFER_END_CODES.has(error.code)) {
+    if (duringTransfer && !TRANSFER_FAILURE_CODES.has(error.code)) {
       return { code: Reply.LocalError, text: `Transfer failed: ${error.message}` };
     }
     return { code: error.code, text: error.message };
