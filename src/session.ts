@@ -19,17 +19,17 @@ import {
   netAddress,
   writeAll,
 } from "./data/connection.ts";
-import * as net from "node:net";
 import type { SecureContext } from "node:tls";
+import type { DataChannelOptions, DataSetup } from "./data/channel.ts";
 import { NodeSocketConnection } from "./data/node_connection.ts";
+import { type PassivePortPool, passiveSocketKind, type SocketKind } from "./data/passive.ts";
 import {
-  type DataListener,
-  type PassivePortPool,
-  passiveSocketKind,
-  type RawDataSocket,
-  type SocketKind,
-} from "./data/passive.ts";
-import { FtpError, replyForError, StorageError } from "./errors.ts";
+  isUnexpectedTransferFailure,
+  runTransfer,
+  TransferProgress,
+  type TransferRequest,
+} from "./data/transfer.ts";
+import { FtpError, replyForError, StorageError, TransferAbort } from "./errors.ts";
 import type {
   FtpServerEventMap,
   SessionEventDetail,
@@ -40,7 +40,7 @@ import { MLST_FACTS, type MlstFact } from "./listing/format.ts";
 import type { LoginGuard } from "./login_guard.ts";
 import type { ResolvedOptions } from "./options.ts";
 import { resolveVirtualPath } from "./paths.ts";
-import { encodeReply, sanitizeReplyText } from "./replies.ts";
+import { encodeReply, Reply, sanitizeReplyText } from "./replies.ts";
 import type { StorageConnector } from "./storage/types.ts";
 
 /** What a session needs from its server. */
@@ -58,55 +58,15 @@ export interface SessionContext {
   ): void;
 }
 
-/** How the next transfer's data connection is made. */
-export type DataSetup =
-  | { readonly kind: "passive"; readonly listener: DataListener }
-  | { readonly kind: "active"; readonly hostname: string; readonly port: number };
-
-/** A transfer that a command handler hands to the session after its checks passed. */
-export interface TransferRequest {
-  /** The command (RETR, STOR, LIST…). */
-  readonly command: string;
-  /** For events and logs. */
-  readonly kind: TransferKind;
-  /** The virtual path concerned. */
-  readonly path: string;
-  /** The text of the 150 reply. */
-  readonly openingText: string;
-  /** Move the data; resolve with the number of bytes. */
-  run(connection: ByteConnection, signal: AbortSignal, progress: TransferProgress): Promise<number>;
-  /** Called exactly once when the transfer ended or never started (release sources). */
-  release?(): void;
-}
-
-/** Live counters of a running transfer (STAT, stall detection). */
-export class TransferProgress {
-  /** Bytes moved so far. */
-  bytes = 0;
-  /** When a byte last moved (ms since epoch). */
-  lastActivity: number = Date.now();
-  /** When the transfer started. */
-  readonly startedAt: number = Date.now();
-
-  /** Count `n` more bytes. */
-  add(n: number): void {
-    this.bytes += n;
-    this.lastActivity = Date.now();
-  }
-}
+// The data layer's types, where handlers have always found them.
+export type { DataSetup } from "./data/channel.ts";
+export { TransferProgress, type TransferRequest } from "./data/transfer.ts";
 
 interface RunningTransfer {
   readonly request: TransferRequest;
   readonly progress: TransferProgress;
   readonly controller: AbortController;
   readonly done: Promise<void>;
-}
-
-/** Reasons a transfer is aborted, carried as the AbortSignal's reason. */
-class TransferAbort extends Error {
-  constructor(readonly code: number, message: string) {
-    super(message);
-  }
 }
 
 let nextSessionNumber = 1;
@@ -324,7 +284,7 @@ export class Session {
   #fail(what: string, error: unknown): void {
     this.#logFailure(what, error);
     this.#closing = true;
-    this.#transfer?.controller.abort(new TransferAbort(426, "Session failed"));
+    this.#transfer?.controller.abort(new TransferAbort(Reply.TransferAborted, "Session failed"));
     closeQuietly(this.connection);
   }
 
@@ -497,25 +457,28 @@ export class Session {
     const setup = this.dataSetup;
     if (this.context.options.tls?.requireTlsForData && this.protection !== "P") {
       request.release?.();
-      throw new FtpError(521, "Data connections must be protected: send PBSZ 0 and PROT P");
+      throw new FtpError(
+        Reply.ProtectionRequired,
+        "Data connections must be protected: send PBSZ 0 and PROT P",
+      );
     }
     this.dataSetup = undefined;
     if (!setup) {
       request.release?.();
-      throw new FtpError(425, "Use PASV, EPSV, PORT or EPRT first");
+      throw new FtpError(Reply.CantOpenDataConnection, "Use PASV, EPSV, PORT or EPRT first");
     }
     const controller = new AbortController();
     const progress = new TransferProgress();
     this.#clearIdleTimer();
     try {
-      await this.reply(150, request.openingText);
+      await this.reply(Reply.OpeningDataConnection, request.openingText);
     } catch (error) {
       if (setup.kind === "passive") setup.listener.close();
       request.release?.();
       throw error;
     }
     // Awaited by the queue, ABOR, QUIT, shutdown and clean-up: it must never reject.
-    const done = this.#runTransfer(request, setup, controller.signal, progress).catch((error) => {
+    const done = this.#runTransfer(request, setup, controller, progress).catch((error) => {
       this.#transfer = undefined;
       this.#fail(`${request.command} transfer`, error);
     });
@@ -523,7 +486,10 @@ export class Session {
   }
 
   /** Abort the running transfer (426 follows) and wait for its final reply. */
-  async abortTransfer(code = 426, text = "Transfer aborted"): Promise<boolean> {
+  async abortTransfer(
+    code: number = Reply.TransferAborted,
+    text = "Transfer aborted",
+  ): Promise<boolean> {
     const transfer = this.#transfer;
     if (!transfer) return false;
     transfer.controller.abort(new TransferAbort(code, text));
@@ -539,136 +505,19 @@ export class Session {
     }
   }
 
-  async #openDataConnection(setup: DataSetup, signal: AbortSignal): Promise<RawDataSocket> {
-    const { passiveAcceptTimeoutMs } = this.context.options;
-    if (setup.kind === "passive") {
-      const onAbort = () => setup.listener.close();
-      signal.addEventListener("abort", onAbort, { once: true });
-      try {
-        return await setup.listener.accept(passiveAcceptTimeoutMs);
-      } finally {
-        signal.removeEventListener("abort", onAbort);
-      }
-    }
-    // Active mode under PROT P: the server is the TLS server on a connection it
-    // opened, which only node:tls can do.
-    const connecting = this.tlsContext && this.protection === "P"
-      ? connectNode(setup.hostname, setup.port)
-      : Deno.connect({ hostname: setup.hostname, port: setup.port });
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const failed = new Promise<never>((_, reject) => {
-      const fail = () => reject(new FtpError(425, "Can't open data connection"));
-      timer = setTimeout(fail, passiveAcceptTimeoutMs);
-      signal.addEventListener("abort", fail, { once: true });
-    });
-    try {
-      return await Promise.race([connecting, failed]);
-    } catch (error) {
-      connecting.then((socket) => closeRaw(socket), () => {});
-      throw error instanceof FtpError
-        ? error
-        : new FtpError(425, "Can't open data connection", { cause: error });
-    } finally {
-      clearTimeout(timer);
-    }
-  }
-
-  /** Turn the raw data socket into the transfer's connection: TLS under PROT P. */
-  async #prepareDataConnection(raw: RawDataSocket): Promise<ByteConnection> {
-    const wantTls = this.protection === "P" && this.tlsContext !== undefined;
-    if (isNativeTls(raw)) {
-      if (!wantTls) {
-        closeQuietly(raw);
-        throw new FtpError(425, "Data connection is TLS but PROT is C: send EPSV/PASV again");
-      }
-      return await nativeTlsConnection(raw, this.context.options.passiveAcceptTimeoutMs);
-    }
-    if (!(raw instanceof net.Socket)) {
-      if (wantTls) {
-        closeQuietly(raw);
-        throw new FtpError(425, "PROT P came after EPSV/PASV: send EPSV/PASV again");
-      }
-      return raw;
-    }
-    if (this.protection !== "P" || !this.tlsContext) return NodeSocketConnection.plain(raw);
-    let secured: NodeSocketConnection;
-    try {
-      secured = await NodeSocketConnection.acceptTls(raw, {
-        secureContext: this.tlsContext,
-        timeoutMs: this.context.options.passiveAcceptTimeoutMs,
-      });
-    } catch (error) {
-      throw new FtpError(425, "Can't open data connection: TLS negotiation failed", {
-        cause: error,
-      });
-    }
-    const policy = this.context.options.tls?.sessionReuse ?? "off";
-    if (policy !== "off" && !secured.sessionReused) {
-      if (policy === "require") {
-        secured.close();
-        throw new FtpError(522, "Data connection must reuse the control connection's TLS session");
-      }
-      this.log("info", "Data connection did not reuse the TLS session");
-    }
-    return secured;
-  }
-
   async #runTransfer(
     request: TransferRequest,
     setup: DataSetup,
-    signal: AbortSignal,
+    controller: AbortController,
     progress: TransferProgress,
   ): Promise<void> {
-    let connection: ByteConnection | undefined;
-    let watchdog: ReturnType<typeof setInterval> | undefined;
-    const closeOnAbort = () => closeQuietly(connection);
-    let reply: { code: number; text: string };
-    let outcome: TransferEventDetail["outcome"] = "ok";
-    let failure: unknown;
-    try {
-      try {
-        connection = await this.#prepareDataConnection(
-          await this.#openDataConnection(setup, signal),
-        );
-      } catch (error) {
-        throw signal.aborted ? signal.reason : error;
-      }
-      signal.addEventListener("abort", closeOnAbort, { once: true });
-      const stallMs = this.context.options.dataStallTimeoutMs;
-      watchdog = setInterval(() => {
-        if (Date.now() - progress.lastActivity >= stallMs) {
-          this.#transfer?.controller.abort(
-            new TransferAbort(426, "Transfer stalled: no data moved in time"),
-          );
-        }
-      }, Math.max(10, Math.min(1000, stallMs / 4)));
-      progress.lastActivity = Date.now();
-      const bytes = await request.run(connection, signal, progress);
-      signal.throwIfAborted();
-      await connection.closeGracefully?.();
-      signal.throwIfAborted();
-      closeQuietly(connection);
-      reply = { code: 226, text: `Transfer complete (${bytes} bytes)` };
-    } catch (error) {
-      failure = signal.aborted ? signal.reason : error;
-      outcome = signal.aborted ? "aborted" : "failed";
-      reply = failure instanceof TransferAbort
-        ? { code: failure.code, text: failure.message }
-        : failure instanceof FtpError
-        ? { code: failure.code, text: failure.message }
-        : failure instanceof StorageError
-        ? replyForError(failure, true)
-        : isConnectionError(failure) || failure instanceof DataConnectionLost
-        ? { code: 426, text: "Data connection lost; transfer aborted" }
-        : replyForError(failure, true);
-      if (reply.code === 451 && !(failure instanceof StorageError)) {
-        this.log("error", `${request.command} failed`, { error: String(failure) });
-      }
-    } finally {
-      clearInterval(watchdog);
-      signal.removeEventListener("abort", closeOnAbort);
-      closeQuietly(connection);
-      request.release?.();
+    const result = await runTransfer(request, setup, controller, progress, {
+      channel: this.#dataChannelOptions(),
+      stallTimeoutMs: this.context.options.dataStallTimeoutMs,
+    });
+    const { outcome, reply, failure } = result;
+    if (isUnexpectedTransferFailure(result)) {
+      this.log("error", `${request.command} failed`, { error: String(failure) });
     }
     this.#transfer = undefined;
     this.#armIdleTimer();
@@ -692,6 +541,18 @@ export class Session {
       });
     }
     await this.reply(reply.code, reply.text).catch(() => {});
+  }
+
+  /** How this session's data connections are opened and protected (PROT P needs TLS). */
+  #dataChannelOptions(): DataChannelOptions {
+    const { options } = this.context;
+    return {
+      tls: this.protection === "P" && this.tlsContext
+        ? { context: this.tlsContext, sessionReuse: options.tls?.sessionReuse ?? "off" }
+        : undefined,
+      timeoutMs: options.passiveAcceptTimeoutMs,
+      log: (level, message) => this.log(level, message),
+    };
   }
 
   /**
@@ -747,7 +608,9 @@ export class Session {
     this.#closing = true;
     try {
       this.log("info", text);
-      this.#transfer?.controller.abort(new TransferAbort(426, "Transfer aborted: " + text));
+      this.#transfer?.controller.abort(
+        new TransferAbort(Reply.TransferAborted, "Transfer aborted: " + text),
+      );
       const transferDone = this.#transfer?.done ?? Promise.resolve();
       if (this.#handshaking) {
         // Mid-handshake, a plain 421 would be garbage to the client's TLS: just close.
@@ -781,7 +644,9 @@ export class Session {
     const transfer = this.#transfer;
     if (transfer) {
       const onAbort = () =>
-        transfer.controller.abort(new TransferAbort(426, "Transfer aborted: server shutting down"));
+        transfer.controller.abort(
+          new TransferAbort(Reply.TransferAborted, "Transfer aborted: server shutting down"),
+        );
       abortTransfers.addEventListener("abort", onAbort, { once: true });
       await transfer.done; // never rejects
       abortTransfers.removeEventListener("abort", onAbort);
@@ -808,7 +673,9 @@ export class Session {
     clearTimeout(this.#loginTimer);
     this.#clearIdleTimer();
     // The control connection is gone: an unfinished upload must not be stored.
-    this.#transfer?.controller.abort(new TransferAbort(426, "Control connection closed"));
+    this.#transfer?.controller.abort(
+      new TransferAbort(Reply.TransferAborted, "Control connection closed"),
+    );
     await this.#transfer?.done;
     await this.#queueRunner;
     this.clearDataSetup();
@@ -822,65 +689,4 @@ export class Session {
       this.log("warn", "Storage close failed", { error: String(error) });
     }
   }
-}
-
-/** The data connection broke while reading an upload. */
-export class DataConnectionLost extends Error {
-  /** Wrap the socket error. */
-  constructor(options?: ErrorOptions) {
-    super("Data connection lost", options);
-    this.name = "DataConnectionLost";
-  }
-}
-
-/** Connect a `node:net` socket (for data connections that may become TLS). */
-function connectNode(hostname: string, port: number): Promise<net.Socket> {
-  return new Promise((resolve, reject) => {
-    // Not paused (a paused socket never gets its TLS going on Deno 2.9): the
-    // transfer wraps it in microtasks after "connect", before any read event,
-    // so a TLS client's hello can't be consumed as plain bytes.
-    const socket = net.connect({ host: hostname, port });
-    socket.once("connect", () => {
-      socket.off("error", reject);
-      socket.on("error", () => {});
-      resolve(socket);
-    });
-    socket.once("error", reject);
-  });
-}
-
-function closeRaw(socket: RawDataSocket): void {
-  if (socket instanceof net.Socket) socket.destroy();
-  else closeQuietly(socket);
-}
-
-function isNativeTls(socket: RawDataSocket): socket is Deno.TlsConn {
-  return !(socket instanceof net.Socket) && "handshake" in socket;
-}
-
-/** Finish the handshake of a native TLS data connection and give it a clean close. */
-async function nativeTlsConnection(conn: Deno.TlsConn, timeoutMs: number): Promise<ByteConnection> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  try {
-    await Promise.race([
-      conn.handshake(),
-      new Promise((_, reject) => {
-        timer = setTimeout(() => reject(new Error("TLS handshake timed out")), timeoutMs);
-      }),
-    ]);
-  } catch (error) {
-    closeQuietly(conn);
-    throw new FtpError(425, "Can't open data connection: TLS negotiation failed", { cause: error });
-  } finally {
-    clearTimeout(timer);
-  }
-  return {
-    read: (buffer) => conn.read(buffer),
-    write: (data) => conn.write(data),
-    close: () => conn.close(),
-    localAddr: conn.localAddr,
-    remoteAddr: conn.remoteAddr,
-    // close_notify, so the client knows the file ended here and was not cut.
-    closeGracefully: () => conn.closeWrite().catch(() => {}),
-  };
 }

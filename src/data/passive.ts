@@ -9,6 +9,7 @@
 
 import * as net from "node:net";
 import { FtpError } from "../errors.ts";
+import { Reply } from "../replies.ts";
 import type { TlsSettings } from "../tls.ts";
 import { closeQuietly, normalizeHost } from "./connection.ts";
 
@@ -125,7 +126,7 @@ export class PassivePortPool {
 export class PassivePortsExhausted extends FtpError {
   /** The range that is full. */
   constructor(readonly min: number, readonly max: number) {
-    super(425, "No passive port available; try again later");
+    super(Reply.CantOpenDataConnection, "No passive port available; try again later");
     this.name = "PassivePortsExhausted";
   }
 }
@@ -170,7 +171,10 @@ export class PassiveListener implements DataListener {
         try {
           conn = await this.#listener.accept();
         } catch {
-          throw new FtpError(425, "Can't open data connection: the client did not connect");
+          throw new FtpError(
+            Reply.CantOpenDataConnection,
+            "Can't open data connection: the client did not connect",
+          );
         }
         if (normalizeHost(conn.remoteAddr.hostname) === this.#clientHost) return conn;
         closeQuietly(conn); // foreign address: bounce/hijack attempt
@@ -239,7 +243,10 @@ export class NodePassiveListener implements DataListener {
     try {
       while (this.#waiting.length === 0) {
         if (this.#closed || Date.now() >= deadline) {
-          throw new FtpError(425, "Can't open data connection: the client did not connect");
+          throw new FtpError(
+            Reply.CantOpenDataConnection,
+            "Can't open data connection: the client did not connect",
+          );
         }
         await new Promise<void>((resolve) => {
           const timer = setTimeout(resolve, deadline - Date.now());

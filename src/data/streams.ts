@@ -5,10 +5,10 @@
  * @module
  */
 
-import { StorageError } from "../errors.ts";
-import { DataConnectionLost, type TransferProgress } from "../session.ts";
+import { DataConnectionLost, StorageError } from "../errors.ts";
 import type { ByteConnection } from "./connection.ts";
 import { writeAll } from "./connection.ts";
+import type { TransferProgress } from "./transfer.ts";
 
 /**
  * Send a storage stream to the data connection. Read failures are storage
