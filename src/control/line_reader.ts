@@ -121,7 +121,9 @@ export class ControlLineSplitter {
 /**
  * Read lines from a byte source until it ends. Lines are yielded one by one so
  * that a client cannot make the server buffer unbounded replies: the caller
- * answers a line before the next is read.
+ * answers a line before the next is read. A chunk is split one line at a
+ * time, so lines the caller hasn't asked for yet stay raw bytes in the read
+ * buffer (a chunk of short lines decoded at once costs ten times its size).
  */
 export async function* readControlLines(
   source: { read(p: Uint8Array): Promise<number | null> },
@@ -132,6 +134,20 @@ export async function* readControlLines(
   while (true) {
     const n = await source.read(buffer);
     if (n === null) return;
-    for (const line of splitter.push(buffer.subarray(0, n))) yield line;
+    let start = 0;
+    while (start < n) {
+      const end = nextTerminator(buffer, start, n);
+      // Up to and including one terminator: at most one line.
+      for (const line of splitter.push(buffer.subarray(start, end))) yield line;
+      start = end;
+    }
   }
+}
+
+/** The index after the first CR or LF in `buffer[from, to)`, or `to`. */
+function nextTerminator(buffer: Uint8Array, from: number, to: number): number {
+  for (let i = from; i < to; i++) {
+    if (buffer[i] === CR || buffer[i] === LF) return i + 1;
+  }
+  return to;
 }
