@@ -20,6 +20,8 @@ import {
   readPemFile,
 } from "./src/config/config.ts";
 import { hashPasswordCommand } from "./src/config/hash_password.ts";
+import { FOLDER_PERMISSIONS, invocationHint, usageLines } from "./src/config/invocation.ts";
+import { MemoryStorage } from "./src/storage/memory.ts";
 import { FtpServer, type ListenerOption } from "./src/server.ts";
 import { authHealthCheck, serveMetrics, storageHealthCheck } from "./src/metrics.ts";
 import type { LogLevel } from "./src/log.ts";
@@ -28,8 +30,7 @@ import * as path from "node:path";
 const HELP = `exftp ${VERSION}: an FTP server with pluggable authentication and storage
 
 Usage:
-  deno run --allow-net --allow-read=DIR --allow-write=DIR --allow-env main.ts [options]
-  deno run main.ts hash-password [--iterations N]   hash a password for a users_file
+${usageLines()}
 
 Options:
   --root DIR          folder to serve (storage_config.root)       default: .
@@ -101,6 +102,22 @@ async function missingPermissions(config: CliConfig): Promise<string[]> {
   return missing;
 }
 
+/** Whether the process may read and write the default folder (no prompting). */
+function canServeFolder(root: string): boolean {
+  return granted({ name: "read", path: root }) && granted({ name: "write", path: root });
+}
+
+/** The in-memory tree served without folder permissions: one file that says what it is. */
+async function inMemoryTree(): Promise<MemoryStorage> {
+  const storage = new MemoryStorage();
+  const text = "This folder lives in exftp's memory: uploads work and are gone when it stops.\n" +
+    `To serve a folder on disk: ${
+      invocationHint(`--allow-net ${FOLDER_PERMISSIONS}`, "--root DIR")
+    }\n`;
+  await storage.write("/README.txt", ReadableStream.from([new TextEncoder().encode(text)]));
+  return storage;
+}
+
 /** Where start, stop and reload lines go: plain text, or JSON lines in JSON log mode. */
 type Say = (level: LogLevel, message: string, fields?: Record<string, unknown>) => void;
 
@@ -154,6 +171,7 @@ export async function main(args: string[]): Promise<number> {
   }
 
   let config: CliConfig;
+  let rootNamed = false;
   try {
     const fromFile: RawConfig = flags.config ? await readConfigFile(flags.config) : {};
     const raw: RawConfig = { ...fromFile, ...configFromEnv(permittedEnv) };
@@ -168,6 +186,7 @@ export async function main(args: string[]): Promise<number> {
         root: path.resolve(flags.root),
       };
     }
+    rootNamed = (raw.storage_config as { root?: unknown } | undefined)?.root !== undefined;
     const baseDir = flags.config ? path.dirname(path.resolve(flags.config)) : Deno.cwd();
     config = await buildOptions(raw, baseDir);
   } catch (error) {
@@ -178,6 +197,22 @@ export async function main(args: string[]): Promise<number> {
     throw error;
   }
   const say = sayer(config.logFormat);
+
+  // No folder named and no permission for the default one: serve a tree in memory, so
+  // `deno run --allow-net jsr:@exftp/server` works as written and exposes nothing on disk.
+  if (config.root && !rootNamed && !canServeFolder(config.root)) {
+    config.options.storage = await inMemoryTree();
+    config.root = undefined;
+    const host = netPermissionHost(config.options.hostname ?? "127.0.0.1");
+    const serveFolder = invocationHint(`--allow-net=${host} ${FOLDER_PERMISSIONS}`, "--root DIR");
+    say(
+      "info",
+      `Serving an in-memory folder (nothing on disk; gone at exit). To serve a folder: ${serveFolder}`,
+      {
+        storage: "memory",
+      },
+    );
+  }
 
   const missing = await missingPermissions(config);
   if (missing.length) {
