@@ -20,6 +20,17 @@ import type { FileInfo, ReadOptions, StorageConnector, WriteOptions } from "./ty
 
 type Sdk = typeof import("@aws-sdk/client-s3");
 
+/**
+ * The SDK's npm specifier, equal to `deno.json`'s import (a test keeps them
+ * equal). It is held in a variable so that the `import()` below can't be
+ * analyzed: Deno fetches the npm packages of every analyzable dynamic import
+ * before the program starts, so `deno run jsr:@exftp/server` downloaded the
+ * SDK's 40 packages (30 MB, 8–10 s on an empty cache) even for a file-only
+ * server; now only an S3 start fetches them, once (then it starts offline too).
+ * `deno compile` needs `--include` with this specifier (the compile task has it).
+ */
+export const S3_SDK_SPECIFIER = "npm:@aws-sdk/client-s3@3.1175.0";
+
 /** Static credentials for {@linkcode S3StorageOptions.credentials}. */
 export interface S3Credentials {
   /** The access key id. */
@@ -932,7 +943,8 @@ function makeShared(options: S3StorageOptions): Shared {
 }
 
 async function openConnection(shared: Shared): Promise<{ sdk: Sdk; client: S3Client }> {
-  const sdk = await import("@aws-sdk/client-s3");
+  const specifier = S3_SDK_SPECIFIER; // not analyzable on purpose (see above)
+  const sdk: Sdk = await import(specifier);
   const { options } = shared;
   if (options.client) return { sdk, client: options.client as unknown as S3Client };
   const checksums = options.requestChecksumCalculation ?? "WHEN_REQUIRED";
