@@ -433,7 +433,14 @@ function watchCertificate(files: { cert: string; key: string }, reloader: Reload
   };
 }
 
-if (import.meta.main) {
+/**
+ * Run the CLI as the program: install the last-resort handler, run
+ * {@linkcode main} with the process's arguments and exit with its code. It
+ * awaits nothing at the top level of a module, so a custom authenticator or
+ * connector module that imports `jsr:@exftp/server` while `mod.ts` starts the
+ * CLI does not deadlock on `mod.ts`'s evaluation (a top-level `await` there did).
+ */
+export async function runCli(args: string[] = Deno.args): Promise<never> {
   // Last resort (README, "When a session fails"): every promise a session starts is
   // owned by it, so this should never run; if a bug lets one slip, it is logged at
   // error level and the other sessions go on. Only the CLI installs it: tests that
@@ -447,5 +454,13 @@ if (import.meta.main) {
       }`,
     );
   });
-  Deno.exit(await main(Deno.args));
+  let code = 1;
+  try {
+    code = await main(args);
+  } catch (error) {
+    console.error("exftp: uncaught error:", error);
+  }
+  Deno.exit(code);
 }
+
+if (import.meta.main) runCli();
