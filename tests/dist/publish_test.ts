@@ -26,6 +26,7 @@ import { Readable, Writable } from "node:stream";
 import { VERSION } from "../../src/version.ts";
 import { readmeCommands } from "../docs/commands.ts";
 import { hasCommand, randomBytes, sha256 } from "../helpers.ts";
+import { S3RVER_CREDENTIALS, s3rverUnavailable, startS3rver } from "../s3rver.ts";
 import { startJsrRegistry } from "./jsr_registry.ts";
 
 const REPO = new URL("../../", import.meta.url).pathname;
@@ -411,6 +412,77 @@ Deno.test({
         assert.equal(result.code, 0, result.output);
         assert.match(result.output, /^exports function function$/m);
         assert.doesNotMatch(result.output, /Accepting|missing Deno permission|in-memory/);
+      });
+
+      await t.step("after its first start, exftp starts offline (--cached-only)", async () => {
+        const server = spawn(
+          Deno.execPath(),
+          [
+            "run",
+            NO_AGE,
+            "--cached-only",
+            "--allow-net=127.0.0.1",
+            `jsr:${PACKAGE}`,
+            "--port",
+            "0",
+          ],
+          { cwd: await emptyFolder(), env },
+        );
+        servers.push(server);
+        await listAndTransfer(await listening(server, "the offline start"), "README.txt");
+        assert.equal(await server.stop(), 0);
+      });
+
+      const s3Unavailable = s3rverUnavailable();
+      await t.step({
+        name: `an S3 server from JSR fetches the AWS SDK at its first start, then starts offline${
+          s3Unavailable ? ` (ignored: ${s3Unavailable})` : ""
+        }`,
+        ignore: s3Unavailable !== undefined,
+        fn: async () => {
+          await using s3 = await startS3rver("ftp");
+          const cwd = await emptyFolder();
+          await Deno.writeTextFile(
+            join(cwd, "s3.yaml"),
+            "ftp_port: 0\nmin_passive_port: 0\nmax_passive_port: 0\nstorage_connector: s3\n" +
+              `storage_config:\n  bucket: ftp\n  endpoint: ${s3.endpoint}\n  region: us-east-1\n` +
+              `  access_key_id: ${S3RVER_CREDENTIALS.accessKeyId}\n` +
+              `  secret_access_key: ${S3RVER_CREDENTIALS.secretAccessKey}\n`,
+          );
+          for (const offline of [false, true]) {
+            const server = spawn(
+              Deno.execPath(),
+              [
+                "run",
+                NO_AGE,
+                ...(offline ? ["--cached-only"] : []),
+                "--allow-net",
+                "--allow-env",
+                "--allow-read",
+                "--allow-sys=osRelease",
+                `jsr:${PACKAGE}`,
+                "--config",
+                "s3.yaml",
+              ],
+              { cwd, env },
+            );
+            servers.push(server);
+            const port = await listening(server, `the S3 server${offline ? " (offline)" : ""}`);
+            const client = new Client(10_000);
+            try {
+              await client.access({ host: "127.0.0.1", port, user: "me", password: "pw" });
+              const data = new TextEncoder().encode(offline ? "offline" : "online");
+              await client.uploadFrom(Readable.from([data]), `${offline}.txt`);
+              const names = (await client.list()).map((entry) => entry.name).sort();
+              assert.deepEqual(names, offline ? ["false.txt", "true.txt"] : ["false.txt"]);
+            } finally {
+              client.close();
+            }
+            assert.equal(await server.stop(), 0, server.output());
+          }
+          const npm = join(env.DENO_DIR, "npm", "registry.npmjs.org");
+          assert.ok(Deno.statSync(join(npm, "@aws-sdk", "client-s3")).isDirectory);
+        },
       });
 
       await t.step("a test imports runConformance from jsr:@exftp/server/testing", async () => {
