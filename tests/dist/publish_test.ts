@@ -433,6 +433,45 @@ Deno.test({
         assert.equal(await server.stop(), 0);
       });
 
+      await t.step(
+        "the systemd recipe's ExecStart serves its exftp.yaml and users file",
+        async () => {
+          // examples/exftp.service, with its folders moved under a temporary one; the
+          // served folder is reached through a symlink, as DynamicUser= arranges it.
+          const unit = await Deno.readTextFile(join(REPO, "examples", "exftp.service"));
+          const base = await emptyFolder();
+          const paths: [string, string][] = [
+            ["/var/lib/private/exftp", join(base, "var/lib/private/exftp")],
+            ["/var/lib/exftp", join(base, "var/lib/exftp")],
+            ["/etc/exftp", join(base, "etc/exftp")],
+          ];
+          const move = (text: string) =>
+            paths.reduce((out, [from, to]) => out.replaceAll(from, to), text);
+          await Deno.mkdir(paths[0][1], { recursive: true });
+          await Deno.mkdir(paths[2][1], { recursive: true });
+          await Deno.symlink(paths[0][1], paths[1][1]);
+          await Deno.writeTextFile(join(paths[0][1], "served.txt"), "served by the service");
+          const yaml = /^# --- \/etc\/exftp\/exftp\.yaml ---\n((?:#.*\n)*?)# ---$/m.exec(unit);
+          assert.ok(yaml, "the unit's header shows exftp.yaml");
+          const config = move(yaml[1].replace(/^# ?/gm, ""))
+            .replace(/^ftp_port: \d+$/m, "ftp_port: 0")
+            .replace(/^ftp_addr: .*$/m, "ftp_addr: 127.0.0.1")
+            .replace(/^(min|max)_passive_port: \d+$/gm, "$1_passive_port: 0");
+          await Deno.writeTextFile(join(paths[2][1], "exftp.yaml"), config);
+          await Deno.writeTextFile(
+            join(paths[2][1], "users.yaml"),
+            `- username: me\n  password_hash: "${await hashPasswordHere("pw")}"\n`,
+          );
+          const execStart = /^ExecStart=(.*)$/m.exec(unit)![1];
+          const line = withoutAgeLimit(move(execStart).replace(/^\/usr\/bin\/deno /, "deno "));
+          const server = spawn("sh", ["-c", `exec ${line}`], { cwd: base, env });
+          servers.push(server);
+          await listAndTransfer(await listening(server, execStart), "served.txt");
+          assert.equal((await Deno.stat(join(paths[0][1], "uploaded.bin"))).size, 300_000);
+          assert.equal(await server.stop(), 0, server.output());
+        },
+      );
+
       const s3Unavailable = s3rverUnavailable();
       await t.step({
         name: `an S3 server from JSR fetches the AWS SDK at its first start, then starts offline${
