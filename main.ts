@@ -23,6 +23,8 @@ import {
 } from "./src/config/config.ts";
 import { helpText } from "./src/config/docs.ts";
 import { hashPasswordCommand } from "./src/config/hash_password.ts";
+import { FOLDER_PERMISSIONS, invocationHint, usageLines } from "./src/config/invocation.ts";
+import { MemoryStorage } from "./src/storage/memory.ts";
 import { FtpServer, type ListenerOption } from "./src/server.ts";
 import { authHealthCheck, serveMetrics, storageHealthCheck } from "./src/metrics.ts";
 import type { LogLevel } from "./src/log.ts";
@@ -82,6 +84,22 @@ async function missingPermissions(config: CliConfig): Promise<string[]> {
   return missing;
 }
 
+/** Whether the process may read and write the default folder (no prompting). */
+function canServeFolder(root: string): boolean {
+  return granted({ name: "read", path: root }) && granted({ name: "write", path: root });
+}
+
+/** The in-memory tree served without folder permissions: one file that says what it is. */
+async function inMemoryTree(): Promise<MemoryStorage> {
+  const storage = new MemoryStorage();
+  const text = "This folder lives in exftp's memory: uploads work and are gone when it stops.\n" +
+    `To serve a folder on disk: ${
+      invocationHint(`--allow-net ${FOLDER_PERMISSIONS}`, "--root DIR")
+    }\n`;
+  await storage.write("/README.txt", ReadableStream.from([new TextEncoder().encode(text)]));
+  return storage;
+}
+
 /** Where start, stop and reload lines go: plain text, or JSON lines in JSON log mode. */
 type Say = (level: LogLevel, message: string, fields?: Record<string, unknown>) => void;
 
@@ -117,7 +135,7 @@ export async function main(args: string[]): Promise<number> {
     return 2;
   }
   if (flags.help) {
-    console.log(helpText(VERSION));
+    console.log(helpText(VERSION, usageLines()));
     return 0;
   }
   if (flags.version) {
@@ -126,11 +144,13 @@ export async function main(args: string[]): Promise<number> {
   }
 
   let config: CliConfig;
+  let rootNamed = false;
   try {
     const file = typeof flags.config === "string" ? flags.config : undefined;
     const fromFile: RawConfig = file ? await readConfigFile(file) : {};
     const raw = withFlags({ ...fromFile, ...configFromEnv(permittedEnv) }, flags);
     const baseDir = file ? path.dirname(path.resolve(file)) : Deno.cwd();
+    rootNamed = (raw.storage_config as { root?: unknown } | undefined)?.root !== undefined;
     config = await buildOptions(raw, baseDir);
   } catch (error) {
     if (error instanceof ConfigError) {
@@ -140,6 +160,22 @@ export async function main(args: string[]): Promise<number> {
     throw error;
   }
   const say = sayer(config.logFormat);
+
+  // No folder named and no permission for the default one: serve a tree in memory, so
+  // `deno run --allow-net jsr:@exftp/server` works as written and exposes nothing on disk.
+  if (config.root && !rootNamed && !canServeFolder(config.root)) {
+    config.options.storage = await inMemoryTree();
+    config.root = undefined;
+    const host = netPermissionHost(config.options.hostname ?? "127.0.0.1");
+    const serveFolder = invocationHint(`--allow-net=${host} ${FOLDER_PERMISSIONS}`, "--root DIR");
+    say(
+      "info",
+      `Serving an in-memory folder (nothing on disk; gone at exit). To serve a folder: ${serveFolder}`,
+      {
+        storage: "memory",
+      },
+    );
+  }
 
   const missing = await missingPermissions(config);
   if (missing.length) {
@@ -360,7 +396,14 @@ function watchCertificate(files: { cert: string; key: string }, reloader: Reload
   };
 }
 
-if (import.meta.main) {
+/**
+ * Run the CLI as the program: install the last-resort handler, run
+ * {@linkcode main} with the process's arguments and exit with its code. It
+ * awaits nothing at the top level of a module, so a custom authenticator or
+ * connector module that imports `jsr:@exftp/server` while `mod.ts` starts the
+ * CLI does not deadlock on `mod.ts`'s evaluation (a top-level `await` there did).
+ */
+export async function runCli(args: string[] = Deno.args): Promise<never> {
   // Last resort (README, "When a session fails"): every promise a session starts is
   // owned by it, so this should never run; if a bug lets one slip, it is logged at
   // error level and the other sessions go on. Only the CLI installs it: tests that
@@ -374,5 +417,13 @@ if (import.meta.main) {
       }`,
     );
   });
-  Deno.exit(await main(Deno.args));
+  let code = 1;
+  try {
+    code = await main(args);
+  } catch (error) {
+    console.error("exftp: uncaught error:", error);
+  }
+  Deno.exit(code);
 }
+
+if (import.meta.main) runCli();

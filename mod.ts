@@ -96,6 +96,7 @@ export {
 export { consoleLogger, jsonLogger, type Logger, type LogLevel, silentLogger } from "./src/log.ts";
 
 if (import.meta.main) {
-  const { main } = await import("./main.ts");
-  Deno.exit(await main(Deno.args));
+  // Without a top-level await: a custom authenticator that imports this module
+  // while the CLI loads it would otherwise wait for this module forever.
+  import("./main.ts").then(({ runCli }) => runCli());
 }

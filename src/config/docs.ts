@@ -55,8 +55,13 @@ export function optionsTable(): string {
   ].join("\n");
 }
 
-/** The CLI's `--help`. */
-export function helpText(version: string): string {
+/** Usage lines when it is not known how exftp was started. */
+const DEFAULT_USAGE =
+  `  deno run --allow-net --allow-read=DIR --allow-write=DIR --allow-env main.ts [options]
+  deno run main.ts hash-password [--iterations N]   hash a password for a users_file`;
+
+/** The CLI's `--help`; `usage` says how to start exftp the way it was started. */
+export function helpText(version: string, usage: string = DEFAULT_USAGE): string {
   const plain = (text: string) => text.replaceAll("`", "");
   const flags = [
     ...SETTINGS.filter((setting) => setting.flag).map((setting) => ({
@@ -78,8 +83,7 @@ export function helpText(version: string): string {
   return `exftp ${version}: an FTP server with pluggable authentication and storage
 
 Usage:
-  deno run --allow-net --allow-read=DIR --allow-write=DIR --allow-env main.ts [options]
-  deno run main.ts hash-password [--iterations N]   hash a password for a users_file
+${usage}
 
 Options:
 ${flags.join("\n")}

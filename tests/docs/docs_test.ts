@@ -32,6 +32,18 @@ const REPO = new URL("../../", import.meta.url).pathname;
 
 /** Commands shown in the docs that this test does not run, and why. */
 const NOT_RUN: Record<string, string> = {
+  ...Object.fromEntries(
+    [
+      "deno run --allow-net jsr:@exftp/server",
+      "curl ftp://me:pw@127.0.0.1:4040/README.txt",
+      "deno run --allow-net=127.0.0.1 --allow-read=/srv/ftp --allow-write=/srv/ftp jsr:@exftp/server --root /srv/ftp",
+      "deno install -g -n exftp --allow-net=127.0.0.1 --allow-read=/srv/ftp --allow-write=/srv/ftp jsr:@exftp/server",
+      "exftp --root /srv/ftp",
+    ].map((command) => [
+      command,
+      "jsr: is not reachable here; tests/dist/publish_test.ts runs it as written against a local JSR registry",
+    ]),
+  ),
   "deno task test": "runs the whole test suite, this test included; CI runs exactly this command",
   "deno task ok":
     "the whole gate (fmt, lint, check, doc lint, publish dry run, every test); CI runs it in parts",

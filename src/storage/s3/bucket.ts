@@ -10,7 +10,7 @@ import type { S3Client } from "@aws-sdk/client-s3";
 import { StorageError } from "../../errors.ts";
 import { describeFailure, mapError } from "./errors.ts";
 import { folderKey, objectKey, uncheckedKey } from "./keys.ts";
-import type { Sdk, Shared } from "./options.ts";
+import { S3_SDK_SPECIFIER, type Sdk, type Shared } from "./options.ts";
 
 /** The SDK module and the client to send with. */
 export interface Connection {
@@ -124,7 +124,8 @@ export class S3Bucket {
  * client (unless one was given).
  */
 async function openConnection(shared: Shared): Promise<Connection> {
-  const sdk = await import("@aws-sdk/client-s3");
+  const specifier = S3_SDK_SPECIFIER; // not analyzable on purpose (see there)
+  const sdk: Sdk = await import(specifier);
   const { options } = shared;
   if (options.client) return { sdk, client: options.client as unknown as S3Client };
   const checksums = options.requestChecksumCalculation ?? "WHEN_REQUIRED";

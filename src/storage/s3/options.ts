@@ -10,6 +10,17 @@ import type { S3Client } from "@aws-sdk/client-s3";
 /** The SDK module, loaded lazily (see `bucket.ts`). */
 export type Sdk = typeof import("@aws-sdk/client-s3");
 
+/**
+ * The SDK's npm specifier, equal to `deno.json`'s import (a test keeps them
+ * equal). It is held in a variable so that the `import()` that loads the SDK
+ * can't be analyzed: Deno fetches the npm packages of every analyzable dynamic
+ * import before the program starts, so `deno run jsr:@exftp/server` downloaded
+ * the SDK's 40 packages (30 MB, 8–10 s on an empty cache) even for a file-only
+ * server; now only an S3 start fetches them, once (then it starts offline too).
+ * `deno compile` needs `--include` with this specifier (the compile task has it).
+ */
+export const S3_SDK_SPECIFIER = "npm:@aws-sdk/client-s3@3.1175.0";
+
 /** Static credentials for {@linkcode S3StorageOptions.credentials}. */
 export interface S3Credentials {
   /** The access key id. */
