@@ -215,7 +215,7 @@ Deno.test({
             assert.ok(paths.includes(expected), `${expected} is published`);
           }
           // What is served is what was uploaded: bare imports rewritten to npm: specifiers.
-          const config = decode(version.files.get("/src/config/config.ts")!);
+          const config = decode(version.files.get("/src/config/sources.ts")!);
           assert.match(config, /import\("npm:js-yaml@5\.5\.0"\)/);
         },
       );
@@ -376,10 +376,11 @@ Deno.test({
         const cwd = await emptyFolder();
         await Deno.writeTextFile(
           join(cwd, "serve.ts"),
-          `import { FtpServer, MemoryStorage } from "jsr:${PACKAGE}";\n` +
+          `import { FtpServer, MemoryStorage, PassthroughAuthenticator } from "jsr:${PACKAGE}";\n` +
             `const storage = new MemoryStorage();\n` +
             `await storage.write("/hello.txt", ReadableStream.from([new TextEncoder().encode("hi")]));\n` +
-            `const server = new FtpServer({ port: 0, minPassivePort: 0, maxPassivePort: 0, storage });\n` +
+            `const authenticator = new PassthroughAuthenticator();\n` +
+            `const server = new FtpServer({ port: 0, minPassivePort: 0, maxPassivePort: 0, authenticator, storage });\n` +
             `const { hostname, port } = await server.listen();\n` +
             `console.log(\`Accepting connections on \${hostname}:\${port}\`);\n` +
             `Deno.addSignalListener("SIGTERM", () => server.close().then(() => Deno.exit(0)));\n`,
