@@ -3,7 +3,7 @@ import * as net from "node:net";
 import { PassivePortPool, type RawDataSocket, type SocketKind } from "../../../src/data/passive.ts";
 import { FtpError } from "../../../src/errors.ts";
 import { ServerMetrics } from "../../../src/metrics.ts";
-import { RawFtpClient } from "../../../src/testing/raw_client.ts";
+import type { RawFtpClient } from "../../../src/testing/raw_client.ts";
 import { startServer } from "../../helpers.ts";
 
 const HOST = "127.0.0.1";
