@@ -7,7 +7,7 @@
  * @module
  */
 
-import { type AuthContext, AuthUnavailableError, type FtpUser } from "./auth/types.ts";
+import { type AuthContext, type FtpUser, isAuthUnavailable } from "./auth/types.ts";
 import type { CommandSpec } from "./commands/types.ts";
 import { asciiUpperCase } from "./control/ascii.ts";
 import { readControlLines } from "./control/line_reader.ts";
@@ -457,7 +457,7 @@ export class Session {
     try {
       valid = await authenticator.isStillValid(this.user, this.authContext);
     } catch (error) {
-      if (error instanceof AuthUnavailableError) {
+      if (isAuthUnavailable(error)) {
         this.log("error", "Authentication service unavailable; closing the session", {
           error: error.message,
         });
