@@ -250,11 +250,14 @@ export class Session {
       // Implicit TLS: the handshake comes first (with its own deadline); no
       // reply may be written before it, not even a timeout's 421.
       if (this.#implicitTls) {
+        this.#handshaking = true; // terminate() (shutdown) must not write a plain 421 into it
         try {
           await this.#startTls(this.connection as NodeSocketConnection);
         } catch (error) {
           this.log("warn", "TLS handshake failed", { error: String(error) });
           return;
+        } finally {
+          this.#handshaking = false;
         }
         this.protectionBufferSizeSet = true;
         this.protection = "P";
