@@ -481,6 +481,27 @@ Deno.test("bearer: a valid token opens only the folder of the user the service v
   }
 });
 
+// Review of issue 10, item 5 (a design decision, left open): a token service that checks only the
+// token (answers 200, names no one, ignores X-FTP-Username), which is every such service written
+// before the header existed, still lets bob's token open alice's folder, exactly as the issue
+// found. The README now says such a service must name the user; the server could instead refuse
+// a USER the service did not name (or echo back) unless an option says the service checks the
+// pair, which would make the safe behaviour the default.
+Deno.test({
+  name:
+    "bearer: a service that checks only the token can't let one user's token open another's folder",
+  ignore: true,
+  async fn() {
+    await using tokens = startTokenService();
+    await using ts = await perUserServer(`${tokens.base}/bare`);
+    assert.equal(
+      await secretSeen(ts, "alice", "bob-token"),
+      530,
+      "bob's token opened alice's folder",
+    );
+  },
+});
+
 Deno.test({
   name: "bearer: PASS <token> alone logs in (usernameOptional); curl with an empty user too",
   ignore: !HAS_CURL,
