@@ -100,15 +100,20 @@ export function storageHealthCheck(storage: unknown): HealthCheck | undefined {
  * timeout mean logins can't work. `undefined` for local authenticators.
  */
 export function authHealthCheck(authenticator: unknown): HealthCheck | undefined {
-  const url = (authenticator as { loginUrl?: unknown } | null)?.loginUrl;
+  const { loginUrl: url, loginMethod } = (authenticator ?? {}) as {
+    loginUrl?: unknown;
+    loginMethod?: unknown;
+  };
   if (!(url instanceof URL)) return undefined;
+  // The method logins use: a service need not implement HEAD (501 would read as an outage).
+  const method = typeof loginMethod === "string" ? loginMethod : "GET";
   const shown = `${url.origin}${url.pathname}`;
   return {
     name: "auth",
     async check(signal) {
       let response: Response;
       try {
-        response = await fetch(url, { method: "HEAD", redirect: "manual", signal });
+        response = await fetch(url, { method, redirect: "manual", signal });
       } catch (error) {
         throw new Error(`${shown} unreachable: ${(error as Error).message}`);
       }

@@ -7,7 +7,7 @@
  * @module
  */
 
-import { type AuthContext, AuthUnavailableError, type FtpUser } from "./auth/types.ts";
+import { type AuthContext, type FtpUser, isAuthUnavailable } from "./auth/types.ts";
 import type { CommandSpec } from "./commands/types.ts";
 import { asciiUpperCase } from "./control/ascii.ts";
 import { readControlLines } from "./control/line_reader.ts";
@@ -210,11 +210,14 @@ export class Session {
       // Implicit TLS: the handshake comes first (with its own deadline); no
       // reply may be written before it, not even a timeout's 421.
       if (this.#implicitTls) {
+        this.#handshaking = true; // terminate() (shutdown) must not write a plain 421 into it
         try {
           await this.#startTls(this.connection as NodeSocketConnection);
         } catch (error) {
           this.log("warn", "TLS handshake failed", { error: String(error) });
           return;
+        } finally {
+          this.#handshaking = false;
         }
         this.protectionBufferSizeSet = true;
         this.protection = "P";
@@ -417,7 +420,7 @@ export class Session {
     try {
       valid = await authenticator.isStillValid(this.user, this.authContext);
     } catch (error) {
-      if (error instanceof AuthUnavailableError) {
+      if (isAuthUnavailable(error)) {
         this.log("error", "Authentication service unavailable; closing the session", {
           error: error.message,
         });

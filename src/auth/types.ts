@@ -65,6 +65,17 @@ export class AuthUnavailableError extends Error {
 }
 
 /**
+ * Whether `error` is an {@linkcode AuthUnavailableError}, also one of another
+ * copy of this module (told by its `name`): a custom authenticator run by the
+ * bundle, a compiled binary or another version imports its own class, and its
+ * outage must not count as a wrong password.
+ */
+export function isAuthUnavailable(error: unknown): error is Error {
+  return error instanceof AuthUnavailableError ||
+    (error instanceof Error && error.name === "AuthUnavailableError");
+}
+
+/**
  * Decides who may log in. Login state always lives in the session: an
  * authenticator must not let one connection in because another logged in.
  *

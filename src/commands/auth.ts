@@ -4,7 +4,7 @@
  * @module
  */
 
-import { AuthUnavailableError } from "../auth/types.ts";
+import { isAuthUnavailable } from "../auth/types.ts";
 import type { Session } from "../session.ts";
 import { BANNED_REPLY } from "../login_guard.ts";
 import { scopeToHome } from "../storage/scoped.ts";
@@ -44,7 +44,7 @@ async function pass(session: Session, password: string): Promise<void> {
       remoteAddress: session.remote.hostname,
     }, session.authContext);
   } catch (error) {
-    if (error instanceof AuthUnavailableError) {
+    if (isAuthUnavailable(error)) {
       // An outage is not a wrong password: no failure, no ban, no delay.
       session.log("error", "Authentication service unavailable; login not decided", {
         username,

@@ -14,6 +14,7 @@ import { baseName, joinPath, parentPath } from "../paths.ts";
 import { quotePath } from "../replies.ts";
 import type { Session, TransferProgress } from "../session.ts";
 import type { FileInfo } from "../storage/types.ts";
+import { logRefusal } from "./files.ts";
 import type { CommandSpec } from "./types.ts";
 
 function modeName(session: Session): string {
@@ -181,6 +182,21 @@ async function storeUnique(session: Session, argument: string): Promise<void> {
   });
 }
 
+/** A transfer command whose refusals before the data connection (550, 553…) are logged. */
+function logsRefusal(
+  command: string,
+  handle: (session: Session, argument: string) => Promise<void>,
+): (session: Session, argument: string) => Promise<void> {
+  return async (session, argument) => {
+    try {
+      await handle(session, argument);
+    } catch (error) {
+      logRefusal(session, command, error, { path: session.resolvePath(argument) });
+      throw error;
+    }
+  };
+}
+
 /** RETR, STOR, APPE, REST, TYPE, MODE, STRU, ALLO, ABOR. */
 export const transferCommands: Record<string, CommandSpec> = {
   RETR: {
@@ -188,7 +204,7 @@ export const transferCommands: Record<string, CommandSpec> = {
     help: "Download a file (from the REST offset, if any)",
     needsLogin: true,
     argument: "required",
-    handle: retrieve,
+    handle: logsRefusal("RETR", retrieve),
   },
   STOR: {
     syntax: "STOR <path>",
@@ -196,7 +212,7 @@ export const transferCommands: Record<string, CommandSpec> = {
     needsLogin: true,
     argument: "required",
     changesStorage: true,
-    handle: (session, argument) => store(session, argument, "STOR"),
+    handle: logsRefusal("STOR", (session, argument) => store(session, argument, "STOR")),
   },
   STOU: {
     syntax: "STOU [name]",
@@ -204,7 +220,7 @@ export const transferCommands: Record<string, CommandSpec> = {
     needsLogin: true,
     argument: "optional",
     changesStorage: true,
-    handle: storeUnique,
+    handle: logsRefusal("STOU", storeUnique),
   },
   APPE: {
     syntax: "APPE <path>",
@@ -212,7 +228,7 @@ export const transferCommands: Record<string, CommandSpec> = {
     needsLogin: true,
     argument: "required",
     changesStorage: true,
-    handle: (session, argument) => store(session, argument, "APPE"),
+    handle: logsRefusal("APPE", (session, argument) => store(session, argument, "APPE")),
   },
   REST: {
     syntax: "REST <offset>",

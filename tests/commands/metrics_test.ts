@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
-import { serveMetrics } from "../../mod.ts";
+import { BasicAuthenticator, serveMetrics } from "../../mod.ts";
+import { authHealthCheck } from "../../src/metrics.ts";
 import { RawFtpClient } from "../../src/testing/raw_client.ts";
 import { startServer } from "../helpers.ts";
 import { test } from "../deadline.ts";
@@ -31,5 +32,25 @@ test("/metrics counts sessions, logins, transfers and bytes; /healthz answers", 
     await missing.body?.cancel();
   } finally {
     await endpoint.shutdown();
+  }
+});
+
+test("/healthz asks the auth service with its login method: a service without HEAD (501) is up", async () => {
+  const methods: string[] = [];
+  // Python's http.server and many small services answer 501 to a method they don't implement.
+  const service = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, (request) => {
+    methods.push(request.method);
+    return new Response(null, { status: request.method === "POST" ? 401 : 501 });
+  });
+  try {
+    const authenticator = new BasicAuthenticator({
+      loginUrl: `http://127.0.0.1:${service.addr.port}/login`,
+      loginMethod: "POST",
+    });
+    const check = authHealthCheck(authenticator)!;
+    await check.check(AbortSignal.timeout(3000)); // 401: reachable, and it says no without credentials
+    assert.deepEqual(methods, ["POST"]);
+  } finally {
+    await service.shutdown();
   }
 });

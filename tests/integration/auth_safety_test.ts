@@ -342,6 +342,48 @@ Deno.test("custom authenticators: AuthUnavailableError is 421 without a failure;
   }
 });
 
+/**
+ * What another copy of the module throws: a custom authenticator loaded by the bundle
+ * (`exftp.js`), a compiled binary, or a CLI of another version imports its own
+ * `@exftp/server`, so its AuthUnavailableError is not the server's class.
+ */
+class ForeignAuthUnavailableError extends Error {
+  override name = "AuthUnavailableError";
+}
+
+Deno.test("an AuthUnavailableError from another copy of the module is an outage too (421, no failure, no ban)", async () => {
+  let failed = 0;
+  let outages = 0;
+  const authenticator: Authenticator = {
+    authenticate: ({ username }) =>
+      username === "alice"
+        ? Promise.reject(new ForeignAuthUnavailableError("user database down"))
+        : Promise.resolve({ username }),
+    isStillValid: () => Promise.reject(new ForeignAuthUnavailableError("user database down")),
+  };
+  await using ts = await startServer({
+    authenticator,
+    banAfterFailures: 1,
+    loginFailureDelayMs: 0,
+  });
+  ts.server.addEventListener("login-failed", () => failed++);
+  ts.server.addEventListener("auth-unavailable", () => outages++);
+  for (let i = 0; i < 2; i++) {
+    using client = await RawFtpClient.connect(ts.addr);
+    await client.send("USER alice");
+    assert.equal((await client.send("PASS pw")).code, 421, `attempt ${i + 1}`);
+  }
+  assert.equal(failed, 0);
+  assert.equal(outages, 2);
+  // Re-validation: the same outage ends the session as an outage, not as a revoked user.
+  using client = await RawFtpClient.connect(ts.addr);
+  await client.login("bob", "pw");
+  const reply = await client.send("PWD");
+  assert.equal(reply.code, 421);
+  assert.match(reply.lines.join(""), /service not available/);
+  assert.equal(outages, 3);
+});
+
 // ---------------------------------------------------------------------------
 // Bearer: whose folder a token opens
 
@@ -437,6 +479,27 @@ Deno.test("bearer: a valid token opens only the folder of the user the service v
     assert.equal(await secretSeen(ts, "bøb", "bob-token"), 530);
     assert.equal(tokens.seen.at(-1)?.ftpUser, "b%C3%B8b");
   }
+});
+
+// Review of issue 10, item 5 (a design decision, left open): a token service that checks only the
+// token (answers 200, names no one, ignores X-FTP-Username), which is every such service written
+// before the header existed, still lets bob's token open alice's folder, exactly as the issue
+// found. The README now says such a service must name the user; the server could instead refuse
+// a USER the service did not name (or echo back) unless an option says the service checks the
+// pair, which would make the safe behaviour the default.
+Deno.test({
+  name:
+    "bearer: a service that checks only the token can't let one user's token open another's folder",
+  ignore: true,
+  async fn() {
+    await using tokens = startTokenService();
+    await using ts = await perUserServer(`${tokens.base}/bare`);
+    assert.equal(
+      await secretSeen(ts, "alice", "bob-token"),
+      530,
+      "bob's token opened alice's folder",
+    );
+  },
 });
 
 Deno.test({

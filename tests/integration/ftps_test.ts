@@ -7,7 +7,7 @@ import assert from "node:assert/strict";
 import { existsSync } from "node:fs";
 import { Client } from "basic-ftp";
 import { RawFtpClient } from "../../src/testing/raw_client.ts";
-import { hasCommand, randomBytes, sha256, startServer } from "../helpers.ts";
+import { hasCommand, randomBytes, sha256, startServer, waitFor } from "../helpers.ts";
 import { testCertificates } from "../tls_fixture.ts";
 import { run, runOk } from "./_clients.ts";
 import { startCli } from "../cli_process.ts";
@@ -547,3 +547,35 @@ for (const sessionReuse of ["off", "prefer"] as const) {
     },
   });
 }
+
+Deno.test({
+  name: "shutdown during an implicit FTPS handshake closes without writing plain text into it",
+  ignore: noOpenssl,
+  async fn() {
+    await using ts = await startTlsServer();
+    const conn = await Deno.connect({
+      hostname: "127.0.0.1",
+      port: ts.server.implicitTlsAddr!.port,
+    });
+    try {
+      // The start of a ClientHello: the server waits for the rest of the handshake.
+      await conn.write(new Uint8Array([0x16, 0x03, 0x01, 0x02, 0x00, 0x01, 0x00, 0x01, 0xfc]));
+      await waitFor(() => ts.server.sessionCount === 1, 5000, "the session to start");
+      await ts.server.close();
+      const received: number[] = [];
+      const buffer = new Uint8Array(1024);
+      while (true) {
+        const n = await conn.read(buffer).catch(() => null);
+        if (n === null) break;
+        received.push(...buffer.subarray(0, n));
+      }
+      assert.equal(
+        new TextDecoder().decode(new Uint8Array(received)),
+        "",
+        "a plain 421 is garbage to a TLS client mid-handshake",
+      );
+    } finally {
+      conn.close();
+    }
+  },
+});

@@ -255,6 +255,10 @@ Deno.test("refused file operations are logged with the reason; RNTO logs both na
   assert.equal((await client.send("RNTO b.txt")).code, 250);
   assert.equal((await client.send("RNFR b.txt")).code, 350);
   assert.equal((await client.send(`RNTO ${TEMP_PREFIX}y`)).code, 550);
+  // Transfers refused before their data connection (vsftpd logs these as FAIL DOWNLOAD/UPLOAD).
+  assert.equal((await client.send("RETR missing.txt")).code, 550);
+  assert.equal((await client.send("STOR nodir/x.txt")).code, 553);
+  assert.equal((await client.send("APPE nodir/y.txt")).code, 553);
 
   const refusals = log.lines.filter((line) => line.message.endsWith(" refused"));
   const summary = refusals.map((line) => `${line.level} ${line.message} ${line.fields.path}`);
@@ -265,11 +269,15 @@ Deno.test("refused file operations are logged with the reason; RNTO logs both na
     "info RNFR refused /nope",
     "info SITE CHMOD refused /nope",
     "warn SITE CHMOD refused /",
+    `warn STOR refused /${TEMP_PREFIX}x`,
     `warn RNTO refused /${TEMP_PREFIX}y`,
+    "info RETR refused /missing.txt",
+    "info STOR refused /nodir/x.txt",
+    "info APPE refused /nodir/y.txt",
   ]);
   for (const line of refusals) assert.ok(line.fields.reason, `${line.message} has a reason`);
   assert.match(String(refusals[0].fields.reason), /No such file/);
-  assert.equal(refusals.at(-1)!.fields.from, "/b.txt");
+  assert.equal(refusals.find((line) => line.message === "RNTO refused")!.fields.from, "/b.txt");
   const renamed = log.lines.find((line) => line.message === "RNTO ok");
   assert.deepEqual(
     { from: renamed?.fields.from, path: renamed?.fields.path },
