@@ -47,7 +47,7 @@ export { AuthUnavailableError } from "./src/auth/types.ts";
 export { NoAuthAuthenticator } from "./src/auth/no_auth.ts";
 export { PassthroughAuthenticator } from "./src/auth/passthrough.ts";
 export { BasicAuthenticator } from "./src/auth/basic.ts";
-export { BearerAuthenticator } from "./src/auth/bearer.ts";
+export { BearerAuthenticator, type BearerAuthenticatorOptions } from "./src/auth/bearer.ts";
 export { DigestAuthenticator } from "./src/auth/digest.ts";
 export type { HttpAuthenticatorOptions } from "./src/auth/http.ts";
 export {

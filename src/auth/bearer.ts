@@ -28,6 +28,19 @@ const TOKEN = /^[A-Za-z0-9\-._~+/]+=*$/;
 /** The request header carrying the claimed FTP user name (percent-encoded UTF-8). */
 export const BEARER_USERNAME_HEADER = "X-FTP-Username";
 
+/** Options of {@linkcode BearerAuthenticator}. */
+export interface BearerAuthenticatorOptions extends HttpAuthenticatorOptions {
+  /**
+   * The service checks the `X-FTP-Username` it is sent against the token and
+   * refuses a pair that doesn't match, so a 200 that names no user accepts the
+   * USER sent. Leave it off for a service that checks the token only: then a
+   * 200 must name the user (JSON `username`, or `X-FTP-Username` echoed back),
+   * or the login is refused, so that no token opens another user's folder.
+   * @default {false}
+   */
+  serviceChecksUsername?: boolean;
+}
+
 /**
  * Sends the FTP password as `Authorization: Bearer <token>` to `loginUrl`,
  * with the client's USER (when it gave one) as `X-FTP-Username`, percent-encoded
@@ -36,11 +49,15 @@ export const BEARER_USERNAME_HEADER = "X-FTP-Username";
  *
  * - a JSON answer (`Content-Type: application/json`) naming the user,
  *   `{"username": "alice"}`, makes that the session's user, whatever USER said;
- * - an answer naming no user accepts the USER sent, since the service saw the
- *   pair and said yes to it. A service that checks the token only **must**
- *   name the user (or refuse a name that isn't the token's), or any token
- *   holder may claim any name, and with storage scoped by user name
- *   (`prefix: "{username}"`) open any user's folder;
+ * - an answer that echoes the `X-FTP-Username` header it was sent accepts
+ *   that USER (the service saw the pair and confirmed it);
+ * - an answer naming no user is a refusal, logged: a service that checks the
+ *   token only would otherwise let any token holder claim any name, and with
+ *   storage scoped by user name (`prefix: "{username}"`) open any user's
+ *   folder. A service that does check the pair it is sent (refusing a name
+ *   that isn't the token's) may say so with
+ *   {@linkcode BearerAuthenticatorOptions.serviceChecksUsername}; then a 200
+ *   naming no one accepts the USER sent;
  * - no USER (PASS alone, see {@linkcode usernameOptional}) and no name in the
  *   answer is a refusal, logged.
  *
@@ -56,14 +73,16 @@ export const BEARER_USERNAME_HEADER = "X-FTP-Username";
 export class BearerAuthenticator extends HttpAuthenticator<BearerToken> {
   /** PASS may come without USER: the service names the user. */
   readonly usernameOptional = true;
+  readonly #serviceChecksUsername: boolean;
 
   /**
    * Check the options.
    *
    * @throws {TypeError | RangeError} for a bad URL, method, timeout or TTL
    */
-  constructor(options: HttpAuthenticatorOptions) {
+  constructor(options: BearerAuthenticatorOptions) {
     super("bearer", options);
+    this.#serviceChecksUsername = options.serviceChecksUsername ?? false;
   }
 
   /** Refuses what can't be a token (empty, spaces, other characters). */
@@ -98,12 +117,27 @@ export class BearerAuthenticator extends HttpAuthenticator<BearerToken> {
       }
       return { ok: true, username: reported };
     }
-    if (username !== "") return { ok: true, username };
+    if (username !== "") {
+      const echoed = outcome.headers.get(BEARER_USERNAME_HEADER);
+      if (echoed !== null && safeDecode(echoed) === username) return { ok: true, username };
+      if (this.#serviceChecksUsername) return { ok: true, username };
+    }
     context?.log("warn", "Token accepted but no user named: login refused", {
       url: redactUrl(target.url),
-      hint: 'send USER, or have the service answer JSON {"username": …}',
+      hint: username === ""
+        ? 'send USER, or have the service answer JSON {"username": …}'
+        : `have the service answer JSON {"username": …} or echo ${BEARER_USERNAME_HEADER}, ` +
+          "or set service_checks_username if it refuses a name that isn't the token's",
     });
     return { ok: false };
+  }
+}
+
+function safeDecode(text: string): string | undefined {
+  try {
+    return decodeURIComponent(text);
+  } catch {
+    return undefined;
   }
 }
 

@@ -215,7 +215,20 @@ export const AUTHENTICATORS: Record<string, AuthenticatorFactory> = {
   },
   basic: httpFactory("basic", (options) => new BasicAuthenticator(options)),
   digest: httpFactory("digest", (options) => new DigestAuthenticator(options)),
-  bearer: httpFactory("bearer", (options) => new BearerAuthenticator(options)),
+  bearer: (config) => {
+    checkKeys("bearer", config, [...HTTP_KEYS, "service_checks_username"]);
+    const checks = config.service_checks_username;
+    if (checks !== undefined && checks !== null && typeof checks !== "boolean") {
+      throw new ConfigError(
+        `${PREFIX}.service_checks_username`,
+        `must be true or false, got ${JSON.stringify(checks)}`,
+      );
+    }
+    return new BearerAuthenticator({
+      ...httpOptions("bearer", config),
+      serviceChecksUsername: checks ?? false,
+    });
+  },
   webhook,
   users_file: usersFile,
 };

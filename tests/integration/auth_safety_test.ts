@@ -105,7 +105,8 @@ function startTrap(): TrapService {
         return new Response(null, { status: 302, headers: { Location: "/login?challenge=1" } });
       case "/bearer": {
         const token = /^Bearer (\S+)$/.exec(seen.authorization ?? "")?.[1] ?? "";
-        return ok(TOKENS[token]) ? new Response("ok") : toLogin();
+        // Names the token's user, as a token service must (see BearerAuthenticator).
+        return ok(TOKENS[token]) ? Response.json({ username: TOKENS[token] }) : toLogin();
       }
       case "/webhook": {
         const user = url.searchParams.get("username") ?? "";
@@ -406,6 +407,11 @@ function startTokenService(): { base: string; seen: Seen[] } & AsyncDisposable {
         return claimed === null || decodeURIComponent(claimed) === user
           ? new Response("yes")
           : new Response("not your token", { status: 403 });
+      case "/echo":
+        // Checks the pair and says so by echoing the name it confirmed.
+        return claimed === null || decodeURIComponent(claimed) === user
+          ? new Response("yes", { headers: { "X-FTP-Username": encodeURIComponent(user) } })
+          : new Response("not your token", { status: 403 });
       case "/names":
         return Response.json({ username: user });
       case "/bare":
@@ -421,14 +427,17 @@ function startTokenService(): { base: string; seen: Seen[] } & AsyncDisposable {
 }
 
 /** A server whose storage is one folder per user name (like `prefix: "{username}"`). */
-async function perUserServer(loginUrl: string): Promise<TestServer> {
+async function perUserServer(
+  loginUrl: string,
+  serviceChecksUsername = false,
+): Promise<TestServer> {
   const users = await Deno.makeTempDir({ prefix: "exftp-per-user-" });
   for (const user of ["alice", "bob"]) {
     await Deno.mkdir(join(users, user));
     await Deno.writeTextFile(join(users, user, "secret.txt"), `${user}'s secret`);
   }
   const ts = await startServer({
-    authenticator: new BearerAuthenticator({ loginUrl }),
+    authenticator: new BearerAuthenticator({ loginUrl, serviceChecksUsername }),
     storage: (user) => new FileStorage({ root: join(users, user.username) }),
   });
   return {
@@ -453,8 +462,8 @@ async function secretSeen(ts: TestServer, user: string | undefined, token: strin
 Deno.test("bearer: a valid token opens only the folder of the user the service vouches for", async () => {
   await using tokens = startTokenService();
   {
-    // The service checks the pair it is sent.
-    await using ts = await perUserServer(`${tokens.base}/pair`);
+    // The service checks the pair it is sent, and the config says so.
+    await using ts = await perUserServer(`${tokens.base}/pair`, true);
     assert.equal(await secretSeen(ts, "bob", "bob-token"), "bob's secret");
     assert.equal(await secretSeen(ts, "alice", "bob-token"), 530, "bob's token is not alice's");
     assert.equal(tokens.seen.at(-1)?.ftpUser, "alice", "the claimed USER was sent");
@@ -481,24 +490,34 @@ Deno.test("bearer: a valid token opens only the folder of the user the service v
   }
 });
 
-// Review of issue 10, item 5 (a design decision, left open): a token service that checks only the
-// token (answers 200, names no one, ignores X-FTP-Username), which is every such service written
-// before the header existed, still lets bob's token open alice's folder, exactly as the issue
-// found. The README now says such a service must name the user; the server could instead refuse
-// a USER the service did not name (or echo back) unless an option says the service checks the
-// pair, which would make the safe behaviour the default.
+// Issue 10, item 5: a token service that checks only the token (answers 200, names no one,
+// ignores X-FTP-Username) must not let bob's token open alice's folder: an answer that names
+// no one is refused unless the config says the service checks the pair it is sent.
 Deno.test({
   name:
     "bearer: a service that checks only the token can't let one user's token open another's folder",
-  ignore: true,
   async fn() {
     await using tokens = startTokenService();
-    await using ts = await perUserServer(`${tokens.base}/bare`);
-    assert.equal(
-      await secretSeen(ts, "alice", "bob-token"),
-      530,
-      "bob's token opened alice's folder",
-    );
+    {
+      await using ts = await perUserServer(`${tokens.base}/bare`);
+      assert.equal(
+        await secretSeen(ts, "alice", "bob-token"),
+        530,
+        "bob's token opened alice's folder",
+      );
+      assert.equal(await secretSeen(ts, "bob", "bob-token"), 530, "no one was named");
+    }
+    {
+      // A service that checks the pair but doesn't echo it: refused unless configured so.
+      await using ts = await perUserServer(`${tokens.base}/pair`);
+      assert.equal(await secretSeen(ts, "bob", "bob-token"), 530);
+    }
+    {
+      // Echoing X-FTP-Username back confirms the pair.
+      await using ts = await perUserServer(`${tokens.base}/echo`);
+      assert.equal(await secretSeen(ts, "bob", "bob-token"), "bob's secret");
+      assert.equal(await secretSeen(ts, "alice", "bob-token"), 530);
+    }
   },
 });
 
