@@ -8,7 +8,12 @@
  */
 
 import { type AuthContext, AuthUnavailableError, type FtpUser } from "./auth/types.ts";
-import type { CommandSpec } from "./commands/types.ts";
+import {
+  type CommandContext,
+  type CommandSpec,
+  type CommandState,
+  initialCommandState,
+} from "./commands/context.ts";
 import { asciiUpperCase } from "./control/ascii.ts";
 import { readControlLines } from "./control/line_reader.ts";
 import {
@@ -24,11 +29,15 @@ import type { SecureContext } from "node:tls";
 import { NodeSocketConnection } from "./data/node_connection.ts";
 import {
   type DataListener,
-  type PassivePortPool,
+  type PassiveListenOptions,
   passiveSocketKind,
   type RawDataSocket,
   type SocketKind,
 } from "./data/passive.ts";
+import type { DataSetup } from "./data/channel.ts";
+import { TransferProgress, type TransferRequest } from "./data/transfer.ts";
+// Still imported from here by data/streams.ts (the data branch of issue 11 rewires it).
+export type { TransferProgress } from "./data/transfer.ts";
 import { FtpError, replyForError, StorageError } from "./errors.ts";
 import type {
   FtpServerEventMap,
@@ -36,63 +45,33 @@ import type {
   TransferEventDetail,
   TransferKind,
 } from "./events.ts";
-import { MLST_FACTS, type MlstFact } from "./listing/format.ts";
 import type { LoginGuard } from "./login_guard.ts";
 import type { ResolvedOptions } from "./options.ts";
 import { resolveVirtualPath } from "./paths.ts";
-import { encodeReply, sanitizeReplyText } from "./replies.ts";
+import { encodeReply, Reply, sanitizeReplyText } from "./replies.ts";
 import type { StorageConnector } from "./storage/types.ts";
+
+/** Opens passive listeners (the server's {@linkcode PassivePortPool}, or the harness's). */
+export interface PassiveListenerSource {
+  /** Listen at `hostname` for a connection from `clientHost` only. */
+  listen(
+    hostname: string,
+    clientHost: string,
+    options?: PassiveListenOptions,
+  ): Promise<DataListener>;
+}
 
 /** What a session needs from its server. */
 export interface SessionContext {
   readonly options: ResolvedOptions;
-  readonly portPool: PassivePortPool;
+  readonly portPool: PassiveListenerSource;
   readonly commands: ReadonlyMap<string, CommandSpec>;
-  /** Set when the server is shutting down. */
-  readonly shutdownSignal: AbortSignal;
   /** Failed logins per address, for temporary bans. */
   readonly loginGuard: LoginGuard;
   emit<K extends keyof FtpServerEventMap>(
     type: K,
     detail: FtpServerEventMap[K]["detail"],
   ): void;
-}
-
-/** How the next transfer's data connection is made. */
-export type DataSetup =
-  | { readonly kind: "passive"; readonly listener: DataListener }
-  | { readonly kind: "active"; readonly hostname: string; readonly port: number };
-
-/** A transfer that a command handler hands to the session after its checks passed. */
-export interface TransferRequest {
-  /** The command (RETR, STOR, LIST…). */
-  readonly command: string;
-  /** For events and logs. */
-  readonly kind: TransferKind;
-  /** The virtual path concerned. */
-  readonly path: string;
-  /** The text of the 150 reply. */
-  readonly openingText: string;
-  /** Move the data; resolve with the number of bytes. */
-  run(connection: ByteConnection, signal: AbortSignal, progress: TransferProgress): Promise<number>;
-  /** Called exactly once when the transfer ended or never started (release sources). */
-  release?(): void;
-}
-
-/** Live counters of a running transfer (STAT, stall detection). */
-export class TransferProgress {
-  /** Bytes moved so far. */
-  bytes = 0;
-  /** When a byte last moved (ms since epoch). */
-  lastActivity: number = Date.now();
-  /** When the transfer started. */
-  readonly startedAt: number = Date.now();
-
-  /** Count `n` more bytes. */
-  add(n: number): void {
-    this.bytes += n;
-    this.lastActivity = Date.now();
-  }
 }
 
 interface RunningTransfer {
@@ -129,37 +108,17 @@ export class Session {
   /** The server end of the control connection. */
   readonly local: NetAddress;
 
-  /** Current virtual folder. */
-  cwd = "/";
-  /** The logged-in user. */
-  user?: FtpUser;
-  /** Name given by USER, waiting for PASS. */
-  pendingUsername?: string;
-  /** The user's storage, once logged in. */
-  storage?: StorageConnector;
-  /** Failed PASS attempts in this session. */
-  loginFailures = 0;
-  /** `A` (ASCII, CRLF on the wire) or `I` (binary). */
-  transferType: "A" | "I" = "A";
-  /** Offset set by REST for the next RETR/STOR. */
-  restOffset = 0;
-  /** Bytes announced by ALLO for the next upload (fewer arriving is a failure). */
-  announcedBytes = 0;
-  /** Source path set by RNFR. */
-  renameFrom?: string;
-  /** After EPSV ALL, PORT/EPRT/PASV are refused. */
-  epsvAll = false;
+  /** The settings commands change (TYPE, REST, RNFR, PROT…): see {@linkcode CommandState}. */
+  readonly state: CommandState = initialCommandState();
   /** How the next data connection is made. */
   dataSetup?: DataSetup;
   /** The control connection's TLS context, once it speaks TLS (data connections reuse it). */
   tlsContext?: SecureContext;
-  /** PBSZ was given (required before PROT). */
-  protectionBufferSizeSet = false;
-  /** PROT: `C` clear data connections, `P` private (TLS). */
-  protection: "C" | "P" = "C";
-  /** The facts MLSD/MLST send (OPTS MLST selects them). */
-  mlstFacts: Set<MlstFact> = new Set(MLST_FACTS);
 
+  #user?: FtpUser;
+  #storage?: StorageConnector;
+  /** What the command handlers see of this session. */
+  readonly #commandContext: CommandContext;
   #transfer?: RunningTransfer;
   #closing = false;
   #terminated = false;
@@ -181,6 +140,17 @@ export class Session {
     this.#implicitTls = implicitTls;
     this.remote = netAddress(connection.remoteAddr);
     this.local = netAddress(connection.localAddr);
+    this.#commandContext = this.#createCommandContext();
+  }
+
+  /** The logged-in user. */
+  get user(): FtpUser | undefined {
+    return this.#user;
+  }
+
+  /** PROT: `C` clear data connections, `P` private (TLS). */
+  get protection(): "C" | "P" {
+    return this.state.protection;
   }
 
   /** The running transfer's progress, if any. */
@@ -203,21 +173,80 @@ export class Session {
     };
   }
 
-  /** The session's storage; only defined after login (every caller is behind needsLogin). */
-  get files(): StorageConnector {
-    if (!this.storage) throw new FtpError(530, "Please log in with USER and PASS first");
-    return this.storage;
-  }
-
   /**
-   * Whether this session's storage has an optional capability. Before login,
-   * with a per-user provider, the answer is not known yet: assume yes, so FEAT
-   * (which clients send first) still advertises it.
+   * The context command handlers are given: a narrow view of this session
+   * whose members delegate here (see {@linkcode CommandContext}).
    */
-  storageCan(method: "setModifiedTime" | "chmod"): boolean {
-    const provider = this.context.options.storage;
-    const connector = this.storage ?? (typeof provider === "function" ? undefined : provider);
-    return connector === undefined || typeof connector[method] === "function";
+  #createCommandContext(): CommandContext {
+    // deno-lint-ignore no-this-alias
+    const session = this;
+    const { context } = this;
+    return {
+      remote: this.remote,
+      local: this.local,
+      options: context.options,
+      commands: context.commands,
+      state: this.state,
+      get user() {
+        return session.#user;
+      },
+      get storage() {
+        if (!session.#storage) {
+          throw new FtpError(Reply.NotLoggedIn, "Please log in with USER and PASS first");
+        }
+        return session.#storage;
+      },
+      storageCan: (method) => {
+        // Before login, with a per-user provider, the answer is not known yet:
+        // assume yes, so FEAT (which clients send first) still advertises it.
+        const provider = context.options.storage;
+        const connector = this.#storage ?? (typeof provider === "function" ? undefined : provider);
+        return connector === undefined || typeof connector[method] === "function";
+      },
+      resolvePath: (argument) => resolveVirtualPath(this.state.cwd, argument),
+      reply: (code, text) => this.reply(code, text),
+      log: (level, message, fields) => this.log(level, message, fields),
+      emit: (type, detail) => context.emit(type, detail),
+      get eventDetail() {
+        return session.eventDetail;
+      },
+      recordOperation: (kind, command, path, error) =>
+        this.recordOperation(kind, command, path, error),
+      loginGuard: context.loginGuard,
+      get authContext() {
+        return session.authContext;
+      },
+      logIn: (user, storage) => this.logIn(user, storage),
+      close: () => this.close(),
+      get tlsActive() {
+        return session.tlsContext !== undefined;
+      },
+      upgradeToTls: () => this.upgradeToTls(),
+      get dataSetup() {
+        return session.dataSetup;
+      },
+      set dataSetup(setup) {
+        session.dataSetup = setup;
+      },
+      clearDataSetup: () => this.clearDataSetup(),
+      listenPassive: () =>
+        context.portPool.listen(this.local.hostname, this.remote.hostname, {
+          kind: this.dataSocketKind,
+          pem: context.options.tls?.pem,
+          // Counted from now, not from the transfer command: a session that never
+          // connects must not hold one of the few passive ports while it idles.
+          expiresInMs: context.options.passiveAcceptTimeoutMs,
+        }),
+      startTransfer: (request) => this.startTransfer(request),
+      abortTransfer: (code, text) => this.abortTransfer(code, text),
+      waitForTransfer: () => this.waitForTransfer(),
+      get transferProgress() {
+        return session.transferProgress;
+      },
+      get busy() {
+        return session.busy;
+      },
+    };
   }
 
   /** Log through the server's logger with this session's id. */
@@ -228,11 +257,6 @@ export class Session {
       user: this.user?.username,
       ...fields,
     });
-  }
-
-  /** Resolve a client path against the current folder. */
-  resolvePath(argument: string): string {
-    return resolveVirtualPath(this.cwd, argument);
   }
 
   /** Send one reply (multi-line when `text` has several lines). Replies never interleave. */
@@ -256,21 +280,24 @@ export class Session {
           this.log("warn", "TLS handshake failed", { error: String(error) });
           return;
         }
-        this.protectionBufferSizeSet = true;
-        this.protection = "P";
+        this.state.protectionBufferSizeSet = true;
+        this.state.protection = "P";
       }
       this.#loginTimer = setTimeout(
         () => this.terminate("Login timeout: closing control connection"),
         options.loginTimeoutMs,
       );
       this.#armIdleTimer();
-      await this.reply(220, `Hello from ${sanitizeReplyText(options.serverName)}.`);
+      await this.reply(Reply.ServiceReady, `Hello from ${sanitizeReplyText(options.serverName)}.`);
       do {
         this.#connectionReplaced = false;
         for await (const line of readControlLines(this.connection, options.maxLineBytes)) {
           this.#armIdleTimer();
           if (line.tooLong) {
-            await this.reply(500, `Command line too long (limit ${options.maxLineBytes} bytes)`);
+            await this.reply(
+              Reply.SyntaxError,
+              `Command line too long (limit ${options.maxLineBytes} bytes)`,
+            );
             continue;
           }
           const { verb, argument } = this.#parse(line.text);
@@ -324,7 +351,7 @@ export class Session {
   #fail(what: string, error: unknown): void {
     this.#logFailure(what, error);
     this.#closing = true;
-    this.#transfer?.controller.abort(new TransferAbort(426, "Session failed"));
+    this.#transfer?.controller.abort(new TransferAbort(Reply.TransferAborted, "Session failed"));
     closeQuietly(this.connection);
   }
 
@@ -370,35 +397,35 @@ export class Session {
   /** Run one command through the check pipeline and its handler. */
   async dispatch(verb: string, argument: string, spec?: CommandSpec): Promise<void> {
     // Any command but RNTO (even a refused one) ends a pending RNFR.
-    if (!spec?.keepsRenameFrom) this.renameFrom = undefined;
+    if (!spec?.keepsRenameFrom) this.state.renameFrom = undefined;
     if (!spec) {
       const shown = sanitizeReplyText(verb).slice(0, 32);
-      await this.reply(500, verb ? `Unknown command "${shown}"` : "Empty command");
+      await this.reply(Reply.SyntaxError, verb ? `Unknown command "${shown}"` : "Empty command");
       return;
     }
     if (spec.needsLogin && !this.user) {
-      await this.reply(530, "Please log in with USER and PASS first");
+      await this.reply(Reply.NotLoggedIn, "Please log in with USER and PASS first");
       return;
     }
     if (spec.needsLogin && !(await this.#stillAuthorized())) return;
     if (spec.argument === "required" && argument.trim() === "") {
-      await this.reply(501, `Syntax: ${spec.syntax}`);
+      await this.reply(Reply.SyntaxErrorInArguments, `Syntax: ${spec.syntax}`);
       return;
     }
     if (spec.argument === "none" && argument.trim() !== "") {
-      await this.reply(501, `${verb} takes no argument`);
+      await this.reply(Reply.SyntaxErrorInArguments, `${verb} takes no argument`);
       return;
     }
-    if (spec.available && !spec.available(this)) {
-      await this.reply(502, `${verb} is not available here`);
+    if (spec.available && !spec.available(this.#commandContext)) {
+      await this.reply(Reply.NotImplemented, `${verb} is not available here`);
       return;
     }
-    if (spec.changesStorage && this.user?.readOnly) {
-      await this.reply(550, "Permission denied: this account is read-only");
+    if (spec.changesStorage && this.#user?.readOnly) {
+      await this.reply(Reply.FileUnavailable, "Permission denied: this account is read-only");
       return;
     }
     try {
-      await spec.handle(this, argument);
+      await spec.handle(this.#commandContext, argument);
     } catch (error) {
       // The control connection itself failed: no reply can be sent, the session ends.
       if (isConnectionError(error)) throw error;
@@ -417,10 +444,10 @@ export class Session {
   async upgradeToTls(): Promise<void> {
     const connection = this.connection;
     if (!(connection instanceof NodeSocketConnection) || !this.context.options.tls) {
-      throw new FtpError(502, "TLS is not available here");
+      throw new FtpError(Reply.NotImplemented, "TLS is not available here");
     }
     connection.detach();
-    await this.reply(234, "Proceed with TLS negotiation");
+    await this.reply(Reply.SecurityAccepted, "Proceed with TLS negotiation");
     await this.#writeChain;
     this.#handshaking = true;
     try {
@@ -450,19 +477,22 @@ export class Session {
   /** Ask the authenticator whether the user is still valid, at most once per its interval. */
   async #stillAuthorized(): Promise<boolean> {
     const { authenticator } = this.context.options;
-    if (!authenticator.isStillValid || !this.user) return true;
+    if (!authenticator.isStillValid || !this.#user) return true;
     const interval = authenticator.revalidateEveryMs ?? 0;
     if (Date.now() - this.#validatedAt < interval) return true;
     let valid = false;
     try {
-      valid = await authenticator.isStillValid(this.user, this.authContext);
+      valid = await authenticator.isStillValid(this.#user, this.authContext);
     } catch (error) {
       if (error instanceof AuthUnavailableError) {
         this.log("error", "Authentication service unavailable; closing the session", {
           error: error.message,
         });
         this.context.emit("auth-unavailable", this.eventDetail);
-        await this.reply(421, "Authentication service not available; closing connection");
+        await this.reply(
+          Reply.ServiceNotAvailable,
+          "Authentication service not available; closing connection",
+        );
         this.close();
         return false;
       }
@@ -473,7 +503,10 @@ export class Session {
       return true;
     }
     this.log("warn", "User no longer valid; closing the session");
-    await this.reply(421, "Your login is no longer valid; closing connection");
+    await this.reply(
+      Reply.ServiceNotAvailable,
+      "Your login is no longer valid; closing connection",
+    );
     this.close();
     return false;
   }
@@ -714,15 +747,15 @@ export class Session {
 
   /** Mark the session as logged in. */
   async logIn(user: FtpUser, storage: StorageConnector): Promise<void> {
-    this.user = user;
-    this.storage = storage;
+    this.#user = user;
+    this.#storage = storage;
     this.#validatedAt = Date.now();
-    this.pendingUsername = undefined;
+    this.state.pendingUsername = undefined;
     clearTimeout(this.#loginTimer);
     this.context.emit("login", this.eventDetail);
     this.log("info", "Logged in");
     try {
-      await this.reply(230, "Login successful");
+      await this.reply(Reply.LoggedIn, "Login successful");
     } catch (error) {
       // The client left while its login was checked: that is no storage failure
       // (PASS treats any throw from here as one); the read loop ends the session.
@@ -747,7 +780,9 @@ export class Session {
     this.#closing = true;
     try {
       this.log("info", text);
-      this.#transfer?.controller.abort(new TransferAbort(426, "Transfer aborted: " + text));
+      this.#transfer?.controller.abort(
+        new TransferAbort(Reply.TransferAborted, "Transfer aborted: " + text),
+      );
       const transferDone = this.#transfer?.done ?? Promise.resolve();
       if (this.#handshaking) {
         // Mid-handshake, a plain 421 would be garbage to the client's TLS: just close.
@@ -759,7 +794,7 @@ export class Session {
       const connection = this.connection;
       const hardClose = setTimeout(() => closeQuietly(connection), TERMINATE_DEADLINE_MS);
       transferDone
-        .then(() => this.reply(421, text))
+        .then(() => this.reply(Reply.ServiceNotAvailable, text))
         .catch(() => {})
         .then(() => this.connection.closeGracefully?.(1000))
         .catch(() => {})
@@ -781,7 +816,9 @@ export class Session {
     const transfer = this.#transfer;
     if (transfer) {
       const onAbort = () =>
-        transfer.controller.abort(new TransferAbort(426, "Transfer aborted: server shutting down"));
+        transfer.controller.abort(
+          new TransferAbort(Reply.TransferAborted, "Transfer aborted: server shutting down"),
+        );
       abortTransfers.addEventListener("abort", onAbort, { once: true });
       await transfer.done; // never rejects
       abortTransfers.removeEventListener("abort", onAbort);
@@ -808,7 +845,9 @@ export class Session {
     clearTimeout(this.#loginTimer);
     this.#clearIdleTimer();
     // The control connection is gone: an unfinished upload must not be stored.
-    this.#transfer?.controller.abort(new TransferAbort(426, "Control connection closed"));
+    this.#transfer?.controller.abort(
+      new TransferAbort(Reply.TransferAborted, "Control connection closed"),
+    );
     await this.#transfer?.done;
     await this.#queueRunner;
     this.clearDataSetup();
@@ -817,7 +856,7 @@ export class Session {
     await this.connection.closeGracefully?.().catch(() => {});
     closeQuietly(this.connection);
     try {
-      await this.storage?.close?.();
+      await this.#storage?.close?.();
     } catch (error) {
       this.log("warn", "Storage close failed", { error: String(error) });
     }
