@@ -8,6 +8,7 @@ import { AuthUnavailableError } from "../auth/types.ts";
 import { BANNED_REPLY } from "../login_guard.ts";
 import { scopeToHome } from "../storage/scoped.ts";
 import type { CommandContext, CommandSpec } from "./context.ts";
+import { Reply } from "../replies.ts";
 
 /**
  * A ban covers the address's sessions opened before it too: their next
@@ -16,20 +17,20 @@ import type { CommandContext, CommandSpec } from "./context.ts";
 async function refuseWhenBanned(context: CommandContext): Promise<boolean> {
   if (!context.loginGuard.isBanned(context.remote.hostname)) return false;
   context.log("warn", "Login attempt from a banned address; closing the session");
-  await context.reply(421, BANNED_REPLY);
+  await context.reply(Reply.ServiceNotAvailable, BANNED_REPLY);
   context.close();
   return true;
 }
 
 async function pass(context: CommandContext, password: string): Promise<void> {
   if (context.user) {
-    await context.reply(230, "Already logged in");
+    await context.reply(Reply.LoggedIn, "Already logged in");
     return;
   }
   const { authenticator, storage, loginFailureDelayMs, maxLoginFailures } = context.options;
   // PASS alone is a login when the password identifies the user (a token).
   if (context.state.pendingUsername === undefined && !authenticator.usernameOptional) {
-    await context.reply(503, "Send USER first");
+    await context.reply(Reply.BadSequence, "Send USER first");
     return;
   }
   if (await refuseWhenBanned(context)) return;
@@ -50,7 +51,10 @@ async function pass(context: CommandContext, password: string): Promise<void> {
         error: error.message,
       });
       context.emit("auth-unavailable", { ...context.eventDetail, username });
-      await context.reply(421, "Authentication service not available; try again later");
+      await context.reply(
+        Reply.ServiceNotAvailable,
+        "Authentication service not available; try again later",
+      );
       context.close();
       return;
     }
@@ -63,7 +67,7 @@ async function pass(context: CommandContext, password: string): Promise<void> {
       await context.logIn(user, connector);
     } catch (error) {
       context.log("error", "Opening storage failed", { username, error: String(error) });
-      await context.reply(530, "Login failed: storage is not available");
+      await context.reply(Reply.NotLoggedIn, "Login failed: storage is not available");
     }
     return;
   }
@@ -75,11 +79,11 @@ async function pass(context: CommandContext, password: string): Promise<void> {
   }
   if (loginFailureDelayMs > 0) await new Promise((r) => setTimeout(r, loginFailureDelayMs));
   if (context.state.loginFailures >= maxLoginFailures) {
-    await context.reply(421, "Too many failed logins; closing connection");
+    await context.reply(Reply.ServiceNotAvailable, "Too many failed logins; closing connection");
     context.close();
     return;
   }
-  await context.reply(530, "Login incorrect");
+  await context.reply(Reply.NotLoggedIn, "Login incorrect");
 }
 
 /** USER, PASS and QUIT. */
@@ -91,16 +95,16 @@ export const authCommands: Record<string, CommandSpec> = {
     argument: "optional",
     async handle(context, argument) {
       if (context.user) {
-        await context.reply(503, "Already logged in");
+        await context.reply(Reply.BadSequence, "Already logged in");
         return;
       }
       if (await refuseWhenBanned(context)) return;
       if (context.options.tls?.requireTlsForLogin && !context.tlsActive) {
-        await context.reply(530, "TLS required: send AUTH TLS before USER");
+        await context.reply(Reply.NotLoggedIn, "TLS required: send AUTH TLS before USER");
         return;
       }
       context.state.pendingUsername = argument;
-      await context.reply(331, "User name okay, need password");
+      await context.reply(Reply.NeedPassword, "User name okay, need password");
     },
   },
   PASS: {
@@ -119,7 +123,7 @@ export const authCommands: Record<string, CommandSpec> = {
     async handle(context) {
       await context.waitForTransfer();
       context.close();
-      await context.reply(221, "Goodbye");
+      await context.reply(Reply.Goodbye, "Goodbye");
     },
   },
 };

@@ -10,6 +10,7 @@ import { isIPv6, normalizeHost } from "../data/connection.ts";
 import { type DataListener, PassivePortsExhausted } from "../data/passive.ts";
 import { FtpError } from "../errors.ts";
 import type { CommandContext, CommandSpec } from "./context.ts";
+import { Reply } from "../replies.ts";
 
 /** Open a passive listener on the control connection's local address. */
 async function openPassive(context: CommandContext): Promise<DataListener> {
@@ -43,7 +44,10 @@ async function advertisedAddress(context: CommandContext): Promise<string> {
         host,
         error: String(error),
       });
-      throw new FtpError(425, "Can't enter passive mode: passive address is not usable");
+      throw new FtpError(
+        Reply.CantOpenDataConnection,
+        "Can't enter passive mode: passive address is not usable",
+      );
     }
   }
   return host;
@@ -52,13 +56,23 @@ async function advertisedAddress(context: CommandContext): Promise<string> {
 /** Check an active-mode target: the client's own address, an unprivileged port. */
 function checkActiveTarget(context: CommandContext, hostname: string, port: number): void {
   if (normalizeHost(hostname) !== context.remote.hostname) {
-    throw new FtpError(500, "Illegal PORT: data connections go to your own address only");
+    throw new FtpError(
+      Reply.SyntaxError,
+      "Illegal PORT: data connections go to your own address only",
+    );
   }
-  if (port < 1024) throw new FtpError(504, "Illegal PORT: ports below 1024 are refused");
+  if (port < 1024) {
+    throw new FtpError(
+      Reply.NotImplementedForParameter,
+      "Illegal PORT: ports below 1024 are refused",
+    );
+  }
 }
 
 function refuseAfterEpsvAll(context: CommandContext, verb: string): void {
-  if (context.state.epsvAll) throw new FtpError(503, `${verb} not allowed after EPSV ALL`);
+  if (context.state.epsvAll) {
+    throw new FtpError(Reply.BadSequence, `${verb} not allowed after EPSV ALL`);
+  }
 }
 
 /** PASV, EPSV, PORT, EPRT. */
@@ -71,12 +85,12 @@ export const dataSetupCommands: Record<string, CommandSpec> = {
     async handle(context) {
       refuseAfterEpsvAll(context, "PASV");
       if (isIPv6(context.local.hostname) && !context.options.passiveAddress) {
-        throw new FtpError(522, "PASV is IPv4 only; use EPSV");
+        throw new FtpError(Reply.NetworkProtocolNotSupported, "PASV is IPv4 only; use EPSV");
       }
       const address = await advertisedAddress(context);
       const { port } = await openPassive(context);
       const numbers = `${address.replaceAll(".", ",")},${port >> 8},${port & 255}`;
-      await context.reply(227, `Entering Passive Mode (${numbers}).`);
+      await context.reply(Reply.EnteringPassiveMode, `Entering Passive Mode (${numbers}).`);
     },
   },
   EPSV: {
@@ -90,17 +104,23 @@ export const dataSetupCommands: Record<string, CommandSpec> = {
       const own = isIPv6(context.local.hostname) ? "2" : "1";
       if (family === "ALL") {
         context.state.epsvAll = true;
-        await context.reply(200, "EPSV ALL accepted");
+        await context.reply(Reply.Ok, "EPSV ALL accepted");
         return;
       }
       if (family !== "" && family !== own) {
         if (/^\d+$/.test(family)) {
-          throw new FtpError(522, `Network protocol not supported, use (${own})`);
+          throw new FtpError(
+            Reply.NetworkProtocolNotSupported,
+            `Network protocol not supported, use (${own})`,
+          );
         }
-        throw new FtpError(501, "Syntax: EPSV [1|2|ALL]");
+        throw new FtpError(Reply.SyntaxErrorInArguments, "Syntax: EPSV [1|2|ALL]");
       }
       const { port } = await openPassive(context);
-      await context.reply(229, `Entering Extended Passive Mode (|||${port}|)`);
+      await context.reply(
+        Reply.EnteringExtendedPassiveMode,
+        `Entering Extended Passive Mode (|||${port}|)`,
+      );
     },
   },
   PORT: {
@@ -113,14 +133,14 @@ export const dataSetupCommands: Record<string, CommandSpec> = {
       const parts = argument.trim().split(",");
       const numbers = parts.map((part) => /^\d{1,3}$/.test(part.trim()) ? Number(part) : NaN);
       if (numbers.length !== 6 || numbers.some((n) => !(n >= 0 && n <= 255))) {
-        throw new FtpError(501, "Syntax: PORT h1,h2,h3,h4,p1,p2");
+        throw new FtpError(Reply.SyntaxErrorInArguments, "Syntax: PORT h1,h2,h3,h4,p1,p2");
       }
       const hostname = numbers.slice(0, 4).join(".");
       const port = numbers[4] * 256 + numbers[5];
       checkActiveTarget(context, hostname, port);
       context.clearDataSetup();
       context.dataSetup = { kind: "active", hostname, port };
-      await context.reply(200, "PORT command successful");
+      await context.reply(Reply.Ok, "PORT command successful");
     },
   },
   EPRT: {
@@ -136,11 +156,14 @@ export const dataSetupCommands: Record<string, CommandSpec> = {
       const code = delimiter?.charCodeAt(0) ?? 0;
       const fields = text.split(delimiter);
       if (code < 33 || code > 126 || fields.length !== 5 || fields[0] !== "" || fields[4] !== "") {
-        throw new FtpError(501, "Syntax: EPRT |af|address|port|");
+        throw new FtpError(Reply.SyntaxErrorInArguments, "Syntax: EPRT |af|address|port|");
       }
       const [, family, hostname, portText] = fields;
       if (family !== "1" && family !== "2") {
-        throw new FtpError(522, "Network protocol not supported, use (1,2)");
+        throw new FtpError(
+          Reply.NetworkProtocolNotSupported,
+          "Network protocol not supported, use (1,2)",
+        );
       }
       const valid = family === "1"
         ? /^\d{1,3}(\.\d{1,3}){3}$/.test(hostname) &&
@@ -148,12 +171,12 @@ export const dataSetupCommands: Record<string, CommandSpec> = {
         : /^[0-9a-fA-F:.]+$/.test(hostname) && hostname.includes(":");
       const port = /^\d{1,5}$/.test(portText) ? Number(portText) : NaN;
       if (!valid || !(port >= 1 && port <= 65535)) {
-        throw new FtpError(501, "Syntax: EPRT |af|address|port|");
+        throw new FtpError(Reply.SyntaxErrorInArguments, "Syntax: EPRT |af|address|port|");
       }
       checkActiveTarget(context, hostname, port);
       context.clearDataSetup();
       context.dataSetup = { kind: "active", hostname, port };
-      await context.reply(200, "EPRT command successful");
+      await context.reply(Reply.Ok, "EPRT command successful");
     },
   },
 };

@@ -7,7 +7,7 @@
 
 import { FtpError, replyForError, StorageError } from "../errors.ts";
 import { ftpTimestamp } from "../listing/format.ts";
-import { quotePath } from "../replies.ts";
+import { quotePath, Reply } from "../replies.ts";
 import type { CommandContext, CommandSpec } from "./context.ts";
 
 /**
@@ -77,11 +77,13 @@ export const fileCommands: Record<string, CommandSpec> = {
     async handle(context, argument) {
       const path = context.resolvePath(argument);
       await logged(context, "MKD", path, () => {
-        if (path === "/") throw new FtpError(550, "The root folder already exists");
+        if (path === "/") {
+          throw new FtpError(Reply.FileUnavailable, "The root folder already exists");
+        }
         return context.storage.mkdir(path);
       });
       context.log("info", "MKD ok", { path });
-      await context.reply(257, `${quotePath(path)} created`);
+      await context.reply(Reply.PathCreated, `${quotePath(path)} created`);
     },
   },
   RMD: {
@@ -97,13 +99,13 @@ export const fileCommands: Record<string, CommandSpec> = {
           path === "/" || context.state.cwd === path || context.state.cwd.startsWith(path + "/")
         ) {
           throw new FtpError(
-            550,
+            Reply.FileUnavailable,
             `Can't remove ${quotePath(path)}: it is the current folder or above it`,
           );
         }
         return context.storage.rmdir(path);
       });
-      await context.reply(250, `Folder ${quotePath(path)} removed`);
+      await context.reply(Reply.FileActionOk, `Folder ${quotePath(path)} removed`);
     },
   },
   DELE: {
@@ -115,7 +117,7 @@ export const fileCommands: Record<string, CommandSpec> = {
     async handle(context, argument) {
       const path = context.resolvePath(argument);
       await recorded(context, "delete", "DELE", { path }, () => context.storage.remove(path));
-      await context.reply(250, `File ${quotePath(path)} deleted`);
+      await context.reply(Reply.FileActionOk, `File ${quotePath(path)} deleted`);
     },
   },
   RNFR: {
@@ -127,11 +129,13 @@ export const fileCommands: Record<string, CommandSpec> = {
     async handle(context, argument) {
       const path = context.resolvePath(argument);
       await logged(context, "RNFR", path, async () => {
-        if (path === "/") throw new FtpError(550, "The root folder can't be renamed");
+        if (path === "/") {
+          throw new FtpError(Reply.FileUnavailable, "The root folder can't be renamed");
+        }
         await context.storage.stat(path);
       });
       context.state.renameFrom = path;
-      await context.reply(350, "Ready for RNTO");
+      await context.reply(Reply.PendingFurtherInformation, "Ready for RNTO");
     },
   },
   RNTO: {
@@ -144,14 +148,18 @@ export const fileCommands: Record<string, CommandSpec> = {
     async handle(context, argument) {
       const from = context.state.renameFrom;
       context.state.renameFrom = undefined;
-      if (from === undefined) throw new FtpError(503, "Send RNFR first");
+      if (from === undefined) throw new FtpError(Reply.BadSequence, "Send RNFR first");
       const to = context.resolvePath(argument);
       await recorded(context, "rename", "RNTO", { from, path: to }, () => {
-        if (to === from) throw new FtpError(553, "Source and target are the same");
-        if (to.startsWith(from + "/")) throw new FtpError(553, "Can't move a folder into itself");
+        if (to === from) {
+          throw new FtpError(Reply.FileNameNotAllowed, "Source and target are the same");
+        }
+        if (to.startsWith(from + "/")) {
+          throw new FtpError(Reply.FileNameNotAllowed, "Can't move a folder into itself");
+        }
         return context.storage.rename(from, to);
       });
-      await context.reply(250, `Renamed to ${quotePath(to)}`);
+      await context.reply(Reply.FileActionOk, `Renamed to ${quotePath(to)}`);
     },
   },
   SIZE: {
@@ -163,8 +171,10 @@ export const fileCommands: Record<string, CommandSpec> = {
     async handle(context, argument) {
       const path = context.resolvePath(argument);
       const info = await context.storage.stat(path);
-      if (info.type !== "file") throw new FtpError(550, `Not a regular file: ${quotePath(path)}`);
-      await context.reply(213, String(info.size));
+      if (info.type !== "file") {
+        throw new FtpError(Reply.FileUnavailable, `Not a regular file: ${quotePath(path)}`);
+      }
+      await context.reply(Reply.FileStatus, String(info.size));
     },
   },
   MDTM: {
@@ -176,9 +186,11 @@ export const fileCommands: Record<string, CommandSpec> = {
     async handle(context, argument) {
       const path = context.resolvePath(argument);
       const info = await context.storage.stat(path);
-      if (info.type !== "file") throw new FtpError(550, `Not a regular file: ${quotePath(path)}`);
+      if (info.type !== "file") {
+        throw new FtpError(Reply.FileUnavailable, `Not a regular file: ${quotePath(path)}`);
+      }
       if (!info.mtime) throw new StorageError("not_found", "Modification time unknown");
-      await context.reply(213, ftpTimestamp(info.mtime));
+      await context.reply(Reply.FileStatus, ftpTimestamp(info.mtime));
     },
   },
 };

@@ -8,6 +8,7 @@ import { asciiUpperCase } from "../control/ascii.ts";
 import { FtpError } from "../errors.ts";
 import { selectMlstFacts } from "./machine_listing.ts";
 import type { CommandContext, CommandSpec } from "./context.ts";
+import { Reply } from "../replies.ts";
 
 /** FEAT lines, generated from the command table for this session. */
 export function featureLines(context: CommandContext): string[] {
@@ -29,7 +30,7 @@ function notImplemented(syntax: string, help: string): CommandSpec {
     argument: "optional",
     available: () => false,
     handle() {
-      throw new FtpError(502, `${syntax.split(" ")[0]} is not implemented`);
+      throw new FtpError(Reply.NotImplemented, `${syntax.split(" ")[0]} is not implemented`);
     },
   };
 }
@@ -42,7 +43,7 @@ export const infoCommands: Record<string, CommandSpec> = {
     needsLogin: false,
     argument: "none",
     async handle(context) {
-      await context.reply(215, "UNIX Type: L8");
+      await context.reply(Reply.SystemType, "UNIX Type: L8");
     },
   },
   FEAT: {
@@ -51,7 +52,11 @@ export const infoCommands: Record<string, CommandSpec> = {
     needsLogin: false,
     argument: "none",
     async handle(context) {
-      await context.reply(211, ["Features:", ...featureLines(context).map((l) => ` ${l}`), "End"]);
+      await context.reply(Reply.SystemStatus, [
+        "Features:",
+        ...featureLines(context).map((l) => ` ${l}`),
+        "End",
+      ]);
     },
   },
   OPTS: {
@@ -66,17 +71,20 @@ export const infoCommands: Record<string, CommandSpec> = {
       const option = asciiUpperCase(name);
       if (option === "UTF8" || option === "UTF-8") {
         if (value !== "ON" && value !== "OFF" && value !== "") {
-          throw new FtpError(501, "Syntax: OPTS UTF8 ON|OFF");
+          throw new FtpError(Reply.SyntaxErrorInArguments, "Syntax: OPTS UTF8 ON|OFF");
         }
         // Names are always UTF-8 here; OFF changes nothing but is acknowledged.
-        await context.reply(200, `UTF8 mode ${value === "OFF" ? "stays on" : "enabled"}`);
+        await context.reply(Reply.Ok, `UTF8 mode ${value === "OFF" ? "stays on" : "enabled"}`);
         return;
       }
       if (option === "MLST") {
         await selectMlstFacts(context, rest.join(" "));
         return;
       }
-      throw new FtpError(501, `Option "${name.slice(0, 16)}" not understood`);
+      throw new FtpError(
+        Reply.SyntaxErrorInArguments,
+        `Option "${name.slice(0, 16)}" not understood`,
+      );
     },
   },
   HELP: {
@@ -89,11 +97,13 @@ export const infoCommands: Record<string, CommandSpec> = {
       const wanted = asciiUpperCase(argument.trim());
       if (wanted) {
         const spec = commands.get(wanted);
-        if (!spec) throw new FtpError(502, `Unknown command "${wanted.slice(0, 16)}"`);
-        if (spec.available && !spec.available(context)) {
-          throw new FtpError(502, `${wanted} is not available here`);
+        if (!spec) {
+          throw new FtpError(Reply.NotImplemented, `Unknown command "${wanted.slice(0, 16)}"`);
         }
-        await context.reply(214, `Syntax: ${spec.syntax} (${spec.help})`);
+        if (spec.available && !spec.available(context)) {
+          throw new FtpError(Reply.NotImplemented, `${wanted} is not available here`);
+        }
+        await context.reply(Reply.Help, `Syntax: ${spec.syntax} (${spec.help})`);
         return;
       }
       // Only what this session can use: no AUTH/PBSZ/PROT without TLS, no MFMT
@@ -105,7 +115,11 @@ export const infoCommands: Record<string, CommandSpec> = {
       for (let i = 0; i < names.length; i += 8) {
         rows.push(" " + names.slice(i, i + 8).map((n) => n.padEnd(6)).join(" ").trimEnd());
       }
-      await context.reply(214, ["The following commands are recognized:", ...rows, "Help OK"]);
+      await context.reply(Reply.Help, [
+        "The following commands are recognized:",
+        ...rows,
+        "Help OK",
+      ]);
     },
   },
   REIN: notImplemented("REIN", "Reinitialize the session (not implemented: reconnect)"),
@@ -117,7 +131,7 @@ export const infoCommands: Record<string, CommandSpec> = {
     needsLogin: false,
     argument: "none",
     async handle(context) {
-      await context.reply(200, "NOOP ok");
+      await context.reply(Reply.Ok, "NOOP ok");
     },
   },
   HOST: {
@@ -127,15 +141,18 @@ export const infoCommands: Record<string, CommandSpec> = {
     argument: "required",
     async handle(context, argument) {
       if (context.user || context.state.pendingUsername !== undefined) {
-        throw new FtpError(503, "HOST must come before USER");
+        throw new FtpError(Reply.BadSequence, "HOST must come before USER");
       }
       const host = argument.trim();
       if (!/^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]{1,253})$/.test(host)) {
-        throw new FtpError(501, "Syntax: HOST <domain name or [address]>");
+        throw new FtpError(Reply.SyntaxErrorInArguments, "Syntax: HOST <domain name or [address]>");
       }
       // One host only: every name selects it, so HOST is not listed in FEAT.
       context.log("debug", "HOST", { host });
-      await context.reply(220, `Host accepted; Hello from ${context.options.serverName}.`);
+      await context.reply(
+        Reply.ServiceReady,
+        `Host accepted; Hello from ${context.options.serverName}.`,
+      );
     },
   },
   CLNT: {
@@ -146,7 +163,7 @@ export const infoCommands: Record<string, CommandSpec> = {
     feature: () => "CLNT",
     async handle(context, argument) {
       context.log("debug", "Client identified", { clientName: argument.slice(0, 100) });
-      await context.reply(200, "Noted");
+      await context.reply(Reply.Ok, "Noted");
     },
   },
 };

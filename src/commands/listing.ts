@@ -9,6 +9,7 @@ import { LineBatcher } from "../data/streams.ts";
 import { formatListLine, safeName } from "../listing/format.ts";
 import type { FileInfo } from "../storage/types.ts";
 import type { CommandContext, CommandSpec } from "./context.ts";
+import { Reply } from "../replies.ts";
 
 /**
  * `-la /path` → flags and the rest. Only leading `-x` tokens are flags (with
@@ -124,7 +125,7 @@ export const listingCommands: Record<string, CommandSpec> = {
       if (running) {
         const { request, progress } = running;
         const seconds = Math.max((Date.now() - progress.startedAt) / 1000, 0.001);
-        await context.reply(213, [
+        await context.reply(Reply.FileStatus, [
           "Status of the running transfer:",
           ` ${request.command} ${safeName(request.path)}`,
           ` ${progress.bytes} bytes in ${seconds.toFixed(1)} s`,
@@ -133,7 +134,7 @@ export const listingCommands: Record<string, CommandSpec> = {
         return;
       }
       if (argument.trim() === "") {
-        await context.reply(211, [
+        await context.reply(Reply.SystemStatus, [
           `${context.options.serverName} FTP server status:`,
           ` Connected from ${context.remote.hostname}`,
           context.user ? ` Logged in as ${safeName(context.user.username)}` : " Not logged in",
@@ -151,7 +152,7 @@ export const listingCommands: Record<string, CommandSpec> = {
         lines.push(" " + formatListLine(entry, now));
       }
       lines.push("End of status");
-      await context.reply(213, lines);
+      await context.reply(Reply.FileStatus, lines);
     },
   },
 };

@@ -8,7 +8,7 @@
 import { LineBatcher } from "../data/streams.ts";
 import { FtpError } from "../errors.ts";
 import { formatMlstEntry, ftpTimestamp, MLST_FACTS, type MlstFact } from "../listing/format.ts";
-import { quotePath } from "../replies.ts";
+import { quotePath, Reply } from "../replies.ts";
 import type { FileInfo } from "../storage/types.ts";
 import type { CommandContext, CommandSpec } from "./context.ts";
 
@@ -32,7 +32,7 @@ export async function selectMlstFacts(context: CommandContext, list: string): Pr
   context.state.mlstFacts = new Set<MlstFact>(known);
   // RFC 3659 §7.9: "200 MLST OPTS" and the facts, none (and no trailing space) if none.
   const facts = known.map((f) => `${f};`).join("");
-  await context.reply(200, facts === "" ? "MLST OPTS" : `MLST OPTS ${facts}`);
+  await context.reply(Reply.Ok, facts === "" ? "MLST OPTS" : `MLST OPTS ${facts}`);
 }
 
 const MFMT_TIME = /^(\d{4})(\d{2})(\d{2})(\d{2})(\d{2})(\d{2})$/;
@@ -47,7 +47,9 @@ export const machineListingCommands: Record<string, CommandSpec> = {
     async handle(context, argument) {
       const path = context.resolvePath(argument || ".");
       const info = await context.storage.stat(path);
-      if (info.type !== "directory") throw new FtpError(501, `Not a folder: ${quotePath(path)}`);
+      if (info.type !== "directory") {
+        throw new FtpError(Reply.SyntaxErrorInArguments, `Not a folder: ${quotePath(path)}`);
+      }
       const facts = context.state.mlstFacts;
       await context.startTransfer({
         command: "MLSD",
@@ -81,7 +83,7 @@ export const machineListingCommands: Record<string, CommandSpec> = {
         permissionFacts(context, info),
         path,
       );
-      await context.reply(250, [`Listing ${quotePath(path)}`, ` ${entry}`, "End"]);
+      await context.reply(Reply.FileActionOk, [`Listing ${quotePath(path)}`, ` ${entry}`, "End"]);
     },
   },
   MFMT: {
@@ -97,16 +99,20 @@ export const machineListingCommands: Record<string, CommandSpec> = {
       const stamp = space < 0 ? "" : argument.slice(0, space);
       const match = MFMT_TIME.exec(stamp);
       if (!match || space < 0 || argument.slice(space + 1) === "") {
-        throw new FtpError(501, "Syntax: MFMT YYYYMMDDHHMMSS <path>");
+        throw new FtpError(Reply.SyntaxErrorInArguments, "Syntax: MFMT YYYYMMDDHHMMSS <path>");
       }
       const [year, month, day, hour, minute, second] = match.slice(1).map(Number);
       const time = new Date(Date.UTC(year, month - 1, day, hour, minute, second));
-      if (ftpTimestamp(time) !== stamp) throw new FtpError(501, `Not a valid time: ${stamp}`);
+      if (ftpTimestamp(time) !== stamp) {
+        throw new FtpError(Reply.SyntaxErrorInArguments, `Not a valid time: ${stamp}`);
+      }
       const path = context.resolvePath(argument.slice(space + 1));
       const info = await context.storage.stat(path);
-      if (info.type !== "file") throw new FtpError(550, `Not a regular file: ${quotePath(path)}`);
+      if (info.type !== "file") {
+        throw new FtpError(Reply.FileUnavailable, `Not a regular file: ${quotePath(path)}`);
+      }
       await context.storage.setModifiedTime!(path, time);
-      await context.reply(213, `Modify=${stamp}; ${path}`);
+      await context.reply(Reply.FileStatus, `Modify=${stamp}; ${path}`);
     },
   },
 };

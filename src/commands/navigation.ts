@@ -6,14 +6,16 @@
 
 import { FtpError } from "../errors.ts";
 import { parentPath } from "../paths.ts";
-import { quotePath } from "../replies.ts";
+import { quotePath, Reply } from "../replies.ts";
 import type { CommandContext, CommandSpec } from "./context.ts";
 
 async function changeDirectory(context: CommandContext, target: string): Promise<void> {
   const info = await context.storage.stat(target);
-  if (info.type !== "directory") throw new FtpError(550, `Not a folder: ${quotePath(target)}`);
+  if (info.type !== "directory") {
+    throw new FtpError(Reply.FileUnavailable, `Not a folder: ${quotePath(target)}`);
+  }
   context.state.cwd = target;
-  await context.reply(250, `Folder changed to ${quotePath(target)}`);
+  await context.reply(Reply.FileActionOk, `Folder changed to ${quotePath(target)}`);
 }
 
 /** PWD, CWD, CDUP. */
@@ -24,7 +26,10 @@ export const navigationCommands: Record<string, CommandSpec> = {
     needsLogin: true,
     argument: "none",
     async handle(context) {
-      await context.reply(257, `${quotePath(context.state.cwd)} is the current directory`);
+      await context.reply(
+        Reply.PathCreated,
+        `${quotePath(context.state.cwd)} is the current directory`,
+      );
     },
   },
   CWD: {

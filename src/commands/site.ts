@@ -8,6 +8,7 @@ import { asciiUpperCase } from "../control/ascii.ts";
 import { FtpError } from "../errors.ts";
 import { logRefusal } from "./files.ts";
 import type { CommandContext, CommandSpec } from "./context.ts";
+import { Reply } from "../replies.ts";
 
 interface SiteCommand {
   syntax: string;
@@ -21,7 +22,11 @@ const SITE_COMMANDS: Record<string, SiteCommand> = {
     syntax: "SITE HELP",
     async handle(context) {
       const usable = Object.values(SITE_COMMANDS).filter((c) => c.available?.(context) ?? true);
-      await context.reply(214, ["SITE commands:", ...usable.map((c) => ` ${c.syntax}`), "End"]);
+      await context.reply(Reply.Help, [
+        "SITE commands:",
+        ...usable.map((c) => ` ${c.syntax}`),
+        "End",
+      ]);
     },
   },
   CHMOD: {
@@ -31,14 +36,20 @@ const SITE_COMMANDS: Record<string, SiteCommand> = {
     async handle(context, argument) {
       const match = /^0?([0-7]{1,3})\s+(.+)$/.exec(argument);
       if (!match) {
-        throw new FtpError(501, "Syntax: SITE CHMOD <octal mode up to 0777> <path>");
+        throw new FtpError(
+          Reply.SyntaxErrorInArguments,
+          "Syntax: SITE CHMOD <octal mode up to 0777> <path>",
+        );
       }
       const path = context.resolvePath(match[2]);
       const mode = match[1].padStart(3, "0");
       // Like RMD, RNFR and DELE of "/": the root (a user's home) is not the client's to change.
       if (path === "/") {
         context.log("warn", "SITE CHMOD refused", { path, mode, reason: "the root folder" });
-        throw new FtpError(550, "Permission denied: the root folder's mode can't be changed");
+        throw new FtpError(
+          Reply.FileUnavailable,
+          "Permission denied: the root folder's mode can't be changed",
+        );
       }
       try {
         await context.storage.chmod!(path, parseInt(match[1], 8));
@@ -47,7 +58,7 @@ const SITE_COMMANDS: Record<string, SiteCommand> = {
         throw error;
       }
       context.log("info", "SITE CHMOD ok", { path, mode });
-      await context.reply(200, "SITE CHMOD command successful");
+      await context.reply(Reply.Ok, "SITE CHMOD command successful");
     },
   },
 };
@@ -65,14 +76,17 @@ export const siteCommands: Record<string, CommandSpec> = {
       const rest = space < 0 ? "" : argument.slice(space + 1);
       const command = Object.hasOwn(SITE_COMMANDS, name) ? SITE_COMMANDS[name] : undefined;
       if (!command) {
-        throw new FtpError(504, `SITE ${name.slice(0, 16)} is not supported (see SITE HELP)`);
+        throw new FtpError(
+          Reply.NotImplementedForParameter,
+          `SITE ${name.slice(0, 16)} is not supported (see SITE HELP)`,
+        );
       }
       // Known but not offered by this storage (SITE CHMOD on S3): 502, like MFMT.
       if (!(command.available?.(context) ?? true)) {
-        throw new FtpError(502, `SITE ${name} is not available here`);
+        throw new FtpError(Reply.NotImplemented, `SITE ${name} is not available here`);
       }
       if (command.changesStorage && context.user?.readOnly) {
-        throw new FtpError(550, "Permission denied: this account is read-only");
+        throw new FtpError(Reply.FileUnavailable, "Permission denied: this account is read-only");
       }
       await command.handle(context, rest);
     },

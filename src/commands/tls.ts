@@ -7,6 +7,7 @@
 import { asciiUpperCase } from "../control/ascii.ts";
 import { FtpError } from "../errors.ts";
 import type { CommandContext, CommandSpec } from "./context.ts";
+import { Reply } from "../replies.ts";
 
 const tlsConfigured = (context: CommandContext) => context.options.tls !== undefined;
 
@@ -22,11 +23,14 @@ export const tlsCommands: Record<string, CommandSpec> = {
     feature: () => ["AUTH TLS", "AUTH SSL"],
     async handle(context, argument) {
       const mechanism = asciiUpperCase(argument.trim());
-      if (context.tlsActive) throw new FtpError(503, "Already using TLS");
+      if (context.tlsActive) throw new FtpError(Reply.BadSequence, "Already using TLS");
       if (!["TLS", "TLS-C", "SSL", "TLS-P"].includes(mechanism)) {
-        throw new FtpError(504, `AUTH ${mechanism.slice(0, 16)} is not supported; use AUTH TLS`);
+        throw new FtpError(
+          Reply.NotImplementedForParameter,
+          `AUTH ${mechanism.slice(0, 16)} is not supported; use AUTH TLS`,
+        );
       }
-      if (context.busy) throw new FtpError(503, "Wait for the transfer to end");
+      if (context.busy) throw new FtpError(Reply.BadSequence, "Wait for the transfer to end");
       await context.upgradeToTls();
       if (context.tlsActive && (mechanism === "SSL" || mechanism === "TLS-P")) {
         // Old clients expect AUTH SSL to protect data too (RFC 4217 §4 notes it).
@@ -43,10 +47,12 @@ export const tlsCommands: Record<string, CommandSpec> = {
     available: tlsConfigured,
     feature: () => "PBSZ",
     async handle(context, argument) {
-      if (!context.tlsActive) throw new FtpError(503, "Send AUTH TLS first");
-      if (!/^\d+$/.test(argument.trim())) throw new FtpError(501, "Syntax: PBSZ 0");
+      if (!context.tlsActive) throw new FtpError(Reply.BadSequence, "Send AUTH TLS first");
+      if (!/^\d+$/.test(argument.trim())) {
+        throw new FtpError(Reply.SyntaxErrorInArguments, "Syntax: PBSZ 0");
+      }
       context.state.protectionBufferSizeSet = true;
-      await context.reply(200, "PBSZ=0");
+      await context.reply(Reply.Ok, "PBSZ=0");
     },
   },
   PROT: {
@@ -57,21 +63,26 @@ export const tlsCommands: Record<string, CommandSpec> = {
     available: tlsConfigured,
     feature: () => "PROT",
     async handle(context, argument) {
-      if (!context.tlsActive) throw new FtpError(503, "Send AUTH TLS first");
-      if (!context.state.protectionBufferSizeSet) throw new FtpError(503, "Send PBSZ 0 first");
+      if (!context.tlsActive) throw new FtpError(Reply.BadSequence, "Send AUTH TLS first");
+      if (!context.state.protectionBufferSizeSet) {
+        throw new FtpError(Reply.BadSequence, "Send PBSZ 0 first");
+      }
       const level = asciiUpperCase(argument.trim());
       if (level === "P" || level === "C") {
         if (level === "C" && context.options.tls?.requireTlsForData) {
-          throw new FtpError(534, "Data connections must be protected here");
+          throw new FtpError(Reply.DeniedForPolicy, "Data connections must be protected here");
         }
         context.state.protection = level;
-        await context.reply(200, `Protection level set to ${level}`);
+        await context.reply(Reply.Ok, `Protection level set to ${level}`);
         return;
       }
       if (level === "S" || level === "E") {
-        throw new FtpError(536, `Protection level ${level} is not supported`);
+        throw new FtpError(
+          Reply.ProtectionLevelNotSupported,
+          `Protection level ${level} is not supported`,
+        );
       }
-      throw new FtpError(504, "Syntax: PROT P|C");
+      throw new FtpError(Reply.NotImplementedForParameter, "Syntax: PROT P|C");
     },
   },
   CCC: {
@@ -80,7 +91,7 @@ export const tlsCommands: Record<string, CommandSpec> = {
     needsLogin: false,
     argument: "none",
     async handle(context) {
-      await context.reply(502, "CCC is not allowed");
+      await context.reply(Reply.NotImplemented, "CCC is not allowed");
     },
   },
 };

@@ -12,7 +12,7 @@ import { receiveStream, sendStream } from "../data/streams.ts";
 import type { TransferProgress } from "../data/transfer.ts";
 import { FtpError, StorageError } from "../errors.ts";
 import { baseName, joinPath, parentPath } from "../paths.ts";
-import { quotePath } from "../replies.ts";
+import { quotePath, Reply } from "../replies.ts";
 import type { FileInfo } from "../storage/types.ts";
 import type { CommandContext, CommandSpec } from "./context.ts";
 
@@ -38,13 +38,18 @@ async function retrieve(context: CommandContext, argument: string): Promise<void
   const path = context.resolvePath(argument);
   const offset = takeRestOffset(context);
   if (offset > 0 && context.state.transferType === "A") {
-    throw new FtpError(501, "REST is not allowed in ASCII mode; use TYPE I");
+    throw new FtpError(
+      Reply.SyntaxErrorInArguments,
+      "REST is not allowed in ASCII mode; use TYPE I",
+    );
   }
   const info = await context.storage.stat(path);
-  if (info.type !== "file") throw new FtpError(550, `Not a regular file: ${quotePath(path)}`);
+  if (info.type !== "file") {
+    throw new FtpError(Reply.FileUnavailable, `Not a regular file: ${quotePath(path)}`);
+  }
   if (offset > info.size) {
     throw new FtpError(
-      554,
+      Reply.InvalidRestParameter,
       `Restart offset ${offset} is beyond the end of the file (${info.size})`,
     );
   }
@@ -70,21 +75,25 @@ async function checkUploadTarget(
   context: CommandContext,
   path: string,
 ): Promise<FileInfo | undefined> {
-  if (path === "/") throw new FtpError(553, "Can't store over the root folder");
+  if (path === "/") {
+    throw new FtpError(Reply.FileNameNotAllowed, "Can't store over the root folder");
+  }
   const folder = parentPath(path);
   const parent = await context.storage.stat(folder).catch((error) => {
     if (error instanceof StorageError && error.kind === "not_found") {
-      throw new FtpError(553, `No such folder: ${quotePath(folder)}`);
+      throw new FtpError(Reply.FileNameNotAllowed, `No such folder: ${quotePath(folder)}`);
     }
     throw error;
   });
-  if (parent.type !== "directory") throw new FtpError(553, `Not a folder: ${quotePath(folder)}`);
+  if (parent.type !== "directory") {
+    throw new FtpError(Reply.FileNameNotAllowed, `Not a folder: ${quotePath(folder)}`);
+  }
   const existing = await context.storage.stat(path).catch((error) => {
     if (error instanceof StorageError && error.kind === "not_found") return undefined;
     throw error;
   });
   if (existing?.type === "directory") {
-    throw new FtpError(553, `Can't store over a folder: ${quotePath(path)}`);
+    throw new FtpError(Reply.FileNameNotAllowed, `Can't store over a folder: ${quotePath(path)}`);
   }
   return existing;
 }
@@ -109,18 +118,24 @@ async function store(
   const path = context.resolvePath(argument);
   if (command === "APPE" && context.state.restOffset > 0) {
     context.state.restOffset = 0;
-    throw new FtpError(503, "REST is not allowed before APPE");
+    throw new FtpError(Reply.BadSequence, "REST is not allowed before APPE");
   }
   const offset = takeRestOffset(context);
   if (offset > 0 && context.state.transferType === "A") {
-    throw new FtpError(501, "REST is not allowed in ASCII mode; use TYPE I");
+    throw new FtpError(
+      Reply.SyntaxErrorInArguments,
+      "REST is not allowed in ASCII mode; use TYPE I",
+    );
   }
   const announced = takeAnnouncedBytes(context);
   const existing = await checkUploadTarget(context, path);
   let position: "truncate" | "append" | number = command === "APPE" ? "append" : "truncate";
   if (offset > 0) {
     if (!existing || offset > existing.size) {
-      throw new FtpError(554, `Restart offset ${offset} is beyond the end of the file`);
+      throw new FtpError(
+        Reply.InvalidRestParameter,
+        `Restart offset ${offset} is beyond the end of the file`,
+      );
     }
     position = offset;
   }
@@ -143,9 +158,11 @@ async function store(
 async function storeUnique(context: CommandContext, argument: string): Promise<void> {
   if (context.state.restOffset > 0) {
     context.state.restOffset = 0;
-    throw new FtpError(503, "REST is not allowed before STOU");
+    throw new FtpError(Reply.BadSequence, "REST is not allowed before STOU");
   }
-  if (!context.dataSetup) throw new FtpError(425, "Use PASV, EPSV, PORT or EPRT first");
+  if (!context.dataSetup) {
+    throw new FtpError(Reply.CantOpenDataConnection, "Use PASV, EPSV, PORT or EPRT first");
+  }
   const announced = takeAnnouncedBytes(context);
   const wanted = context.resolvePath(argument.trim() || "file");
   await checkUploadTarget(context, wanted === "/" ? "/file" : wanted);
@@ -164,7 +181,7 @@ async function storeUnique(context: CommandContext, argument: string): Promise<v
       if (!(error instanceof StorageError && error.kind === "already_exists")) throw error;
     }
   }
-  if (!path) throw new FtpError(553, "Can't find a unique name");
+  if (!path) throw new FtpError(Reply.FileNameNotAllowed, "Can't find a unique name");
   const reserved = path;
   let stored = false;
   await context.startTransfer({
@@ -226,12 +243,20 @@ export const transferCommands: Record<string, CommandSpec> = {
     async handle(context, argument) {
       const text = argument.trim();
       const offset = /^\d{1,16}$/.test(text) ? Number(text) : NaN;
-      if (!Number.isSafeInteger(offset)) throw new FtpError(501, "Syntax: REST <offset>");
+      if (!Number.isSafeInteger(offset)) {
+        throw new FtpError(Reply.SyntaxErrorInArguments, "Syntax: REST <offset>");
+      }
       if (offset > 0 && context.state.transferType === "A") {
-        throw new FtpError(501, "REST is not allowed in ASCII mode; use TYPE I");
+        throw new FtpError(
+          Reply.SyntaxErrorInArguments,
+          "REST is not allowed in ASCII mode; use TYPE I",
+        );
       }
       context.state.restOffset = offset;
-      await context.reply(350, `Restarting at ${offset}; send RETR or STOR to go on`);
+      await context.reply(
+        Reply.PendingFurtherInformation,
+        `Restarting at ${offset}; send RETR or STOR to go on`,
+      );
     },
   },
   TYPE: {
@@ -243,12 +268,15 @@ export const transferCommands: Record<string, CommandSpec> = {
       const type = asciiUpperCase(argument.trim()).replace(/\s+/g, " ");
       if (type === "A" || type === "A N") {
         context.state.transferType = "A";
-        await context.reply(200, "Type set to A");
+        await context.reply(Reply.Ok, "Type set to A");
       } else if (type === "I" || type === "L 8") {
         context.state.transferType = "I";
-        await context.reply(200, "Type set to I");
+        await context.reply(Reply.Ok, "Type set to I");
       } else {
-        throw new FtpError(504, `Type "${type.slice(0, 16)}" not supported; use A or I`);
+        throw new FtpError(
+          Reply.NotImplementedForParameter,
+          `Type "${type.slice(0, 16)}" not supported; use A or I`,
+        );
       }
     },
   },
@@ -259,9 +287,9 @@ export const transferCommands: Record<string, CommandSpec> = {
     argument: "required",
     async handle(context, argument) {
       if (asciiUpperCase(argument.trim()) !== "S") {
-        throw new FtpError(504, "Only MODE S is supported");
+        throw new FtpError(Reply.NotImplementedForParameter, "Only MODE S is supported");
       }
-      await context.reply(200, "Mode set to S");
+      await context.reply(Reply.Ok, "Mode set to S");
     },
   },
   STRU: {
@@ -271,9 +299,9 @@ export const transferCommands: Record<string, CommandSpec> = {
     argument: "required",
     async handle(context, argument) {
       if (asciiUpperCase(argument.trim()) !== "F") {
-        throw new FtpError(504, "Only STRU F is supported");
+        throw new FtpError(Reply.NotImplementedForParameter, "Only STRU F is supported");
       }
-      await context.reply(200, "Structure set to F");
+      await context.reply(Reply.Ok, "Structure set to F");
     },
   },
   ALLO: {
@@ -284,9 +312,12 @@ export const transferCommands: Record<string, CommandSpec> = {
     async handle(context, argument) {
       // "ALLO n" or "ALLO n R m" (record size, meaningless in stream mode).
       const match = /^\s*(\d{1,16})(\s+R\s+\d+)?\s*$/i.exec(argument);
-      if (!match) throw new FtpError(501, "Syntax: ALLO <bytes>");
+      if (!match) throw new FtpError(Reply.SyntaxErrorInArguments, "Syntax: ALLO <bytes>");
       context.state.announcedBytes = Number(match[1]);
-      await context.reply(202, "No storage allocation necessary; the next upload must bring them");
+      await context.reply(
+        Reply.Superfluous,
+        "No storage allocation necessary; the next upload must bring them",
+      );
     },
   },
   ABOR: {
@@ -299,11 +330,11 @@ export const transferCommands: Record<string, CommandSpec> = {
       if (await context.abortTransfer()) {
         // Commands sent before ABOR are answered before it, in order.
         await context.waitForTransfer();
-        await context.reply(226, "ABOR successful");
+        await context.reply(Reply.TransferComplete, "ABOR successful");
         return;
       }
       context.clearDataSetup();
-      await context.reply(225, "No transfer to abort");
+      await context.reply(Reply.DataConnectionIdle, "No transfer to abort");
     },
   },
 };
