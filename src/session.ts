@@ -1,8 +1,10 @@
 /**
  * One control connection: its state and the pipeline every command passes
- * through (500 unknown → 530 not logged in → 501 bad argument → 502
- * unavailable → 550 read-only → handler), and transfers that run beside the
- * control loop so ABOR, STAT and QUIT are answered while data moves.
+ * through (500 unknown → 530 not logged in → 421 login no longer valid → 501
+ * bad argument → 502 unavailable → 550 read-only → handler), and transfers
+ * that run beside the control loop so ABOR, STAT and QUIT are answered while
+ * data moves. Handlers see the session only through the narrow
+ * {@linkcode CommandContext} it builds for them.
  *
  * @module
  */

@@ -170,7 +170,10 @@ export interface CommandSpec {
   readonly changesStorage?: boolean;
   /** Served at once while a transfer runs (ABOR, STAT, QUIT); others wait for it. */
   readonly duringTransfer?: boolean;
-  /** A RNFR pending before this command survives it (only RNTO and RNFR itself). */
+  /**
+   * A RNFR pending before this command survives it (only RNTO, which consumes
+   * it); every other command, even a refused one, ends it (RNFR then sets a new one).
+   */
   readonly keepsRenameFrom?: boolean;
   /** The FEAT line(s) this command adds for this session, if any. */
   readonly feature?: (context: CommandContext) => string | string[] | undefined;

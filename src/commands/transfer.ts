@@ -53,7 +53,11 @@ async function retrieve(context: CommandContext, argument: string): Promise<void
       `Restart offset ${offset} is beyond the end of the file (${info.size})`,
     );
   }
-  let source = await context.storage.read(path, { offset });
+  // The read's signal (ReadOptions.signal): aborted once the transfer is over,
+  // so a read cut short (ABOR, a stall, the client gone, no data connection)
+  // is stopped at the connector too; after a whole file it changes nothing.
+  const reading = new AbortController();
+  let source = await context.storage.read(path, { offset, signal: reading.signal });
   if (context.state.transferType === "A") source = source.pipeThrough(toNetworkAscii());
   await context.startTransfer({
     command: "RETR",
@@ -63,7 +67,10 @@ async function retrieve(context: CommandContext, argument: string): Promise<void
       quotePath(baseName(path))
     } (${info.size - offset} bytes)`,
     run: (connection, signal, progress) => sendStream(source, connection, signal, progress),
-    release: () => void source.cancel().catch(() => {}),
+    release: () => {
+      reading.abort();
+      source.cancel().catch(() => {});
+    },
   });
 }
 

@@ -1,6 +1,13 @@
 import assert from "node:assert/strict";
 import net from "node:net";
-import { FileStorage, type StorageConnector, StorageError } from "../../mod.ts";
+import {
+  FileStorage,
+  MemoryStorage,
+  type ReadOptions,
+  type StorageConnector,
+  StorageError,
+} from "../../mod.ts";
+import { commandHarness } from "../../src/testing/harness.ts";
 import { randomBytes, sha256, startServer, waitFor } from "../helpers.ts";
 import { test } from "../deadline.ts";
 import { folderHarness } from "./_harness.ts";
@@ -484,4 +491,27 @@ test("close() lets a running upload finish, then refuses new connections", async
   } finally {
     await ts[Symbol.asyncDispose]();
   }
+});
+
+test("RETR hands the connector a read signal that is aborted when the transfer is cut short", async () => {
+  const signals: (AbortSignal | undefined)[] = [];
+  const storage = new class extends MemoryStorage {
+    override read(path: string, options?: ReadOptions) {
+      signals.push(options?.signal);
+      return super.read(path, options);
+    }
+  }();
+  await storage.write("/a.txt", new Blob(["payload"]).stream());
+  await using h = commandHarness({
+    storage,
+    user: "alice",
+    options: { passiveAcceptTimeoutMs: 50 },
+  });
+  await h.run("EPSV");
+  await h.write("RETR a.txt\r\n");
+  assert.equal((await h.read()).code, 150);
+  assert.equal((await h.read()).code, 425, "the client never connected");
+  assert.equal(signals.length, 1);
+  assert.equal(signals[0]?.aborted, true);
+  assert.equal(new TextDecoder().decode((await h.transfer("RETR a.txt")).data), "payload");
 });
