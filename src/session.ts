@@ -16,7 +16,7 @@ import {
   type CommandState,
   initialCommandState,
 } from "./commands/context.ts";
-import { asciiUpperCase } from "./control/ascii.ts";
+import { type CommandLine, dispatchCommand, parseCommandLine } from "./commands/dispatch.ts";
 import { readControlLines } from "./control/line_reader.ts";
 import {
   type ByteConnection,
@@ -132,7 +132,7 @@ export class Session {
   readonly #implicitTls: boolean;
   #connectionReplaced = false;
   #handshaking = false;
-  #queue: { verb: string; argument: string; spec?: CommandSpec }[] = [];
+  #queue: { line: CommandLine; spec?: CommandSpec }[] = [];
   #queueRunner?: Promise<void>;
 
   /** Wrap an accepted control connection; `implicitTls` when it must start with a handshake. */
@@ -302,16 +302,16 @@ export class Session {
             );
             continue;
           }
-          const { verb, argument } = this.#parse(line.text);
-          const spec = this.context.commands.get(verb);
+          const command = parseCommandLine(line.text, this.context.commands);
+          const spec = this.context.commands.get(command.verb);
           if (!this.busy) {
-            await this.dispatch(verb, argument, spec);
+            await this.dispatch(command, spec);
           } else if (spec?.duringTransfer) {
-            await this.dispatch(verb, argument, spec); // ABOR, STAT, QUIT: at once
+            await this.dispatch(command, spec); // ABOR, STAT, QUIT: at once
           } else {
             // Other commands wait for the transfer, in order, while reading goes on
             // (so an ABOR behind them is still seen); a long queue stops reading.
-            this.#queue.push({ verb, argument, spec });
+            this.#queue.push({ line: command, spec });
             this.#queueRunner ??= this.#runQueue();
             if (this.#queue.length >= MAX_QUEUED_COMMANDS) await this.#queueRunner;
           }
@@ -372,8 +372,8 @@ export class Session {
       while (this.#queue.length > 0) {
         await this.#transfer?.done;
         if (this.#closing) break;
-        const { verb, argument, spec } = this.#queue.shift()!;
-        await this.dispatch(verb, argument, spec);
+        const { line, spec } = this.#queue.shift()!;
+        await this.dispatch(line, spec);
       }
     } catch (error) {
       this.#fail(`Queued command`, error);
@@ -383,60 +383,9 @@ export class Session {
     }
   }
 
-  /** Split a line into an ASCII upper-case verb and the rest, kept as it is. */
-  #parse(text: string): { verb: string; argument: string } {
-    const space = text.indexOf(" ");
-    let verb = asciiUpperCase(space < 0 ? text : text.slice(0, space));
-    const argument = space < 0 ? "" : text.slice(space + 1);
-    if (!this.context.commands.has(verb)) {
-      // Telnet "interrupt" bytes that survive as junk before ABOR/STAT/QUIT (pyftpdlib does the same).
-      const tail = verb.slice(-4);
-      if (tail === "ABOR" || tail === "STAT" || tail === "QUIT") verb = tail;
-    }
-    return { verb, argument };
-  }
-
   /** Run one command through the check pipeline and its handler. */
-  async dispatch(verb: string, argument: string, spec?: CommandSpec): Promise<void> {
-    // Any command but RNTO (even a refused one) ends a pending RNFR.
-    if (!spec?.keepsRenameFrom) this.state.renameFrom = undefined;
-    if (!spec) {
-      const shown = sanitizeReplyText(verb).slice(0, 32);
-      await this.reply(Reply.SyntaxError, verb ? `Unknown command "${shown}"` : "Empty command");
-      return;
-    }
-    if (spec.needsLogin && !this.user) {
-      await this.reply(Reply.NotLoggedIn, "Please log in with USER and PASS first");
-      return;
-    }
-    if (spec.needsLogin && !(await this.#stillAuthorized())) return;
-    if (spec.argument === "required" && argument.trim() === "") {
-      await this.reply(Reply.SyntaxErrorInArguments, `Syntax: ${spec.syntax}`);
-      return;
-    }
-    if (spec.argument === "none" && argument.trim() !== "") {
-      await this.reply(Reply.SyntaxErrorInArguments, `${verb} takes no argument`);
-      return;
-    }
-    if (spec.available && !spec.available(this.#commandContext)) {
-      await this.reply(Reply.NotImplemented, `${verb} is not available here`);
-      return;
-    }
-    if (spec.changesStorage && this.#user?.readOnly) {
-      await this.reply(Reply.FileUnavailable, "Permission denied: this account is read-only");
-      return;
-    }
-    try {
-      await spec.handle(this.#commandContext, argument);
-    } catch (error) {
-      // The control connection itself failed: no reply can be sent, the session ends.
-      if (isConnectionError(error)) throw error;
-      const { code, text } = replyForError(error);
-      if (!(error instanceof FtpError) && !(error instanceof StorageError)) {
-        this.log("error", `${verb} failed`, { error: String(error) });
-      }
-      await this.reply(code, text);
-    }
+  dispatch(line: CommandLine, spec: CommandSpec | undefined): Promise<void> {
+    return dispatchCommand(this.#commandContext, line, spec, () => this.#stillAuthorized());
   }
 
   /**
