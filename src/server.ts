@@ -22,7 +22,8 @@ import type { FtpServerEventMap, TransferEventDetail } from "./events.ts";
 import { BANNED_REPLY, LoginGuard } from "./login_guard.ts";
 import { type FtpServerOptions, type ResolvedOptions, resolveOptions } from "./options.ts";
 import { encodeReply, Reply } from "./replies.ts";
-import { Session, type SessionContext } from "./session.ts";
+import { Session } from "./session.ts";
+import type { SessionContext } from "./session_context.ts";
 import { PassthroughAuthenticator } from "./auth/passthrough.ts";
 import { NoAuthAuthenticator } from "./auth/no_auth.ts";
 

@@ -9,7 +9,8 @@
  * @module
  */
 
-import { type AuthContext, AuthUnavailableError, type FtpUser } from "./auth/types.ts";
+import type { AuthContext, FtpUser } from "./auth/types.ts";
+import { Revalidation } from "./commands/auth.ts";
 import {
   type CommandContext,
   type CommandSpec,
@@ -29,52 +30,16 @@ import {
 import * as net from "node:net";
 import type { SecureContext } from "node:tls";
 import { NodeSocketConnection } from "./data/node_connection.ts";
-import {
-  type DataListener,
-  type PassiveListenOptions,
-  passiveSocketKind,
-  type RawDataSocket,
-  type SocketKind,
-} from "./data/passive.ts";
+import { passiveSocketKind, type RawDataSocket, type SocketKind } from "./data/passive.ts";
 import type { DataSetup } from "./data/channel.ts";
 import { TransferProgress, type TransferRequest } from "./data/transfer.ts";
 // Still imported from here by data/streams.ts (the data branch of issue 11 rewires it).
 export type { TransferProgress } from "./data/transfer.ts";
 import { FtpError, replyForError, StorageError } from "./errors.ts";
-import type {
-  FtpServerEventMap,
-  SessionEventDetail,
-  TransferEventDetail,
-  TransferKind,
-} from "./events.ts";
-import type { LoginGuard } from "./login_guard.ts";
-import type { ResolvedOptions } from "./options.ts";
-import { resolveVirtualPath } from "./paths.ts";
+import type { SessionEventDetail, TransferEventDetail, TransferKind } from "./events.ts";
 import { encodeReply, Reply, sanitizeReplyText } from "./replies.ts";
+import { type CommandHost, createCommandContext, type SessionContext } from "./session_context.ts";
 import type { StorageConnector } from "./storage/types.ts";
-
-/** Opens passive listeners (the server's {@linkcode PassivePortPool}, or the harness's). */
-export interface PassiveListenerSource {
-  /** Listen at `hostname` for a connection from `clientHost` only. */
-  listen(
-    hostname: string,
-    clientHost: string,
-    options?: PassiveListenOptions,
-  ): Promise<DataListener>;
-}
-
-/** What a session needs from its server. */
-export interface SessionContext {
-  readonly options: ResolvedOptions;
-  readonly portPool: PassiveListenerSource;
-  readonly commands: ReadonlyMap<string, CommandSpec>;
-  /** Failed logins per address, for temporary bans. */
-  readonly loginGuard: LoginGuard;
-  emit<K extends keyof FtpServerEventMap>(
-    type: K,
-    detail: FtpServerEventMap[K]["detail"],
-  ): void;
-}
 
 interface RunningTransfer {
   readonly request: TransferRequest;
@@ -98,7 +63,7 @@ const MAX_QUEUED_COMMANDS = 32;
 const TERMINATE_DEADLINE_MS = 1000;
 
 /** One client's control connection. */
-export class Session {
+export class Session implements CommandHost {
   /** Unique id for logs and events. */
   readonly id: string = String(nextSessionNumber++);
   /** The server's shared state. */
@@ -121,10 +86,11 @@ export class Session {
   #storage?: StorageConnector;
   /** What the command handlers see of this session. */
   readonly #commandContext: CommandContext;
+  /** Asks the authenticator, now and then, whether the user is still valid. */
+  readonly #revalidation: Revalidation;
   #transfer?: RunningTransfer;
   #closing = false;
   #terminated = false;
-  #validatedAt = 0;
   #writeChain: Promise<void> = Promise.resolve();
   #idleTimer?: ReturnType<typeof setTimeout>;
   #loginTimer?: ReturnType<typeof setTimeout>;
@@ -142,7 +108,8 @@ export class Session {
     this.#implicitTls = implicitTls;
     this.remote = netAddress(connection.remoteAddr);
     this.local = netAddress(connection.localAddr);
-    this.#commandContext = this.#createCommandContext();
+    this.#commandContext = createCommandContext(context, this);
+    this.#revalidation = new Revalidation(this.#commandContext);
   }
 
   /** The logged-in user. */
@@ -175,80 +142,9 @@ export class Session {
     };
   }
 
-  /**
-   * The context command handlers are given: a narrow view of this session
-   * whose members delegate here (see {@linkcode CommandContext}).
-   */
-  #createCommandContext(): CommandContext {
-    // deno-lint-ignore no-this-alias
-    const session = this;
-    const { context } = this;
-    return {
-      remote: this.remote,
-      local: this.local,
-      options: context.options,
-      commands: context.commands,
-      state: this.state,
-      get user() {
-        return session.#user;
-      },
-      get storage() {
-        if (!session.#storage) {
-          throw new FtpError(Reply.NotLoggedIn, "Please log in with USER and PASS first");
-        }
-        return session.#storage;
-      },
-      storageCan: (method) => {
-        // Before login, with a per-user provider, the answer is not known yet:
-        // assume yes, so FEAT (which clients send first) still advertises it.
-        const provider = context.options.storage;
-        const connector = this.#storage ?? (typeof provider === "function" ? undefined : provider);
-        return connector === undefined || typeof connector[method] === "function";
-      },
-      resolvePath: (argument) => resolveVirtualPath(this.state.cwd, argument),
-      reply: (code, text) => this.reply(code, text),
-      log: (level, message, fields) => this.log(level, message, fields),
-      emit: (type, detail) => context.emit(type, detail),
-      get eventDetail() {
-        return session.eventDetail;
-      },
-      recordOperation: (kind, command, path, error) =>
-        this.recordOperation(kind, command, path, error),
-      loginGuard: context.loginGuard,
-      get authContext() {
-        return session.authContext;
-      },
-      logIn: (user, storage) => this.logIn(user, storage),
-      close: () => this.close(),
-      get tlsActive() {
-        return session.tlsContext !== undefined;
-      },
-      upgradeToTls: () => this.upgradeToTls(),
-      get dataSetup() {
-        return session.dataSetup;
-      },
-      set dataSetup(setup) {
-        session.dataSetup = setup;
-      },
-      clearDataSetup: () => this.clearDataSetup(),
-      listenPassive: () =>
-        context.portPool.listen(this.local.hostname, this.remote.hostname, {
-          kind: this.dataSocketKind,
-          pem: context.options.tls?.pem,
-          // Counted from now, not from the transfer command: a session that never
-          // connects must not hold one of the few passive ports while it idles.
-          expiresInMs: context.options.passiveAcceptTimeoutMs,
-        }),
-      startTransfer: (request) => this.startTransfer(request),
-      abortTransfer: (code, text) => this.abortTransfer(code, text),
-      waitForTransfer: () => this.waitForTransfer(),
-      get transferProgress() {
-        return session.transferProgress;
-      },
-      get busy() {
-        return session.busy;
-      },
-    };
+  /** The user's storage, once logged in. */
+  get loggedInStorage(): StorageConnector | undefined {
+    return this.#storage;
   }
 
   /** Log through the server's logger with this session's id. */
@@ -385,7 +281,7 @@ export class Session {
 
   /** Run one command through the check pipeline and its handler. */
   dispatch(line: CommandLine, spec: CommandSpec | undefined): Promise<void> {
-    return dispatchCommand(this.#commandContext, line, spec, () => this.#stillAuthorized());
+    return dispatchCommand(this.#commandContext, line, spec, () => this.#revalidation.check());
   }
 
   /**
@@ -423,43 +319,6 @@ export class Session {
     });
     this.tlsContext = secureContext;
     this.log("debug", "TLS established on the control connection");
-  }
-
-  /** Ask the authenticator whether the user is still valid, at most once per its interval. */
-  async #stillAuthorized(): Promise<boolean> {
-    const { authenticator } = this.context.options;
-    if (!authenticator.isStillValid || !this.#user) return true;
-    const interval = authenticator.revalidateEveryMs ?? 0;
-    if (Date.now() - this.#validatedAt < interval) return true;
-    let valid = false;
-    try {
-      valid = await authenticator.isStillValid(this.#user, this.authContext);
-    } catch (error) {
-      if (error instanceof AuthUnavailableError) {
-        this.log("error", "Authentication service unavailable; closing the session", {
-          error: error.message,
-        });
-        this.context.emit("auth-unavailable", this.eventDetail);
-        await this.reply(
-          Reply.ServiceNotAvailable,
-          "Authentication service not available; closing connection",
-        );
-        this.close();
-        return false;
-      }
-      this.log("warn", "Re-validating the user failed", { error: String(error) });
-    }
-    if (valid) {
-      this.#validatedAt = Date.now();
-      return true;
-    }
-    this.log("warn", "User no longer valid; closing the session");
-    await this.reply(
-      Reply.ServiceNotAvailable,
-      "Your login is no longer valid; closing connection",
-    );
-    this.close();
-    return false;
   }
 
   /** The context handed to the authenticator. */
@@ -700,7 +559,7 @@ export class Session {
   async logIn(user: FtpUser, storage: StorageConnector): Promise<void> {
     this.#user = user;
     this.#storage = storage;
-    this.#validatedAt = Date.now();
+    this.#revalidation.loggedIn();
     this.state.pendingUsername = undefined;
     clearTimeout(this.#loginTimer);
     this.context.emit("login", this.eventDetail);

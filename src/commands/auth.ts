@@ -127,3 +127,62 @@ export const authCommands: Record<string, CommandSpec> = {
     },
   },
 };
+
+/**
+ * The pipeline's 421 step: asks the authenticator whether the logged-in user
+ * is still valid, at most once per its `revalidateEveryMs`. A revoked user, or
+ * an authentication service that is down, ends the session with 421.
+ */
+export class Revalidation {
+  readonly #context: CommandContext;
+  #validatedAt = 0;
+
+  /** Re-validate the user of `context`. */
+  constructor(context: CommandContext) {
+    this.#context = context;
+  }
+
+  /** The user has just logged in: valid until the next interval. */
+  loggedIn(): void {
+    this.#validatedAt = Date.now();
+  }
+
+  /** Whether the session may go on; when not, 421 has been sent and the session closes. */
+  async check(): Promise<boolean> {
+    const context = this.#context;
+    const { authenticator } = context.options;
+    const user = context.user;
+    if (!authenticator.isStillValid || !user) return true;
+    const interval = authenticator.revalidateEveryMs ?? 0;
+    if (Date.now() - this.#validatedAt < interval) return true;
+    let valid = false;
+    try {
+      valid = await authenticator.isStillValid(user, context.authContext);
+    } catch (error) {
+      if (error instanceof AuthUnavailableError) {
+        context.log("error", "Authentication service unavailable; closing the session", {
+          error: error.message,
+        });
+        context.emit("auth-unavailable", context.eventDetail);
+        await context.reply(
+          Reply.ServiceNotAvailable,
+          "Authentication service not available; closing connection",
+        );
+        context.close();
+        return false;
+      }
+      context.log("warn", "Re-validating the user failed", { error: String(error) });
+    }
+    if (valid) {
+      this.#validatedAt = Date.now();
+      return true;
+    }
+    context.log("warn", "User no longer valid; closing the session");
+    await context.reply(
+      Reply.ServiceNotAvailable,
+      "Your login is no longer valid; closing connection",
+    );
+    context.close();
+    return false;
+  }
+}

@@ -18,7 +18,8 @@ import { silentLogger } from "../log.ts";
 import { LoginGuard } from "../login_guard.ts";
 import { type FtpServerOptions, resolveOptions } from "../options.ts";
 import { Reply } from "../replies.ts";
-import { Session, type SessionContext } from "../session.ts";
+import { Session } from "../session.ts";
+import type { SessionContext } from "../session_context.ts";
 import type { StorageProvider } from "../storage/types.ts";
 import type { FtpReply } from "./raw_client.ts";
 
