@@ -7,7 +7,7 @@
  */
 
 import { buildCommandTable } from "./commands/table.ts";
-import type { CommandSpec } from "./commands/types.ts";
+import type { CommandSpec } from "./commands/context.ts";
 import * as net from "node:net";
 import {
   type ByteConnection,
@@ -21,8 +21,9 @@ import { PassivePortPool } from "./data/passive.ts";
 import type { FtpServerEventMap, TransferEventDetail } from "./events.ts";
 import { BANNED_REPLY, LoginGuard } from "./login_guard.ts";
 import { type FtpServerOptions, type ResolvedOptions, resolveOptions } from "./options.ts";
-import { encodeReply } from "./replies.ts";
-import { Session, type SessionContext } from "./session.ts";
+import { encodeReply, Reply } from "./replies.ts";
+import { Session } from "./session.ts";
+import type { SessionContext } from "./session_context.ts";
 import { PassthroughAuthenticator } from "./auth/passthrough.ts";
 import { NoAuthAuthenticator } from "./auth/no_auth.ts";
 
@@ -102,7 +103,6 @@ export class FtpServer extends EventTarget implements AsyncDisposable {
   readonly #portPool: PassivePortPool;
   readonly #sessions = new Map<Session, Promise<void>>();
   readonly #sessionsPerIp = new Map<string, number>();
-  readonly #shutdown = new AbortController();
   readonly #context: SessionContext;
   readonly #loginGuard: LoginGuard;
   readonly #guards = new WeakMap<EventListenerOrEventListenerObject, EventListener>();
@@ -131,7 +131,6 @@ export class FtpServer extends EventTarget implements AsyncDisposable {
       options: this.#options,
       portPool: this.#portPool,
       commands: this.#commands,
-      shutdownSignal: this.#shutdown.signal,
       loginGuard: this.#loginGuard,
       emit: (type, detail) => {
         this.dispatchEvent(new CustomEvent(type, { detail }));
@@ -296,7 +295,6 @@ export class FtpServer extends EventTarget implements AsyncDisposable {
 
   async #close(): Promise<void> {
     await Promise.all(this.#listeners.map((listener) => listener.close()));
-    this.#shutdown.abort();
     const grace = new AbortController();
     const timer = setTimeout(() => grace.abort(), this.#options.shutdownGraceMs);
     try {
@@ -350,7 +348,9 @@ export class FtpServer extends EventTarget implements AsyncDisposable {
       reason: text,
     });
     // An implicit-TLS client can't read a plain reply: just close.
-    const reply = implicitTls ? Promise.resolve() : writeAll(connection, encodeReply(421, text));
+    const reply = implicitTls
+      ? Promise.resolve()
+      : writeAll(connection, encodeReply(Reply.ServiceNotAvailable, text));
     reply.catch(() => {}).finally(() => closeSoon(connection));
   }
 }

@@ -1,15 +1,23 @@
 /**
  * One control connection: its state and the pipeline every command passes
- * through (500 unknown → 530 not logged in → 501 bad argument → 502
- * unavailable → 550 read-only → handler), and transfers that run beside the
- * control loop so ABOR, STAT and QUIT are answered while data moves.
+ * through (500 unknown → 530 not logged in → 421 login no longer valid → 501
+ * bad argument → 502 unavailable → 550 read-only → handler), and transfers
+ * that run beside the control loop so ABOR, STAT and QUIT are answered while
+ * data moves. Handlers see the session only through the narrow
+ * {@linkcode CommandContext} it builds for them.
  *
  * @module
  */
 
-import { type AuthContext, type FtpUser, isAuthUnavailable } from "./auth/types.ts";
-import type { CommandSpec } from "./commands/types.ts";
-import { asciiUpperCase } from "./control/ascii.ts";
+import type { AuthContext, FtpUser } from "./auth/types.ts";
+import { Revalidation } from "./commands/auth.ts";
+import {
+  type CommandContext,
+  type CommandSpec,
+  type CommandState,
+  initialCommandState,
+} from "./commands/context.ts";
+import { type CommandLine, dispatchCommand, parseCommandLine } from "./commands/dispatch.ts";
 import { readControlLines } from "./control/line_reader.ts";
 import {
   type ByteConnection,
@@ -22,7 +30,7 @@ import {
 import type { SecureContext } from "node:tls";
 import type { DataChannelOptions, DataSetup } from "./data/channel.ts";
 import { NodeSocketConnection } from "./data/node_connection.ts";
-import { type PassivePortPool, passiveSocketKind, type SocketKind } from "./data/passive.ts";
+import { passiveSocketKind, type SocketKind } from "./data/passive.ts";
 import {
   isUnexpectedTransferFailure,
   runTransfer,
@@ -30,33 +38,10 @@ import {
   type TransferRequest,
 } from "./data/transfer.ts";
 import { FtpError, replyForError, StorageError, TransferAbort } from "./errors.ts";
-import type {
-  FtpServerEventMap,
-  SessionEventDetail,
-  TransferEventDetail,
-  TransferKind,
-} from "./events.ts";
-import { MLST_FACTS, type MlstFact } from "./listing/format.ts";
-import type { LoginGuard } from "./login_guard.ts";
-import type { ResolvedOptions } from "./options.ts";
-import { resolveVirtualPath } from "./paths.ts";
+import type { SessionEventDetail, TransferEventDetail, TransferKind } from "./events.ts";
 import { encodeReply, Reply, sanitizeReplyText } from "./replies.ts";
+import { type CommandHost, createCommandContext, type SessionContext } from "./session_context.ts";
 import type { StorageConnector } from "./storage/types.ts";
-
-/** What a session needs from its server. */
-export interface SessionContext {
-  readonly options: ResolvedOptions;
-  readonly portPool: PassivePortPool;
-  readonly commands: ReadonlyMap<string, CommandSpec>;
-  /** Set when the server is shutting down. */
-  readonly shutdownSignal: AbortSignal;
-  /** Failed logins per address, for temporary bans. */
-  readonly loginGuard: LoginGuard;
-  emit<K extends keyof FtpServerEventMap>(
-    type: K,
-    detail: FtpServerEventMap[K]["detail"],
-  ): void;
-}
 
 // The data layer's types, where handlers have always found them.
 export type { DataSetup } from "./data/channel.ts";
@@ -77,7 +62,7 @@ const MAX_QUEUED_COMMANDS = 32;
 const TERMINATE_DEADLINE_MS = 1000;
 
 /** One client's control connection. */
-export class Session {
+export class Session implements CommandHost {
   /** Unique id for logs and events. */
   readonly id: string = String(nextSessionNumber++);
   /** The server's shared state. */
@@ -89,41 +74,22 @@ export class Session {
   /** The server end of the control connection. */
   readonly local: NetAddress;
 
-  /** Current virtual folder. */
-  cwd = "/";
-  /** The logged-in user. */
-  user?: FtpUser;
-  /** Name given by USER, waiting for PASS. */
-  pendingUsername?: string;
-  /** The user's storage, once logged in. */
-  storage?: StorageConnector;
-  /** Failed PASS attempts in this session. */
-  loginFailures = 0;
-  /** `A` (ASCII, CRLF on the wire) or `I` (binary). */
-  transferType: "A" | "I" = "A";
-  /** Offset set by REST for the next RETR/STOR. */
-  restOffset = 0;
-  /** Bytes announced by ALLO for the next upload (fewer arriving is a failure). */
-  announcedBytes = 0;
-  /** Source path set by RNFR. */
-  renameFrom?: string;
-  /** After EPSV ALL, PORT/EPRT/PASV are refused. */
-  epsvAll = false;
+  /** The settings commands change (TYPE, REST, RNFR, PROT…): see {@linkcode CommandState}. */
+  readonly state: CommandState = initialCommandState();
   /** How the next data connection is made. */
   dataSetup?: DataSetup;
   /** The control connection's TLS context, once it speaks TLS (data connections reuse it). */
   tlsContext?: SecureContext;
-  /** PBSZ was given (required before PROT). */
-  protectionBufferSizeSet = false;
-  /** PROT: `C` clear data connections, `P` private (TLS). */
-  protection: "C" | "P" = "C";
-  /** The facts MLSD/MLST send (OPTS MLST selects them). */
-  mlstFacts: Set<MlstFact> = new Set(MLST_FACTS);
 
+  #user?: FtpUser;
+  #storage?: StorageConnector;
+  /** What the command handlers see of this session. */
+  readonly #commandContext: CommandContext;
+  /** Asks the authenticator, now and then, whether the user is still valid. */
+  readonly #revalidation: Revalidation;
   #transfer?: RunningTransfer;
   #closing = false;
   #terminated = false;
-  #validatedAt = 0;
   #writeChain: Promise<void> = Promise.resolve();
   #idleTimer?: ReturnType<typeof setTimeout>;
   #loginTimer?: ReturnType<typeof setTimeout>;
@@ -131,7 +97,7 @@ export class Session {
   readonly #implicitTls: boolean;
   #connectionReplaced = false;
   #handshaking = false;
-  #queue: { verb: string; argument: string; spec?: CommandSpec }[] = [];
+  #queue: { line: CommandLine; spec?: CommandSpec }[] = [];
   #queueRunner?: Promise<void>;
 
   /** Wrap an accepted control connection; `implicitTls` when it must start with a handshake. */
@@ -141,6 +107,18 @@ export class Session {
     this.#implicitTls = implicitTls;
     this.remote = netAddress(connection.remoteAddr);
     this.local = netAddress(connection.localAddr);
+    this.#commandContext = createCommandContext(context, this);
+    this.#revalidation = new Revalidation(this.#commandContext);
+  }
+
+  /** The logged-in user. */
+  get user(): FtpUser | undefined {
+    return this.#user;
+  }
+
+  /** PROT: `C` clear data connections, `P` private (TLS). */
+  get protection(): "C" | "P" {
+    return this.state.protection;
   }
 
   /** The running transfer's progress, if any. */
@@ -163,21 +141,9 @@ export class Session {
     };
   }
 
-  /** The session's storage; only defined after login (every caller is behind needsLogin). */
-  get files(): StorageConnector {
-    if (!this.storage) throw new FtpError(530, "Please log in with USER and PASS first");
-    return this.storage;
-  }
-
-  /**
-   * Whether this session's storage has an optional capability. Before login,
-   * with a per-user provider, the answer is not known yet: assume yes, so FEAT
-   * (which clients send first) still advertises it.
-   */
-  storageCan(method: "setModifiedTime" | "chmod"): boolean {
-    const provider = this.context.options.storage;
-    const connector = this.storage ?? (typeof provider === "function" ? undefined : provider);
-    return connector === undefined || typeof connector[method] === "function";
+  /** The user's storage, once logged in. */
+  get loggedInStorage(): StorageConnector | undefined {
+    return this.#storage;
   }
 
   /** Log through the server's logger with this session's id. */
@@ -188,11 +154,6 @@ export class Session {
       user: this.user?.username,
       ...fields,
     });
-  }
-
-  /** Resolve a client path against the current folder. */
-  resolvePath(argument: string): string {
-    return resolveVirtualPath(this.cwd, argument);
   }
 
   /** Send one reply (multi-line when `text` has several lines). Replies never interleave. */
@@ -219,33 +180,36 @@ export class Session {
         } finally {
           this.#handshaking = false;
         }
-        this.protectionBufferSizeSet = true;
-        this.protection = "P";
+        this.state.protectionBufferSizeSet = true;
+        this.state.protection = "P";
       }
       this.#loginTimer = setTimeout(
         () => this.terminate("Login timeout: closing control connection"),
         options.loginTimeoutMs,
       );
       this.#armIdleTimer();
-      await this.reply(220, `Hello from ${sanitizeReplyText(options.serverName)}.`);
+      await this.reply(Reply.ServiceReady, `Hello from ${sanitizeReplyText(options.serverName)}.`);
       do {
         this.#connectionReplaced = false;
         for await (const line of readControlLines(this.connection, options.maxLineBytes)) {
           this.#armIdleTimer();
           if (line.tooLong) {
-            await this.reply(500, `Command line too long (limit ${options.maxLineBytes} bytes)`);
+            await this.reply(
+              Reply.SyntaxError,
+              `Command line too long (limit ${options.maxLineBytes} bytes)`,
+            );
             continue;
           }
-          const { verb, argument } = this.#parse(line.text);
-          const spec = this.context.commands.get(verb);
+          const command = parseCommandLine(line.text, this.context.commands);
+          const spec = this.context.commands.get(command.verb);
           if (!this.busy) {
-            await this.dispatch(verb, argument, spec);
+            await this.dispatch(command, spec);
           } else if (spec?.duringTransfer) {
-            await this.dispatch(verb, argument, spec); // ABOR, STAT, QUIT: at once
+            await this.dispatch(command, spec); // ABOR, STAT, QUIT: at once
           } else {
             // Other commands wait for the transfer, in order, while reading goes on
             // (so an ABOR behind them is still seen); a long queue stops reading.
-            this.#queue.push({ verb, argument, spec });
+            this.#queue.push({ line: command, spec });
             this.#queueRunner ??= this.#runQueue();
             if (this.#queue.length >= MAX_QUEUED_COMMANDS) await this.#queueRunner;
           }
@@ -306,8 +270,8 @@ export class Session {
       while (this.#queue.length > 0) {
         await this.#transfer?.done;
         if (this.#closing) break;
-        const { verb, argument, spec } = this.#queue.shift()!;
-        await this.dispatch(verb, argument, spec);
+        const { line, spec } = this.#queue.shift()!;
+        await this.dispatch(line, spec);
       }
     } catch (error) {
       this.#fail(`Queued command`, error);
@@ -317,60 +281,9 @@ export class Session {
     }
   }
 
-  /** Split a line into an ASCII upper-case verb and the rest, kept as it is. */
-  #parse(text: string): { verb: string; argument: string } {
-    const space = text.indexOf(" ");
-    let verb = asciiUpperCase(space < 0 ? text : text.slice(0, space));
-    const argument = space < 0 ? "" : text.slice(space + 1);
-    if (!this.context.commands.has(verb)) {
-      // Telnet "interrupt" bytes that survive as junk before ABOR/STAT/QUIT (pyftpdlib does the same).
-      const tail = verb.slice(-4);
-      if (tail === "ABOR" || tail === "STAT" || tail === "QUIT") verb = tail;
-    }
-    return { verb, argument };
-  }
-
   /** Run one command through the check pipeline and its handler. */
-  async dispatch(verb: string, argument: string, spec?: CommandSpec): Promise<void> {
-    // Any command but RNTO (even a refused one) ends a pending RNFR.
-    if (!spec?.keepsRenameFrom) this.renameFrom = undefined;
-    if (!spec) {
-      const shown = sanitizeReplyText(verb).slice(0, 32);
-      await this.reply(500, verb ? `Unknown command "${shown}"` : "Empty command");
-      return;
-    }
-    if (spec.needsLogin && !this.user) {
-      await this.reply(530, "Please log in with USER and PASS first");
-      return;
-    }
-    if (spec.needsLogin && !(await this.#stillAuthorized())) return;
-    if (spec.argument === "required" && argument.trim() === "") {
-      await this.reply(501, `Syntax: ${spec.syntax}`);
-      return;
-    }
-    if (spec.argument === "none" && argument.trim() !== "") {
-      await this.reply(501, `${verb} takes no argument`);
-      return;
-    }
-    if (spec.available && !spec.available(this)) {
-      await this.reply(502, `${verb} is not available here`);
-      return;
-    }
-    if (spec.changesStorage && this.user?.readOnly) {
-      await this.reply(550, "Permission denied: this account is read-only");
-      return;
-    }
-    try {
-      await spec.handle(this, argument);
-    } catch (error) {
-      // The control connection itself failed: no reply can be sent, the session ends.
-      if (isConnectionError(error)) throw error;
-      const { code, text } = replyForError(error);
-      if (!(error instanceof FtpError) && !(error instanceof StorageError)) {
-        this.log("error", `${verb} failed`, { error: String(error) });
-      }
-      await this.reply(code, text);
-    }
+  dispatch(line: CommandLine, spec: CommandSpec | undefined): Promise<void> {
+    return dispatchCommand(this.#commandContext, line, spec, () => this.#revalidation.check());
   }
 
   /**
@@ -380,10 +293,10 @@ export class Session {
   async upgradeToTls(): Promise<void> {
     const connection = this.connection;
     if (!(connection instanceof NodeSocketConnection) || !this.context.options.tls) {
-      throw new FtpError(502, "TLS is not available here");
+      throw new FtpError(Reply.NotImplemented, "TLS is not available here");
     }
     connection.detach();
-    await this.reply(234, "Proceed with TLS negotiation");
+    await this.reply(Reply.SecurityAccepted, "Proceed with TLS negotiation");
     await this.#writeChain;
     this.#handshaking = true;
     try {
@@ -408,37 +321,6 @@ export class Session {
     });
     this.tlsContext = secureContext;
     this.log("debug", "TLS established on the control connection");
-  }
-
-  /** Ask the authenticator whether the user is still valid, at most once per its interval. */
-  async #stillAuthorized(): Promise<boolean> {
-    const { authenticator } = this.context.options;
-    if (!authenticator.isStillValid || !this.user) return true;
-    const interval = authenticator.revalidateEveryMs ?? 0;
-    if (Date.now() - this.#validatedAt < interval) return true;
-    let valid = false;
-    try {
-      valid = await authenticator.isStillValid(this.user, this.authContext);
-    } catch (error) {
-      if (isAuthUnavailable(error)) {
-        this.log("error", "Authentication service unavailable; closing the session", {
-          error: error.message,
-        });
-        this.context.emit("auth-unavailable", this.eventDetail);
-        await this.reply(421, "Authentication service not available; closing connection");
-        this.close();
-        return false;
-      }
-      this.log("warn", "Re-validating the user failed", { error: String(error) });
-    }
-    if (valid) {
-      this.#validatedAt = Date.now();
-      return true;
-    }
-    this.log("warn", "User no longer valid; closing the session");
-    await this.reply(421, "Your login is no longer valid; closing connection");
-    this.close();
-    return false;
   }
 
   /** The context handed to the authenticator. */
@@ -578,15 +460,15 @@ export class Session {
 
   /** Mark the session as logged in. */
   async logIn(user: FtpUser, storage: StorageConnector): Promise<void> {
-    this.user = user;
-    this.storage = storage;
-    this.#validatedAt = Date.now();
-    this.pendingUsername = undefined;
+    this.#user = user;
+    this.#storage = storage;
+    this.#revalidation.loggedIn();
+    this.state.pendingUsername = undefined;
     clearTimeout(this.#loginTimer);
     this.context.emit("login", this.eventDetail);
     this.log("info", "Logged in");
     try {
-      await this.reply(230, "Login successful");
+      await this.reply(Reply.LoggedIn, "Login successful");
     } catch (error) {
       // The client left while its login was checked: that is no storage failure
       // (PASS treats any throw from here as one); the read loop ends the session.
@@ -625,7 +507,7 @@ export class Session {
       const connection = this.connection;
       const hardClose = setTimeout(() => closeQuietly(connection), TERMINATE_DEADLINE_MS);
       transferDone
-        .then(() => this.reply(421, text))
+        .then(() => this.reply(Reply.ServiceNotAvailable, text))
         .catch(() => {})
         .then(() => this.connection.closeGracefully?.(1000))
         .catch(() => {})
@@ -687,7 +569,7 @@ export class Session {
     await this.connection.closeGracefully?.().catch(() => {});
     closeQuietly(this.connection);
     try {
-      await this.storage?.close?.();
+      await this.#storage?.close?.();
     } catch (error) {
       this.log("warn", "Storage close failed", { error: String(error) });
     }

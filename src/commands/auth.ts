@@ -5,82 +5,85 @@
  */
 
 import { isAuthUnavailable } from "../auth/types.ts";
-import type { Session } from "../session.ts";
 import { BANNED_REPLY } from "../login_guard.ts";
 import { scopeToHome } from "../storage/scoped.ts";
-import type { CommandSpec } from "./types.ts";
+import type { CommandContext, CommandSpec } from "./context.ts";
+import { Reply } from "../replies.ts";
 
 /**
  * A ban covers the address's sessions opened before it too: their next
  * login attempt is refused, and they are closed, as a new connection would be.
  */
-async function refuseWhenBanned(session: Session): Promise<boolean> {
-  if (!session.context.loginGuard.isBanned(session.remote.hostname)) return false;
-  session.log("warn", "Login attempt from a banned address; closing the session");
-  await session.reply(421, BANNED_REPLY);
-  session.close();
+async function refuseWhenBanned(context: CommandContext): Promise<boolean> {
+  if (!context.loginGuard.isBanned(context.remote.hostname)) return false;
+  context.log("warn", "Login attempt from a banned address; closing the session");
+  await context.reply(Reply.ServiceNotAvailable, BANNED_REPLY);
+  context.close();
   return true;
 }
 
-async function pass(session: Session, password: string): Promise<void> {
-  if (session.user) {
-    await session.reply(230, "Already logged in");
+async function pass(context: CommandContext, password: string): Promise<void> {
+  if (context.user) {
+    await context.reply(Reply.LoggedIn, "Already logged in");
     return;
   }
-  const { authenticator, storage, loginFailureDelayMs, maxLoginFailures } = session.context.options;
+  const { authenticator, storage, loginFailureDelayMs, maxLoginFailures } = context.options;
   // PASS alone is a login when the password identifies the user (a token).
-  if (session.pendingUsername === undefined && !authenticator.usernameOptional) {
-    await session.reply(503, "Send USER first");
+  if (context.state.pendingUsername === undefined && !authenticator.usernameOptional) {
+    await context.reply(Reply.BadSequence, "Send USER first");
     return;
   }
-  if (await refuseWhenBanned(session)) return;
-  const username = session.pendingUsername ?? "";
-  session.pendingUsername = undefined;
+  if (await refuseWhenBanned(context)) return;
+  const username = context.state.pendingUsername ?? "";
+  context.state.pendingUsername = undefined;
   let user = null;
   try {
     user = await authenticator.authenticate({
       username,
       password,
-      remoteAddress: session.remote.hostname,
-    }, session.authContext);
+      remoteAddress: context.remote.hostname,
+    }, context.authContext);
   } catch (error) {
     if (isAuthUnavailable(error)) {
       // An outage is not a wrong password: no failure, no ban, no delay.
-      session.log("error", "Authentication service unavailable; login not decided", {
+      context.log("error", "Authentication service unavailable; login not decided", {
         username,
         error: error.message,
       });
-      session.context.emit("auth-unavailable", { ...session.eventDetail, username });
-      await session.reply(421, "Authentication service not available; try again later");
-      session.close();
+      context.emit("auth-unavailable", { ...context.eventDetail, username });
+      await context.reply(
+        Reply.ServiceNotAvailable,
+        "Authentication service not available; try again later",
+      );
+      context.close();
       return;
     }
-    session.log("error", "Authenticator failed", { username, error: String(error) });
+    context.log("error", "Authenticator failed", { username, error: String(error) });
   }
   if (user) {
     try {
       let connector = typeof storage === "function" ? await storage(user) : storage;
       if (typeof user.home === "string") connector = await scopeToHome(connector, user.home);
-      await session.logIn(user, connector);
+      await context.logIn(user, connector);
     } catch (error) {
-      session.log("error", "Opening storage failed", { username, error: String(error) });
-      await session.reply(530, "Login failed: storage is not available");
+      context.log("error", "Opening storage failed", { username, error: String(error) });
+      await context.reply(Reply.NotLoggedIn, "Login failed: storage is not available");
     }
     return;
   }
-  session.loginFailures++;
-  session.context.emit("login-failed", { ...session.eventDetail, username });
-  session.log("warn", "Login failed", { username, failures: session.loginFailures });
-  if (session.context.loginGuard.recordFailure(session.remote.hostname)) {
-    session.log("warn", "Address banned after repeated failed logins");
+  context.state.loginFailures++;
+  context.emit("login-failed", { ...context.eventDetail, username });
+  context.log("warn", "Login failed", { username, failures: context.state.loginFailures });
+  if (context.loginGuard.recordFailure(context.remote.hostname)) {
+    context.log("warn", "Address banned after repeated failed logins");
   }
   if (loginFailureDelayMs > 0) await new Promise((r) => setTimeout(r, loginFailureDelayMs));
-  if (session.loginFailures >= maxLoginFailures) {
-    await session.reply(421, "Too many failed logins; closing connection");
-    session.close();
+  if (context.state.loginFailures >= maxLoginFailures) {
+    await context.reply(Reply.ServiceNotAvailable, "Too many failed logins; closing connection");
+    context.close();
     return;
   }
-  await session.reply(530, "Login incorrect");
+  await context.reply(Reply.NotLoggedIn, "Login incorrect");
 }
 
 /** USER, PASS and QUIT. */
@@ -90,18 +93,18 @@ export const authCommands: Record<string, CommandSpec> = {
     help: "Give the user name",
     needsLogin: false,
     argument: "optional",
-    async handle(session, argument) {
-      if (session.user) {
-        await session.reply(503, "Already logged in");
+    async handle(context, argument) {
+      if (context.user) {
+        await context.reply(Reply.BadSequence, "Already logged in");
         return;
       }
-      if (await refuseWhenBanned(session)) return;
-      if (session.context.options.tls?.requireTlsForLogin && !session.tlsContext) {
-        await session.reply(530, "TLS required: send AUTH TLS before USER");
+      if (await refuseWhenBanned(context)) return;
+      if (context.options.tls?.requireTlsForLogin && !context.tlsActive) {
+        await context.reply(Reply.NotLoggedIn, "TLS required: send AUTH TLS before USER");
         return;
       }
-      session.pendingUsername = argument;
-      await session.reply(331, "User name okay, need password");
+      context.state.pendingUsername = argument;
+      await context.reply(Reply.NeedPassword, "User name okay, need password");
     },
   },
   PASS: {
@@ -117,10 +120,69 @@ export const authCommands: Record<string, CommandSpec> = {
     needsLogin: false,
     argument: "optional",
     duringTransfer: true,
-    async handle(session) {
-      await session.waitForTransfer();
-      session.close();
-      await session.reply(221, "Goodbye");
+    async handle(context) {
+      await context.waitForTransfer();
+      context.close();
+      await context.reply(Reply.Goodbye, "Goodbye");
     },
   },
 };
+
+/**
+ * The pipeline's 421 step: asks the authenticator whether the logged-in user
+ * is still valid, at most once per its `revalidateEveryMs`. A revoked user, or
+ * an authentication service that is down, ends the session with 421.
+ */
+export class Revalidation {
+  readonly #context: CommandContext;
+  #validatedAt = 0;
+
+  /** Re-validate the user of `context`. */
+  constructor(context: CommandContext) {
+    this.#context = context;
+  }
+
+  /** The user has just logged in: valid until the next interval. */
+  loggedIn(): void {
+    this.#validatedAt = Date.now();
+  }
+
+  /** Whether the session may go on; when not, 421 has been sent and the session closes. */
+  async check(): Promise<boolean> {
+    const context = this.#context;
+    const { authenticator } = context.options;
+    const user = context.user;
+    if (!authenticator.isStillValid || !user) return true;
+    const interval = authenticator.revalidateEveryMs ?? 0;
+    if (Date.now() - this.#validatedAt < interval) return true;
+    let valid = false;
+    try {
+      valid = await authenticator.isStillValid(user, context.authContext);
+    } catch (error) {
+      if (isAuthUnavailable(error)) {
+        context.log("error", "Authentication service unavailable; closing the session", {
+          error: error.message,
+        });
+        context.emit("auth-unavailable", context.eventDetail);
+        await context.reply(
+          Reply.ServiceNotAvailable,
+          "Authentication service not available; closing connection",
+        );
+        context.close();
+        return false;
+      }
+      context.log("warn", "Re-validating the user failed", { error: String(error) });
+    }
+    if (valid) {
+      this.#validatedAt = Date.now();
+      return true;
+    }
+    context.log("warn", "User no longer valid; closing the session");
+    await context.reply(
+      Reply.ServiceNotAvailable,
+      "Your login is no longer valid; closing connection",
+    );
+    context.close();
+    return false;
+  }
+}

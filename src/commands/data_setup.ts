@@ -9,68 +9,70 @@ import { lookup } from "node:dns/promises";
 import { isIPv6, normalizeHost } from "../data/connection.ts";
 import { type DataListener, PassivePortsExhausted } from "../data/passive.ts";
 import { FtpError } from "../errors.ts";
-import type { Session } from "../session.ts";
-import type { CommandSpec } from "./types.ts";
+import type { CommandContext, CommandSpec } from "./context.ts";
+import { Reply } from "../replies.ts";
 
 /** Open a passive listener on the control connection's local address. */
-async function openPassive(session: Session): Promise<DataListener> {
-  session.clearDataSetup();
-  const { options } = session.context;
+async function openPassive(context: CommandContext): Promise<DataListener> {
+  context.clearDataSetup();
   let listener: DataListener;
   try {
-    listener = await session.context.portPool.listen(
-      session.local.hostname,
-      session.remote.hostname,
-      {
-        kind: session.dataSocketKind,
-        pem: options.tls?.pem,
-        // Counted from now, not from the transfer command: a session that never
-        // connects must not hold one of the few passive ports while it idles.
-        expiresInMs: options.passiveAcceptTimeoutMs,
-      },
-    );
+    listener = await context.listenPassive();
   } catch (error) {
     if (error instanceof PassivePortsExhausted) {
-      session.log("warn", "No passive port available", { range: `${error.min}-${error.max}` });
-      session.context.emit("passive-ports-exhausted", session.eventDetail);
+      context.log("warn", "No passive port available", { range: `${error.min}-${error.max}` });
+      context.emit("passive-ports-exhausted", context.eventDetail);
     }
     throw error;
   }
-  session.dataSetup = { kind: "passive", listener };
+  context.dataSetup = { kind: "passive", listener };
   return listener;
 }
 
 /** The IPv4 address to advertise in 227. */
-async function advertisedAddress(session: Session): Promise<string> {
-  const configured = session.context.options.passiveAddress;
+async function advertisedAddress(context: CommandContext): Promise<string> {
+  const configured = context.options.passiveAddress;
   let host = typeof configured === "function"
-    ? await configured(session.remote.hostname)
-    : configured ?? session.local.hostname;
+    ? await configured(context.remote.hostname)
+    : configured ?? context.local.hostname;
   host = normalizeHost(host);
   if (!/^\d{1,3}(\.\d{1,3}){3}$/.test(host)) {
     try {
       host = (await lookup(host, { family: 4 })).address;
     } catch (error) {
-      session.log("error", "Passive address does not resolve to IPv4", {
+      context.log("error", "Passive address does not resolve to IPv4", {
         host,
         error: String(error),
       });
-      throw new FtpError(425, "Can't enter passive mode: passive address is not usable");
+      throw new FtpError(
+        Reply.CantOpenDataConnection,
+        "Can't enter passive mode: passive address is not usable",
+      );
     }
   }
   return host;
 }
 
 /** Check an active-mode target: the client's own address, an unprivileged port. */
-function checkActiveTarget(session: Session, hostname: string, port: number): void {
-  if (normalizeHost(hostname) !== session.remote.hostname) {
-    throw new FtpError(500, "Illegal PORT: data connections go to your own address only");
+function checkActiveTarget(context: CommandContext, hostname: string, port: number): void {
+  if (normalizeHost(hostname) !== context.remote.hostname) {
+    throw new FtpError(
+      Reply.SyntaxError,
+      "Illegal PORT: data connections go to your own address only",
+    );
   }
-  if (port < 1024) throw new FtpError(504, "Illegal PORT: ports below 1024 are refused");
+  if (port < 1024) {
+    throw new FtpError(
+      Reply.NotImplementedForParameter,
+      "Illegal PORT: ports below 1024 are refused",
+    );
+  }
 }
 
-function refuseAfterEpsvAll(session: Session, verb: string): void {
-  if (session.epsvAll) throw new FtpError(503, `${verb} not allowed after EPSV ALL`);
+function refuseAfterEpsvAll(context: CommandContext, verb: string): void {
+  if (context.state.epsvAll) {
+    throw new FtpError(Reply.BadSequence, `${verb} not allowed after EPSV ALL`);
+  }
 }
 
 /** PASV, EPSV, PORT, EPRT. */
@@ -80,15 +82,15 @@ export const dataSetupCommands: Record<string, CommandSpec> = {
     help: "Enter passive mode (IPv4)",
     needsLogin: true,
     argument: "none",
-    async handle(session) {
-      refuseAfterEpsvAll(session, "PASV");
-      if (isIPv6(session.local.hostname) && !session.context.options.passiveAddress) {
-        throw new FtpError(522, "PASV is IPv4 only; use EPSV");
+    async handle(context) {
+      refuseAfterEpsvAll(context, "PASV");
+      if (isIPv6(context.local.hostname) && !context.options.passiveAddress) {
+        throw new FtpError(Reply.NetworkProtocolNotSupported, "PASV is IPv4 only; use EPSV");
       }
-      const address = await advertisedAddress(session);
-      const { port } = await openPassive(session);
+      const address = await advertisedAddress(context);
+      const { port } = await openPassive(context);
       const numbers = `${address.replaceAll(".", ",")},${port >> 8},${port & 255}`;
-      await session.reply(227, `Entering Passive Mode (${numbers}).`);
+      await context.reply(Reply.EnteringPassiveMode, `Entering Passive Mode (${numbers}).`);
     },
   },
   EPSV: {
@@ -97,22 +99,28 @@ export const dataSetupCommands: Record<string, CommandSpec> = {
     needsLogin: true,
     argument: "optional",
     feature: () => "EPSV",
-    async handle(session, argument) {
+    async handle(context, argument) {
       const family = asciiUpperCase(argument.trim());
-      const own = isIPv6(session.local.hostname) ? "2" : "1";
+      const own = isIPv6(context.local.hostname) ? "2" : "1";
       if (family === "ALL") {
-        session.epsvAll = true;
-        await session.reply(200, "EPSV ALL accepted");
+        context.state.epsvAll = true;
+        await context.reply(Reply.Ok, "EPSV ALL accepted");
         return;
       }
       if (family !== "" && family !== own) {
         if (/^\d+$/.test(family)) {
-          throw new FtpError(522, `Network protocol not supported, use (${own})`);
+          throw new FtpError(
+            Reply.NetworkProtocolNotSupported,
+            `Network protocol not supported, use (${own})`,
+          );
         }
-        throw new FtpError(501, "Syntax: EPSV [1|2|ALL]");
+        throw new FtpError(Reply.SyntaxErrorInArguments, "Syntax: EPSV [1|2|ALL]");
       }
-      const { port } = await openPassive(session);
-      await session.reply(229, `Entering Extended Passive Mode (|||${port}|)`);
+      const { port } = await openPassive(context);
+      await context.reply(
+        Reply.EnteringExtendedPassiveMode,
+        `Entering Extended Passive Mode (|||${port}|)`,
+      );
     },
   },
   PORT: {
@@ -120,19 +128,19 @@ export const dataSetupCommands: Record<string, CommandSpec> = {
     help: "Enter active mode: the server connects to the client (IPv4)",
     needsLogin: true,
     argument: "required",
-    async handle(session, argument) {
-      refuseAfterEpsvAll(session, "PORT");
+    async handle(context, argument) {
+      refuseAfterEpsvAll(context, "PORT");
       const parts = argument.trim().split(",");
       const numbers = parts.map((part) => /^\d{1,3}$/.test(part.trim()) ? Number(part) : NaN);
       if (numbers.length !== 6 || numbers.some((n) => !(n >= 0 && n <= 255))) {
-        throw new FtpError(501, "Syntax: PORT h1,h2,h3,h4,p1,p2");
+        throw new FtpError(Reply.SyntaxErrorInArguments, "Syntax: PORT h1,h2,h3,h4,p1,p2");
       }
       const hostname = numbers.slice(0, 4).join(".");
       const port = numbers[4] * 256 + numbers[5];
-      checkActiveTarget(session, hostname, port);
-      session.clearDataSetup();
-      session.dataSetup = { kind: "active", hostname, port };
-      await session.reply(200, "PORT command successful");
+      checkActiveTarget(context, hostname, port);
+      context.clearDataSetup();
+      context.dataSetup = { kind: "active", hostname, port };
+      await context.reply(Reply.Ok, "PORT command successful");
     },
   },
   EPRT: {
@@ -141,18 +149,21 @@ export const dataSetupCommands: Record<string, CommandSpec> = {
     needsLogin: true,
     argument: "required",
     feature: () => "EPRT",
-    async handle(session, argument) {
-      refuseAfterEpsvAll(session, "EPRT");
+    async handle(context, argument) {
+      refuseAfterEpsvAll(context, "EPRT");
       const text = argument.trim();
       const delimiter = text[0];
       const code = delimiter?.charCodeAt(0) ?? 0;
       const fields = text.split(delimiter);
       if (code < 33 || code > 126 || fields.length !== 5 || fields[0] !== "" || fields[4] !== "") {
-        throw new FtpError(501, "Syntax: EPRT |af|address|port|");
+        throw new FtpError(Reply.SyntaxErrorInArguments, "Syntax: EPRT |af|address|port|");
       }
       const [, family, hostname, portText] = fields;
       if (family !== "1" && family !== "2") {
-        throw new FtpError(522, "Network protocol not supported, use (1,2)");
+        throw new FtpError(
+          Reply.NetworkProtocolNotSupported,
+          "Network protocol not supported, use (1,2)",
+        );
       }
       const valid = family === "1"
         ? /^\d{1,3}(\.\d{1,3}){3}$/.test(hostname) &&
@@ -160,12 +171,12 @@ export const dataSetupCommands: Record<string, CommandSpec> = {
         : /^[0-9a-fA-F:.]+$/.test(hostname) && hostname.includes(":");
       const port = /^\d{1,5}$/.test(portText) ? Number(portText) : NaN;
       if (!valid || !(port >= 1 && port <= 65535)) {
-        throw new FtpError(501, "Syntax: EPRT |af|address|port|");
+        throw new FtpError(Reply.SyntaxErrorInArguments, "Syntax: EPRT |af|address|port|");
       }
-      checkActiveTarget(session, hostname, port);
-      session.clearDataSetup();
-      session.dataSetup = { kind: "active", hostname, port };
-      await session.reply(200, "EPRT command successful");
+      checkActiveTarget(context, hostname, port);
+      context.clearDataSetup();
+      context.dataSetup = { kind: "active", hostname, port };
+      await context.reply(Reply.Ok, "EPRT command successful");
     },
   },
 };

@@ -7,9 +7,8 @@
 
 import { FtpError, replyForError, StorageError } from "../errors.ts";
 import { ftpTimestamp } from "../listing/format.ts";
-import { quotePath } from "../replies.ts";
-import type { Session } from "../session.ts";
-import type { CommandSpec } from "./types.ts";
+import { quotePath, Reply } from "../replies.ts";
+import type { CommandContext, CommandSpec } from "./context.ts";
 
 /**
  * Log a refused file operation with its reason: at warn for a permission
@@ -18,7 +17,7 @@ import type { CommandSpec } from "./types.ts";
  * error level by the session.
  */
 export function logRefusal(
-  session: Session,
+  context: CommandContext,
   command: string,
   error: unknown,
   fields: Record<string, unknown>,
@@ -26,7 +25,7 @@ export function logRefusal(
   if (!(error instanceof FtpError) && !(error instanceof StorageError)) return;
   const { code, text } = replyForError(error);
   const denied = error instanceof StorageError ? error.kind === "permission_denied" : false;
-  session.log(denied ? "warn" : "info", `${command} refused`, {
+  context.log(denied ? "warn" : "info", `${command} refused`, {
     ...fields,
     reply: code,
     reason: text,
@@ -35,7 +34,7 @@ export function logRefusal(
 
 /** Run a storage operation, log it, and record it as an event, success or failure. */
 async function recorded(
-  session: Session,
+  context: CommandContext,
   kind: "delete" | "rename",
   command: string,
   fields: { path: string; from?: string },
@@ -44,17 +43,17 @@ async function recorded(
   try {
     await action();
   } catch (error) {
-    logRefusal(session, command, error, fields);
-    session.recordOperation(kind, command, fields.path, error);
+    logRefusal(context, command, error, fields);
+    context.recordOperation(kind, command, fields.path, error);
     throw error;
   }
-  session.log("info", `${command} ok`, fields);
-  session.recordOperation(kind, command, fields.path);
+  context.log("info", `${command} ok`, fields);
+  context.recordOperation(kind, command, fields.path);
 }
 
 /** Run a storage operation that is not an event (MKD, RNFR), logging a refusal. */
 async function logged<T>(
-  session: Session,
+  context: CommandContext,
   command: string,
   path: string,
   action: () => Promise<T>,
@@ -62,7 +61,7 @@ async function logged<T>(
   try {
     return await action();
   } catch (error) {
-    logRefusal(session, command, error, { path });
+    logRefusal(context, command, error, { path });
     throw error;
   }
 }
@@ -75,14 +74,16 @@ export const fileCommands: Record<string, CommandSpec> = {
     needsLogin: true,
     argument: "required",
     changesStorage: true,
-    async handle(session, argument) {
-      const path = session.resolvePath(argument);
-      await logged(session, "MKD", path, () => {
-        if (path === "/") throw new FtpError(550, "The root folder already exists");
-        return session.files.mkdir(path);
+    async handle(context, argument) {
+      const path = context.resolvePath(argument);
+      await logged(context, "MKD", path, () => {
+        if (path === "/") {
+          throw new FtpError(Reply.FileUnavailable, "The root folder already exists");
+        }
+        return context.storage.mkdir(path);
       });
-      session.log("info", "MKD ok", { path });
-      await session.reply(257, `${quotePath(path)} created`);
+      context.log("info", "MKD ok", { path });
+      await context.reply(Reply.PathCreated, `${quotePath(path)} created`);
     },
   },
   RMD: {
@@ -91,18 +92,20 @@ export const fileCommands: Record<string, CommandSpec> = {
     needsLogin: true,
     argument: "required",
     changesStorage: true,
-    async handle(session, argument) {
-      const path = session.resolvePath(argument);
-      await recorded(session, "delete", "RMD", { path }, () => {
-        if (path === "/" || session.cwd === path || session.cwd.startsWith(path + "/")) {
+    async handle(context, argument) {
+      const path = context.resolvePath(argument);
+      await recorded(context, "delete", "RMD", { path }, () => {
+        if (
+          path === "/" || context.state.cwd === path || context.state.cwd.startsWith(path + "/")
+        ) {
           throw new FtpError(
-            550,
+            Reply.FileUnavailable,
             `Can't remove ${quotePath(path)}: it is the current folder or above it`,
           );
         }
-        return session.files.rmdir(path);
+        return context.storage.rmdir(path);
       });
-      await session.reply(250, `Folder ${quotePath(path)} removed`);
+      await context.reply(Reply.FileActionOk, `Folder ${quotePath(path)} removed`);
     },
   },
   DELE: {
@@ -111,10 +114,10 @@ export const fileCommands: Record<string, CommandSpec> = {
     needsLogin: true,
     argument: "required",
     changesStorage: true,
-    async handle(session, argument) {
-      const path = session.resolvePath(argument);
-      await recorded(session, "delete", "DELE", { path }, () => session.files.remove(path));
-      await session.reply(250, `File ${quotePath(path)} deleted`);
+    async handle(context, argument) {
+      const path = context.resolvePath(argument);
+      await recorded(context, "delete", "DELE", { path }, () => context.storage.remove(path));
+      await context.reply(Reply.FileActionOk, `File ${quotePath(path)} deleted`);
     },
   },
   RNFR: {
@@ -123,14 +126,16 @@ export const fileCommands: Record<string, CommandSpec> = {
     needsLogin: true,
     argument: "required",
     changesStorage: true,
-    async handle(session, argument) {
-      const path = session.resolvePath(argument);
-      await logged(session, "RNFR", path, async () => {
-        if (path === "/") throw new FtpError(550, "The root folder can't be renamed");
-        await session.files.stat(path);
+    async handle(context, argument) {
+      const path = context.resolvePath(argument);
+      await logged(context, "RNFR", path, async () => {
+        if (path === "/") {
+          throw new FtpError(Reply.FileUnavailable, "The root folder can't be renamed");
+        }
+        await context.storage.stat(path);
       });
-      session.renameFrom = path;
-      await session.reply(350, "Ready for RNTO");
+      context.state.renameFrom = path;
+      await context.reply(Reply.PendingFurtherInformation, "Ready for RNTO");
     },
   },
   RNTO: {
@@ -140,17 +145,21 @@ export const fileCommands: Record<string, CommandSpec> = {
     argument: "required",
     changesStorage: true,
     keepsRenameFrom: true,
-    async handle(session, argument) {
-      const from = session.renameFrom;
-      session.renameFrom = undefined;
-      if (from === undefined) throw new FtpError(503, "Send RNFR first");
-      const to = session.resolvePath(argument);
-      await recorded(session, "rename", "RNTO", { from, path: to }, () => {
-        if (to === from) throw new FtpError(553, "Source and target are the same");
-        if (to.startsWith(from + "/")) throw new FtpError(553, "Can't move a folder into itself");
-        return session.files.rename(from, to);
+    async handle(context, argument) {
+      const from = context.state.renameFrom;
+      context.state.renameFrom = undefined;
+      if (from === undefined) throw new FtpError(Reply.BadSequence, "Send RNFR first");
+      const to = context.resolvePath(argument);
+      await recorded(context, "rename", "RNTO", { from, path: to }, () => {
+        if (to === from) {
+          throw new FtpError(Reply.FileNameNotAllowed, "Source and target are the same");
+        }
+        if (to.startsWith(from + "/")) {
+          throw new FtpError(Reply.FileNameNotAllowed, "Can't move a folder into itself");
+        }
+        return context.storage.rename(from, to);
       });
-      await session.reply(250, `Renamed to ${quotePath(to)}`);
+      await context.reply(Reply.FileActionOk, `Renamed to ${quotePath(to)}`);
     },
   },
   SIZE: {
@@ -159,11 +168,13 @@ export const fileCommands: Record<string, CommandSpec> = {
     needsLogin: true,
     argument: "required",
     feature: () => "SIZE",
-    async handle(session, argument) {
-      const path = session.resolvePath(argument);
-      const info = await session.files.stat(path);
-      if (info.type !== "file") throw new FtpError(550, `Not a regular file: ${quotePath(path)}`);
-      await session.reply(213, String(info.size));
+    async handle(context, argument) {
+      const path = context.resolvePath(argument);
+      const info = await context.storage.stat(path);
+      if (info.type !== "file") {
+        throw new FtpError(Reply.FileUnavailable, `Not a regular file: ${quotePath(path)}`);
+      }
+      await context.reply(Reply.FileStatus, String(info.size));
     },
   },
   MDTM: {
@@ -172,12 +183,14 @@ export const fileCommands: Record<string, CommandSpec> = {
     needsLogin: true,
     argument: "required",
     feature: () => "MDTM",
-    async handle(session, argument) {
-      const path = session.resolvePath(argument);
-      const info = await session.files.stat(path);
-      if (info.type !== "file") throw new FtpError(550, `Not a regular file: ${quotePath(path)}`);
+    async handle(context, argument) {
+      const path = context.resolvePath(argument);
+      const info = await context.storage.stat(path);
+      if (info.type !== "file") {
+        throw new FtpError(Reply.FileUnavailable, `Not a regular file: ${quotePath(path)}`);
+      }
       if (!info.mtime) throw new StorageError("not_found", "Modification time unknown");
-      await session.reply(213, ftpTimestamp(info.mtime));
+      await context.reply(Reply.FileStatus, ftpTimestamp(info.mtime));
     },
   },
 };

@@ -6,16 +6,16 @@
 
 import { asciiUpperCase } from "../control/ascii.ts";
 import { FtpError } from "../errors.ts";
-import type { Session } from "../session.ts";
 import { selectMlstFacts } from "./machine_listing.ts";
-import type { CommandSpec } from "./types.ts";
+import type { CommandContext, CommandSpec } from "./context.ts";
+import { Reply } from "../replies.ts";
 
 /** FEAT lines, generated from the command table for this session. */
-export function featureLines(session: Session): string[] {
+export function featureLines(context: CommandContext): string[] {
   const lines = new Set<string>();
-  for (const spec of new Set(session.context.commands.values())) {
-    if (spec.available && !spec.available(session)) continue;
-    const feature = spec.feature?.(session);
+  for (const spec of new Set(context.commands.values())) {
+    if (spec.available && !spec.available(context)) continue;
+    const feature = spec.feature?.(context);
     for (const line of typeof feature === "string" ? [feature] : feature ?? []) lines.add(line);
   }
   return [...lines].sort();
@@ -30,7 +30,7 @@ function notImplemented(syntax: string, help: string): CommandSpec {
     argument: "optional",
     available: () => false,
     handle() {
-      throw new FtpError(502, `${syntax.split(" ")[0]} is not implemented`);
+      throw new FtpError(Reply.NotImplemented, `${syntax.split(" ")[0]} is not implemented`);
     },
   };
 }
@@ -42,8 +42,8 @@ export const infoCommands: Record<string, CommandSpec> = {
     help: "Name the system type",
     needsLogin: false,
     argument: "none",
-    async handle(session) {
-      await session.reply(215, "UNIX Type: L8");
+    async handle(context) {
+      await context.reply(Reply.SystemType, "UNIX Type: L8");
     },
   },
   FEAT: {
@@ -51,8 +51,12 @@ export const infoCommands: Record<string, CommandSpec> = {
     help: "List the extensions this server supports",
     needsLogin: false,
     argument: "none",
-    async handle(session) {
-      await session.reply(211, ["Features:", ...featureLines(session).map((l) => ` ${l}`), "End"]);
+    async handle(context) {
+      await context.reply(Reply.SystemStatus, [
+        "Features:",
+        ...featureLines(context).map((l) => ` ${l}`),
+        "End",
+      ]);
     },
   },
   OPTS: {
@@ -61,23 +65,26 @@ export const infoCommands: Record<string, CommandSpec> = {
     needsLogin: false,
     argument: "required",
     feature: () => "UTF8",
-    async handle(session, argument) {
+    async handle(context, argument) {
       const [name, ...rest] = argument.trim().split(/\s+/);
       const value = asciiUpperCase(rest.join(" "));
       const option = asciiUpperCase(name);
       if (option === "UTF8" || option === "UTF-8") {
         if (value !== "ON" && value !== "OFF" && value !== "") {
-          throw new FtpError(501, "Syntax: OPTS UTF8 ON|OFF");
+          throw new FtpError(Reply.SyntaxErrorInArguments, "Syntax: OPTS UTF8 ON|OFF");
         }
         // Names are always UTF-8 here; OFF changes nothing but is acknowledged.
-        await session.reply(200, `UTF8 mode ${value === "OFF" ? "stays on" : "enabled"}`);
+        await context.reply(Reply.Ok, `UTF8 mode ${value === "OFF" ? "stays on" : "enabled"}`);
         return;
       }
       if (option === "MLST") {
-        await selectMlstFacts(session, rest.join(" "));
+        await selectMlstFacts(context, rest.join(" "));
         return;
       }
-      throw new FtpError(501, `Option "${name.slice(0, 16)}" not understood`);
+      throw new FtpError(
+        Reply.SyntaxErrorInArguments,
+        `Option "${name.slice(0, 16)}" not understood`,
+      );
     },
   },
   HELP: {
@@ -85,28 +92,34 @@ export const infoCommands: Record<string, CommandSpec> = {
     help: "List the commands, or explain one",
     needsLogin: false,
     argument: "optional",
-    async handle(session, argument) {
-      const { commands } = session.context;
+    async handle(context, argument) {
+      const { commands } = context;
       const wanted = asciiUpperCase(argument.trim());
       if (wanted) {
         const spec = commands.get(wanted);
-        if (!spec) throw new FtpError(502, `Unknown command "${wanted.slice(0, 16)}"`);
-        if (spec.available && !spec.available(session)) {
-          throw new FtpError(502, `${wanted} is not available here`);
+        if (!spec) {
+          throw new FtpError(Reply.NotImplemented, `Unknown command "${wanted.slice(0, 16)}"`);
         }
-        await session.reply(214, `Syntax: ${spec.syntax} (${spec.help})`);
+        if (spec.available && !spec.available(context)) {
+          throw new FtpError(Reply.NotImplemented, `${wanted} is not available here`);
+        }
+        await context.reply(Reply.Help, `Syntax: ${spec.syntax} (${spec.help})`);
         return;
       }
       // Only what this session can use: no AUTH/PBSZ/PROT without TLS, no MFMT
       // without the connector's capability, no known-but-unimplemented verbs.
       const names = [...commands.keys()]
-        .filter((name) => commands.get(name)!.available?.(session) ?? true)
+        .filter((name) => commands.get(name)!.available?.(context) ?? true)
         .sort();
       const rows: string[] = [];
       for (let i = 0; i < names.length; i += 8) {
         rows.push(" " + names.slice(i, i + 8).map((n) => n.padEnd(6)).join(" ").trimEnd());
       }
-      await session.reply(214, ["The following commands are recognized:", ...rows, "Help OK"]);
+      await context.reply(Reply.Help, [
+        "The following commands are recognized:",
+        ...rows,
+        "Help OK",
+      ]);
     },
   },
   REIN: notImplemented("REIN", "Reinitialize the session (not implemented: reconnect)"),
@@ -117,8 +130,8 @@ export const infoCommands: Record<string, CommandSpec> = {
     help: "Do nothing",
     needsLogin: false,
     argument: "none",
-    async handle(session) {
-      await session.reply(200, "NOOP ok");
+    async handle(context) {
+      await context.reply(Reply.Ok, "NOOP ok");
     },
   },
   HOST: {
@@ -126,17 +139,20 @@ export const infoCommands: Record<string, CommandSpec> = {
     help: "Name the virtual host to use (before login)",
     needsLogin: false,
     argument: "required",
-    async handle(session, argument) {
-      if (session.user || session.pendingUsername !== undefined) {
-        throw new FtpError(503, "HOST must come before USER");
+    async handle(context, argument) {
+      if (context.user || context.state.pendingUsername !== undefined) {
+        throw new FtpError(Reply.BadSequence, "HOST must come before USER");
       }
       const host = argument.trim();
       if (!/^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]{1,253})$/.test(host)) {
-        throw new FtpError(501, "Syntax: HOST <domain name or [address]>");
+        throw new FtpError(Reply.SyntaxErrorInArguments, "Syntax: HOST <domain name or [address]>");
       }
       // One host only: every name selects it, so HOST is not listed in FEAT.
-      session.log("debug", "HOST", { host });
-      await session.reply(220, `Host accepted; Hello from ${session.context.options.serverName}.`);
+      context.log("debug", "HOST", { host });
+      await context.reply(
+        Reply.ServiceReady,
+        `Host accepted; Hello from ${context.options.serverName}.`,
+      );
     },
   },
   CLNT: {
@@ -145,9 +161,9 @@ export const infoCommands: Record<string, CommandSpec> = {
     needsLogin: false,
     argument: "optional",
     feature: () => "CLNT",
-    async handle(session, argument) {
-      session.log("debug", "Client identified", { clientName: argument.slice(0, 100) });
-      await session.reply(200, "Noted");
+    async handle(context, argument) {
+      context.log("debug", "Client identified", { clientName: argument.slice(0, 100) });
+      await context.reply(Reply.Ok, "Noted");
     },
   },
 };

@@ -7,9 +7,9 @@
 
 import { LineBatcher } from "../data/streams.ts";
 import { formatListLine, safeName } from "../listing/format.ts";
-import type { Session } from "../session.ts";
 import type { FileInfo } from "../storage/types.ts";
-import type { CommandSpec } from "./types.ts";
+import type { CommandContext, CommandSpec } from "./context.ts";
+import { Reply } from "../replies.ts";
 
 /**
  * `-la /path` → flags and the rest. Only leading `-x` tokens are flags (with
@@ -40,12 +40,12 @@ interface ListingPlan {
 }
 
 async function planListing(
-  session: Session,
+  context: CommandContext,
   argument: string,
 ): Promise<ListingPlan & { long: boolean }> {
   const { flags, path: given } = parseListArguments(argument);
-  const path = session.resolvePath(given || ".");
-  const info = await session.files.stat(path);
+  const path = context.resolvePath(given || ".");
+  const info = await context.storage.stat(path);
   return {
     path,
     file: info.type === "file" ? info : undefined,
@@ -56,29 +56,29 @@ async function planListing(
 }
 
 /** The entries a listing shows, streamed. */
-async function* entries(session: Session, plan: ListingPlan): AsyncIterable<FileInfo> {
+async function* entries(context: CommandContext, plan: ListingPlan): AsyncIterable<FileInfo> {
   if (plan.file) {
     yield plan.file;
     return;
   }
-  for await (const entry of session.files.list(plan.path)) {
+  for await (const entry of context.storage.list(plan.path)) {
     if (!plan.showHidden && entry.name.startsWith(".")) continue;
     yield entry;
   }
 }
 
-async function list(session: Session, argument: string, command: "LIST" | "NLST") {
-  const plan = await planListing(session, argument);
+async function list(context: CommandContext, argument: string, command: "LIST" | "NLST") {
+  const plan = await planListing(context, argument);
   const long = command === "LIST" || plan.long;
   const now = new Date();
-  await session.startTransfer({
+  await context.startTransfer({
     command,
     kind: "listing",
     path: plan.path,
     openingText: `Opening ASCII mode data connection for file list`,
     async run(connection, signal, progress) {
       const batch = new LineBatcher(connection, progress);
-      for await (const entry of entries(session, plan)) {
+      for await (const entry of entries(context, plan)) {
         signal.throwIfAborted();
         if (long) {
           await batch.add(formatListLine(entry, now));
@@ -105,14 +105,14 @@ export const listingCommands: Record<string, CommandSpec> = {
     help: "List a folder or file in ls -l style",
     needsLogin: true,
     argument: "optional",
-    handle: (session, argument) => list(session, argument, "LIST"),
+    handle: (context, argument) => list(context, argument, "LIST"),
   },
   NLST: {
     syntax: "NLST [-a] [-l] [path]",
     help: "List names only (prefixed with the folder argument as given)",
     needsLogin: true,
     argument: "optional",
-    handle: (session, argument) => list(session, argument, "NLST"),
+    handle: (context, argument) => list(context, argument, "NLST"),
   },
   STAT: {
     syntax: "STAT [path]",
@@ -120,12 +120,12 @@ export const listingCommands: Record<string, CommandSpec> = {
     needsLogin: true,
     argument: "optional",
     duringTransfer: true,
-    async handle(session, argument) {
-      const running = session.transferProgress;
+    async handle(context, argument) {
+      const running = context.transferProgress;
       if (running) {
         const { request, progress } = running;
         const seconds = Math.max((Date.now() - progress.startedAt) / 1000, 0.001);
-        await session.reply(213, [
+        await context.reply(Reply.FileStatus, [
           "Status of the running transfer:",
           ` ${request.command} ${safeName(request.path)}`,
           ` ${progress.bytes} bytes in ${seconds.toFixed(1)} s`,
@@ -134,23 +134,25 @@ export const listingCommands: Record<string, CommandSpec> = {
         return;
       }
       if (argument.trim() === "") {
-        await session.reply(211, [
-          `${session.context.options.serverName} FTP server status:`,
-          ` Connected from ${session.remote.hostname}`,
-          session.user ? ` Logged in as ${safeName(session.user.username)}` : " Not logged in",
-          ` TYPE: ${session.transferType === "A" ? "ASCII" : "BINARY"}, MODE: Stream, STRU: File`,
+        await context.reply(Reply.SystemStatus, [
+          `${context.options.serverName} FTP server status:`,
+          ` Connected from ${context.remote.hostname}`,
+          context.user ? ` Logged in as ${safeName(context.user.username)}` : " Not logged in",
+          ` TYPE: ${
+            context.state.transferType === "A" ? "ASCII" : "BINARY"
+          }, MODE: Stream, STRU: File`,
           "End of status",
         ]);
         return;
       }
-      const plan = await planListing(session, argument);
+      const plan = await planListing(context, argument);
       const now = new Date();
       const lines = ["Status of " + safeName(plan.path) + ":"];
-      for await (const entry of entries(session, plan)) {
+      for await (const entry of entries(context, plan)) {
         lines.push(" " + formatListLine(entry, now));
       }
       lines.push("End of status");
-      await session.reply(213, lines);
+      await context.reply(Reply.FileStatus, lines);
     },
   },
 };

@@ -8,31 +8,31 @@
 import { LineBatcher } from "../data/streams.ts";
 import { FtpError } from "../errors.ts";
 import { formatMlstEntry, ftpTimestamp, MLST_FACTS, type MlstFact } from "../listing/format.ts";
-import { quotePath } from "../replies.ts";
-import type { Session } from "../session.ts";
+import { quotePath, Reply } from "../replies.ts";
 import type { FileInfo } from "../storage/types.ts";
-import type { CommandSpec } from "./types.ts";
+import type { CommandContext, CommandSpec } from "./context.ts";
 
 /** The `perm` fact: what this user may do with the entry. */
-export function permissionFacts(session: Session, info: FileInfo): string {
-  const readOnly = session.user?.readOnly === true;
+export function permissionFacts(context: CommandContext, info: FileInfo): string {
+  const readOnly = context.user?.readOnly === true;
   if (info.type === "directory") return readOnly ? "el" : "cdeflmp";
   return readOnly ? "r" : "adfrw";
 }
 
 /** The FEAT line: every fact, the active ones marked with `*`. */
-function mlstFeature(session: Session): string {
-  return "MLST " + MLST_FACTS.map((f) => `${f}${session.mlstFacts.has(f) ? "*" : ""};`).join("");
+function mlstFeature(context: CommandContext): string {
+  return "MLST " +
+    MLST_FACTS.map((f) => `${f}${context.state.mlstFacts.has(f) ? "*" : ""};`).join("");
 }
 
 /** Apply `OPTS MLST f1;f2;` and answer as RFC 3659 §7.9 says. */
-export async function selectMlstFacts(session: Session, list: string): Promise<void> {
+export async function selectMlstFacts(context: CommandContext, list: string): Promise<void> {
   const wanted = list.split(";").map((f) => f.trim().toLowerCase()).filter(Boolean);
   const known = MLST_FACTS.filter((f) => wanted.includes(f));
-  session.mlstFacts = new Set<MlstFact>(known);
+  context.state.mlstFacts = new Set<MlstFact>(known);
   // RFC 3659 §7.9: "200 MLST OPTS" and the facts, none (and no trailing space) if none.
   const facts = known.map((f) => `${f};`).join("");
-  await session.reply(200, facts === "" ? "MLST OPTS" : `MLST OPTS ${facts}`);
+  await context.reply(Reply.Ok, facts === "" ? "MLST OPTS" : `MLST OPTS ${facts}`);
 }
 
 const MFMT_TIME = /^(\d{4})(\d{2})(\d{2})(\d{2})(\d{2})(\d{2})$/;
@@ -44,21 +44,23 @@ export const machineListingCommands: Record<string, CommandSpec> = {
     help: "List a folder in RFC 3659 machine format",
     needsLogin: true,
     argument: "optional",
-    async handle(session, argument) {
-      const path = session.resolvePath(argument || ".");
-      const info = await session.files.stat(path);
-      if (info.type !== "directory") throw new FtpError(501, `Not a folder: ${quotePath(path)}`);
-      const facts = session.mlstFacts;
-      await session.startTransfer({
+    async handle(context, argument) {
+      const path = context.resolvePath(argument || ".");
+      const info = await context.storage.stat(path);
+      if (info.type !== "directory") {
+        throw new FtpError(Reply.SyntaxErrorInArguments, `Not a folder: ${quotePath(path)}`);
+      }
+      const facts = context.state.mlstFacts;
+      await context.startTransfer({
         command: "MLSD",
         kind: "listing",
         path,
         openingText: "Opening ASCII mode data connection for MLSD",
         async run(connection, signal, progress) {
           const batch = new LineBatcher(connection, progress);
-          for await (const entry of session.files.list(path)) {
+          for await (const entry of context.storage.list(path)) {
             signal.throwIfAborted();
-            await batch.add(formatMlstEntry(entry, facts, permissionFacts(session, entry)));
+            await batch.add(formatMlstEntry(entry, facts, permissionFacts(context, entry)));
           }
           await batch.flush();
           return progress.bytes;
@@ -72,11 +74,16 @@ export const machineListingCommands: Record<string, CommandSpec> = {
     needsLogin: true,
     argument: "optional",
     feature: mlstFeature,
-    async handle(session, argument) {
-      const path = session.resolvePath(argument || ".");
-      const info = await session.files.stat(path);
-      const entry = formatMlstEntry(info, session.mlstFacts, permissionFacts(session, info), path);
-      await session.reply(250, [`Listing ${quotePath(path)}`, ` ${entry}`, "End"]);
+    async handle(context, argument) {
+      const path = context.resolvePath(argument || ".");
+      const info = await context.storage.stat(path);
+      const entry = formatMlstEntry(
+        info,
+        context.state.mlstFacts,
+        permissionFacts(context, info),
+        path,
+      );
+      await context.reply(Reply.FileActionOk, [`Listing ${quotePath(path)}`, ` ${entry}`, "End"]);
     },
   },
   MFMT: {
@@ -85,23 +92,27 @@ export const machineListingCommands: Record<string, CommandSpec> = {
     needsLogin: true,
     argument: "required",
     changesStorage: true,
-    available: (session) => session.storageCan("setModifiedTime"),
+    available: (context) => context.storageCan("setModifiedTime"),
     feature: () => "MFMT",
-    async handle(session, argument) {
+    async handle(context, argument) {
       const space = argument.indexOf(" ");
       const stamp = space < 0 ? "" : argument.slice(0, space);
       const match = MFMT_TIME.exec(stamp);
       if (!match || space < 0 || argument.slice(space + 1) === "") {
-        throw new FtpError(501, "Syntax: MFMT YYYYMMDDHHMMSS <path>");
+        throw new FtpError(Reply.SyntaxErrorInArguments, "Syntax: MFMT YYYYMMDDHHMMSS <path>");
       }
       const [year, month, day, hour, minute, second] = match.slice(1).map(Number);
       const time = new Date(Date.UTC(year, month - 1, day, hour, minute, second));
-      if (ftpTimestamp(time) !== stamp) throw new FtpError(501, `Not a valid time: ${stamp}`);
-      const path = session.resolvePath(argument.slice(space + 1));
-      const info = await session.files.stat(path);
-      if (info.type !== "file") throw new FtpError(550, `Not a regular file: ${quotePath(path)}`);
-      await session.files.setModifiedTime!(path, time);
-      await session.reply(213, `Modify=${stamp}; ${path}`);
+      if (ftpTimestamp(time) !== stamp) {
+        throw new FtpError(Reply.SyntaxErrorInArguments, `Not a valid time: ${stamp}`);
+      }
+      const path = context.resolvePath(argument.slice(space + 1));
+      const info = await context.storage.stat(path);
+      if (info.type !== "file") {
+        throw new FtpError(Reply.FileUnavailable, `Not a regular file: ${quotePath(path)}`);
+      }
+      await context.storage.setModifiedTime!(path, time);
+      await context.reply(Reply.FileStatus, `Modify=${stamp}; ${path}`);
     },
   },
 };

@@ -6,15 +6,16 @@
 
 import { FtpError } from "../errors.ts";
 import { parentPath } from "../paths.ts";
-import { quotePath } from "../replies.ts";
-import type { Session } from "../session.ts";
-import type { CommandSpec } from "./types.ts";
+import { quotePath, Reply } from "../replies.ts";
+import type { CommandContext, CommandSpec } from "./context.ts";
 
-async function changeDirectory(session: Session, target: string): Promise<void> {
-  const info = await session.files.stat(target);
-  if (info.type !== "directory") throw new FtpError(550, `Not a folder: ${quotePath(target)}`);
-  session.cwd = target;
-  await session.reply(250, `Folder changed to ${quotePath(target)}`);
+async function changeDirectory(context: CommandContext, target: string): Promise<void> {
+  const info = await context.storage.stat(target);
+  if (info.type !== "directory") {
+    throw new FtpError(Reply.FileUnavailable, `Not a folder: ${quotePath(target)}`);
+  }
+  context.state.cwd = target;
+  await context.reply(Reply.FileActionOk, `Folder changed to ${quotePath(target)}`);
 }
 
 /** PWD, CWD, CDUP. */
@@ -24,8 +25,11 @@ export const navigationCommands: Record<string, CommandSpec> = {
     help: "Print the current folder",
     needsLogin: true,
     argument: "none",
-    async handle(session) {
-      await session.reply(257, `${quotePath(session.cwd)} is the current directory`);
+    async handle(context) {
+      await context.reply(
+        Reply.PathCreated,
+        `${quotePath(context.state.cwd)} is the current directory`,
+      );
     },
   },
   CWD: {
@@ -34,13 +38,13 @@ export const navigationCommands: Record<string, CommandSpec> = {
     needsLogin: true,
     argument: "required",
     feature: () => "TVFS",
-    handle: (session, argument) => changeDirectory(session, session.resolvePath(argument)),
+    handle: (context, argument) => changeDirectory(context, context.resolvePath(argument)),
   },
   CDUP: {
     syntax: "CDUP",
     help: "Change to the parent folder",
     needsLogin: true,
     argument: "none",
-    handle: (session) => changeDirectory(session, parentPath(session.cwd)),
+    handle: (context) => changeDirectory(context, parentPath(context.state.cwd)),
   },
 };

@@ -6,49 +6,59 @@
 
 import { asciiUpperCase } from "../control/ascii.ts";
 import { FtpError } from "../errors.ts";
-import type { Session } from "../session.ts";
 import { logRefusal } from "./files.ts";
-import type { CommandSpec } from "./types.ts";
+import type { CommandContext, CommandSpec } from "./context.ts";
+import { Reply } from "../replies.ts";
 
 interface SiteCommand {
   syntax: string;
   changesStorage?: boolean;
-  available?: (session: Session) => boolean;
-  handle(session: Session, argument: string): Promise<void>;
+  available?: (context: CommandContext) => boolean;
+  handle(context: CommandContext, argument: string): Promise<void>;
 }
 
 const SITE_COMMANDS: Record<string, SiteCommand> = {
   HELP: {
     syntax: "SITE HELP",
-    async handle(session) {
-      const usable = Object.values(SITE_COMMANDS).filter((c) => c.available?.(session) ?? true);
-      await session.reply(214, ["SITE commands:", ...usable.map((c) => ` ${c.syntax}`), "End"]);
+    async handle(context) {
+      const usable = Object.values(SITE_COMMANDS).filter((c) => c.available?.(context) ?? true);
+      await context.reply(Reply.Help, [
+        "SITE commands:",
+        ...usable.map((c) => ` ${c.syntax}`),
+        "End",
+      ]);
     },
   },
   CHMOD: {
     syntax: "SITE CHMOD <octal mode> <path>",
     changesStorage: true,
-    available: (session) => session.storageCan("chmod"),
-    async handle(session, argument) {
+    available: (context) => context.storageCan("chmod"),
+    async handle(context, argument) {
       const match = /^0?([0-7]{1,3})\s+(.+)$/.exec(argument);
       if (!match) {
-        throw new FtpError(501, "Syntax: SITE CHMOD <octal mode up to 0777> <path>");
+        throw new FtpError(
+          Reply.SyntaxErrorInArguments,
+          "Syntax: SITE CHMOD <octal mode up to 0777> <path>",
+        );
       }
-      const path = session.resolvePath(match[2]);
+      const path = context.resolvePath(match[2]);
       const mode = match[1].padStart(3, "0");
       // Like RMD, RNFR and DELE of "/": the root (a user's home) is not the client's to change.
       if (path === "/") {
-        session.log("warn", "SITE CHMOD refused", { path, mode, reason: "the root folder" });
-        throw new FtpError(550, "Permission denied: the root folder's mode can't be changed");
+        context.log("warn", "SITE CHMOD refused", { path, mode, reason: "the root folder" });
+        throw new FtpError(
+          Reply.FileUnavailable,
+          "Permission denied: the root folder's mode can't be changed",
+        );
       }
       try {
-        await session.files.chmod!(path, parseInt(match[1], 8));
+        await context.storage.chmod!(path, parseInt(match[1], 8));
       } catch (error) {
-        logRefusal(session, "SITE CHMOD", error, { path, mode });
+        logRefusal(context, "SITE CHMOD", error, { path, mode });
         throw error;
       }
-      session.log("info", "SITE CHMOD ok", { path, mode });
-      await session.reply(200, "SITE CHMOD command successful");
+      context.log("info", "SITE CHMOD ok", { path, mode });
+      await context.reply(Reply.Ok, "SITE CHMOD command successful");
     },
   },
 };
@@ -60,22 +70,25 @@ export const siteCommands: Record<string, CommandSpec> = {
     help: "Server-specific commands (SITE HELP lists them)",
     needsLogin: true,
     argument: "required",
-    async handle(session, argument) {
+    async handle(context, argument) {
       const space = argument.indexOf(" ");
       const name = asciiUpperCase(space < 0 ? argument : argument.slice(0, space));
       const rest = space < 0 ? "" : argument.slice(space + 1);
       const command = Object.hasOwn(SITE_COMMANDS, name) ? SITE_COMMANDS[name] : undefined;
       if (!command) {
-        throw new FtpError(504, `SITE ${name.slice(0, 16)} is not supported (see SITE HELP)`);
+        throw new FtpError(
+          Reply.NotImplementedForParameter,
+          `SITE ${name.slice(0, 16)} is not supported (see SITE HELP)`,
+        );
       }
       // Known but not offered by this storage (SITE CHMOD on S3): 502, like MFMT.
-      if (!(command.available?.(session) ?? true)) {
-        throw new FtpError(502, `SITE ${name} is not available here`);
+      if (!(command.available?.(context) ?? true)) {
+        throw new FtpError(Reply.NotImplemented, `SITE ${name} is not available here`);
       }
-      if (command.changesStorage && session.user?.readOnly) {
-        throw new FtpError(550, "Permission denied: this account is read-only");
+      if (command.changesStorage && context.user?.readOnly) {
+        throw new FtpError(Reply.FileUnavailable, "Permission denied: this account is read-only");
       }
-      await command.handle(session, rest);
+      await command.handle(context, rest);
     },
   },
 };

@@ -15,7 +15,7 @@ import { navigationCommands } from "./navigation.ts";
 import { siteCommands } from "./site.ts";
 import { tlsCommands } from "./tls.ts";
 import { transferCommands } from "./transfer.ts";
-import type { CommandSpec } from "./types.ts";
+import type { CommandSpec } from "./context.ts";
 
 /** RFC 775 X-commands that are plain aliases. */
 const ALIASES: Record<string, string> = {

@@ -6,10 +6,10 @@
 
 import { asciiUpperCase } from "../control/ascii.ts";
 import { FtpError } from "../errors.ts";
-import type { Session } from "../session.ts";
-import type { CommandSpec } from "./types.ts";
+import type { CommandContext, CommandSpec } from "./context.ts";
+import { Reply } from "../replies.ts";
 
-const tlsConfigured = (session: Session) => session.context.options.tls !== undefined;
+const tlsConfigured = (context: CommandContext) => context.options.tls !== undefined;
 
 /** AUTH, PBSZ, PROT, CCC. */
 export const tlsCommands: Record<string, CommandSpec> = {
@@ -21,18 +21,21 @@ export const tlsCommands: Record<string, CommandSpec> = {
     available: tlsConfigured,
     duringTransfer: true, // answered at once: 503 while busy, never queued
     feature: () => ["AUTH TLS", "AUTH SSL"],
-    async handle(session, argument) {
+    async handle(context, argument) {
       const mechanism = asciiUpperCase(argument.trim());
-      if (session.tlsContext) throw new FtpError(503, "Already using TLS");
+      if (context.tlsActive) throw new FtpError(Reply.BadSequence, "Already using TLS");
       if (!["TLS", "TLS-C", "SSL", "TLS-P"].includes(mechanism)) {
-        throw new FtpError(504, `AUTH ${mechanism.slice(0, 16)} is not supported; use AUTH TLS`);
+        throw new FtpError(
+          Reply.NotImplementedForParameter,
+          `AUTH ${mechanism.slice(0, 16)} is not supported; use AUTH TLS`,
+        );
       }
-      if (session.busy) throw new FtpError(503, "Wait for the transfer to end");
-      await session.upgradeToTls();
-      if (session.tlsContext && (mechanism === "SSL" || mechanism === "TLS-P")) {
+      if (context.busy) throw new FtpError(Reply.BadSequence, "Wait for the transfer to end");
+      await context.upgradeToTls();
+      if (context.tlsActive && (mechanism === "SSL" || mechanism === "TLS-P")) {
         // Old clients expect AUTH SSL to protect data too (RFC 4217 §4 notes it).
-        session.protectionBufferSizeSet = true;
-        session.protection = "P";
+        context.state.protectionBufferSizeSet = true;
+        context.state.protection = "P";
       }
     },
   },
@@ -43,11 +46,13 @@ export const tlsCommands: Record<string, CommandSpec> = {
     argument: "required",
     available: tlsConfigured,
     feature: () => "PBSZ",
-    async handle(session, argument) {
-      if (!session.tlsContext) throw new FtpError(503, "Send AUTH TLS first");
-      if (!/^\d+$/.test(argument.trim())) throw new FtpError(501, "Syntax: PBSZ 0");
-      session.protectionBufferSizeSet = true;
-      await session.reply(200, "PBSZ=0");
+    async handle(context, argument) {
+      if (!context.tlsActive) throw new FtpError(Reply.BadSequence, "Send AUTH TLS first");
+      if (!/^\d+$/.test(argument.trim())) {
+        throw new FtpError(Reply.SyntaxErrorInArguments, "Syntax: PBSZ 0");
+      }
+      context.state.protectionBufferSizeSet = true;
+      await context.reply(Reply.Ok, "PBSZ=0");
     },
   },
   PROT: {
@@ -57,22 +62,27 @@ export const tlsCommands: Record<string, CommandSpec> = {
     argument: "required",
     available: tlsConfigured,
     feature: () => "PROT",
-    async handle(session, argument) {
-      if (!session.tlsContext) throw new FtpError(503, "Send AUTH TLS first");
-      if (!session.protectionBufferSizeSet) throw new FtpError(503, "Send PBSZ 0 first");
+    async handle(context, argument) {
+      if (!context.tlsActive) throw new FtpError(Reply.BadSequence, "Send AUTH TLS first");
+      if (!context.state.protectionBufferSizeSet) {
+        throw new FtpError(Reply.BadSequence, "Send PBSZ 0 first");
+      }
       const level = asciiUpperCase(argument.trim());
       if (level === "P" || level === "C") {
-        if (level === "C" && session.context.options.tls?.requireTlsForData) {
-          throw new FtpError(534, "Data connections must be protected here");
+        if (level === "C" && context.options.tls?.requireTlsForData) {
+          throw new FtpError(Reply.DeniedForPolicy, "Data connections must be protected here");
         }
-        session.protection = level;
-        await session.reply(200, `Protection level set to ${level}`);
+        context.state.protection = level;
+        await context.reply(Reply.Ok, `Protection level set to ${level}`);
         return;
       }
       if (level === "S" || level === "E") {
-        throw new FtpError(536, `Protection level ${level} is not supported`);
+        throw new FtpError(
+          Reply.ProtectionLevelNotSupported,
+          `Protection level ${level} is not supported`,
+        );
       }
-      throw new FtpError(504, "Syntax: PROT P|C");
+      throw new FtpError(Reply.NotImplementedForParameter, "Syntax: PROT P|C");
     },
   },
   CCC: {
@@ -80,8 +90,8 @@ export const tlsCommands: Record<string, CommandSpec> = {
     help: "Clear the control channel (refused: it would expose later commands)",
     needsLogin: false,
     argument: "none",
-    async handle(session) {
-      await session.reply(502, "CCC is not allowed");
+    async handle(context) {
+      await context.reply(Reply.NotImplemented, "CCC is not allowed");
     },
   },
 };

@@ -9,57 +9,69 @@ import { asciiUpperCase } from "../control/ascii.ts";
 import { fromNetworkAscii, toNetworkAscii } from "../data/ascii.ts";
 import type { ByteConnection } from "../data/connection.ts";
 import { receiveStream, sendStream } from "../data/streams.ts";
+import type { TransferProgress } from "../data/transfer.ts";
 import { FtpError, StorageError } from "../errors.ts";
 import { baseName, joinPath, parentPath } from "../paths.ts";
-import { quotePath } from "../replies.ts";
-import type { Session, TransferProgress } from "../session.ts";
+import { quotePath, Reply } from "../replies.ts";
 import type { FileInfo } from "../storage/types.ts";
 import { logRefusal } from "./files.ts";
-import type { CommandSpec } from "./types.ts";
+import type { CommandContext, CommandSpec } from "./context.ts";
 
-function modeName(session: Session): string {
-  return session.transferType === "A" ? "ASCII" : "BINARY";
+function modeName(context: CommandContext): string {
+  return context.state.transferType === "A" ? "ASCII" : "BINARY";
 }
 
 /** Take the REST offset (it applies to one transfer only). */
-function takeRestOffset(session: Session): number {
-  const offset = session.restOffset;
-  session.restOffset = 0;
+function takeRestOffset(context: CommandContext): number {
+  const offset = context.state.restOffset;
+  context.state.restOffset = 0;
   return offset;
 }
 
 /** Take the size announced by ALLO (it applies to the next upload only). */
-function takeAnnouncedBytes(session: Session): number {
-  const bytes = session.announcedBytes;
-  session.announcedBytes = 0;
+function takeAnnouncedBytes(context: CommandContext): number {
+  const bytes = context.state.announcedBytes;
+  context.state.announcedBytes = 0;
   return bytes;
 }
 
-async function retrieve(session: Session, argument: string): Promise<void> {
-  const path = session.resolvePath(argument);
-  const offset = takeRestOffset(session);
-  if (offset > 0 && session.transferType === "A") {
-    throw new FtpError(501, "REST is not allowed in ASCII mode; use TYPE I");
+async function retrieve(context: CommandContext, argument: string): Promise<void> {
+  const path = context.resolvePath(argument);
+  const offset = takeRestOffset(context);
+  if (offset > 0 && context.state.transferType === "A") {
+    throw new FtpError(
+      Reply.SyntaxErrorInArguments,
+      "REST is not allowed in ASCII mode; use TYPE I",
+    );
   }
-  const info = await session.files.stat(path);
-  if (info.type !== "file") throw new FtpError(550, `Not a regular file: ${quotePath(path)}`);
+  const info = await context.storage.stat(path);
+  if (info.type !== "file") {
+    throw new FtpError(Reply.FileUnavailable, `Not a regular file: ${quotePath(path)}`);
+  }
   if (offset > info.size) {
     throw new FtpError(
-      554,
+      Reply.InvalidRestParameter,
       `Restart offset ${offset} is beyond the end of the file (${info.size})`,
     );
   }
-  let source = await session.files.read(path, { offset });
-  if (session.transferType === "A") source = source.pipeThrough(toNetworkAscii());
-  await session.startTransfer({
+  // The read's signal (ReadOptions.signal): aborted once the transfer is over,
+  // so a read cut short (ABOR, a stall, the client gone, no data connection)
+  // is stopped at the connector too; after a whole file it changes nothing.
+  const reading = new AbortController();
+  let source = await context.storage.read(path, { offset, signal: reading.signal });
+  if (context.state.transferType === "A") source = source.pipeThrough(toNetworkAscii());
+  await context.startTransfer({
     command: "RETR",
     kind: "download",
     path,
-    openingText: `Opening ${modeName(session)} mode data connection for ${
+    openingText: `Opening ${modeName(context)} mode data connection for ${
       quotePath(baseName(path))
     } (${info.size - offset} bytes)`,
     run: (connection, signal, progress) => sendStream(source, connection, signal, progress),
-    release: () => void source.cancel().catch(() => {}),
+    release: () => {
+      reading.abort();
+      source.cancel().catch(() => {});
+    },
   });
 }
 
@@ -67,86 +79,101 @@ async function retrieve(session: Session, argument: string): Promise<void> {
  * Check an upload target before 150: its folder exists, it is not a folder.
  * Resolves with the existing file's facts, if any.
  */
-async function checkUploadTarget(session: Session, path: string): Promise<FileInfo | undefined> {
-  if (path === "/") throw new FtpError(553, "Can't store over the root folder");
+async function checkUploadTarget(
+  context: CommandContext,
+  path: string,
+): Promise<FileInfo | undefined> {
+  if (path === "/") {
+    throw new FtpError(Reply.FileNameNotAllowed, "Can't store over the root folder");
+  }
   const folder = parentPath(path);
-  const parent = await session.files.stat(folder).catch((error) => {
+  const parent = await context.storage.stat(folder).catch((error) => {
     if (error instanceof StorageError && error.kind === "not_found") {
-      throw new FtpError(553, `No such folder: ${quotePath(folder)}`);
+      throw new FtpError(Reply.FileNameNotAllowed, `No such folder: ${quotePath(folder)}`);
     }
     throw error;
   });
-  if (parent.type !== "directory") throw new FtpError(553, `Not a folder: ${quotePath(folder)}`);
-  const existing = await session.files.stat(path).catch((error) => {
+  if (parent.type !== "directory") {
+    throw new FtpError(Reply.FileNameNotAllowed, `Not a folder: ${quotePath(folder)}`);
+  }
+  const existing = await context.storage.stat(path).catch((error) => {
     if (error instanceof StorageError && error.kind === "not_found") return undefined;
     throw error;
   });
   if (existing?.type === "directory") {
-    throw new FtpError(553, `Can't store over a folder: ${quotePath(path)}`);
+    throw new FtpError(Reply.FileNameNotAllowed, `Can't store over a folder: ${quotePath(path)}`);
   }
   return existing;
 }
 
 /** The upload's source: the data connection, converted from CRLF in TYPE A. */
 function uploadSource(
-  session: Session,
+  context: CommandContext,
   connection: ByteConnection,
   progress: TransferProgress,
   announcedBytes: number,
   signal: AbortSignal,
 ): ReadableStream<Uint8Array> {
   const source = receiveStream(connection, progress, announcedBytes, signal);
-  return session.transferType === "A" ? source.pipeThrough(fromNetworkAscii()) : source;
+  return context.state.transferType === "A" ? source.pipeThrough(fromNetworkAscii()) : source;
 }
 
 async function store(
-  session: Session,
+  context: CommandContext,
   argument: string,
   command: "STOR" | "APPE",
 ): Promise<void> {
-  const path = session.resolvePath(argument);
-  if (command === "APPE" && session.restOffset > 0) {
-    session.restOffset = 0;
-    throw new FtpError(503, "REST is not allowed before APPE");
+  const path = context.resolvePath(argument);
+  if (command === "APPE" && context.state.restOffset > 0) {
+    context.state.restOffset = 0;
+    throw new FtpError(Reply.BadSequence, "REST is not allowed before APPE");
   }
-  const offset = takeRestOffset(session);
-  if (offset > 0 && session.transferType === "A") {
-    throw new FtpError(501, "REST is not allowed in ASCII mode; use TYPE I");
+  const offset = takeRestOffset(context);
+  if (offset > 0 && context.state.transferType === "A") {
+    throw new FtpError(
+      Reply.SyntaxErrorInArguments,
+      "REST is not allowed in ASCII mode; use TYPE I",
+    );
   }
-  const announced = takeAnnouncedBytes(session);
-  const existing = await checkUploadTarget(session, path);
+  const announced = takeAnnouncedBytes(context);
+  const existing = await checkUploadTarget(context, path);
   let position: "truncate" | "append" | number = command === "APPE" ? "append" : "truncate";
   if (offset > 0) {
     if (!existing || offset > existing.size) {
-      throw new FtpError(554, `Restart offset ${offset} is beyond the end of the file`);
+      throw new FtpError(
+        Reply.InvalidRestParameter,
+        `Restart offset ${offset} is beyond the end of the file`,
+      );
     }
     position = offset;
   }
-  await session.startTransfer({
+  await context.startTransfer({
     command,
     kind: "upload",
     path,
-    openingText: `Opening ${modeName(session)} mode data connection for ${
+    openingText: `Opening ${modeName(context)} mode data connection for ${
       quotePath(baseName(path))
     }`,
     run: async (connection, signal, progress) => {
-      const source = uploadSource(session, connection, progress, announced, signal);
-      await session.files.write(path, source, { position, signal });
+      const source = uploadSource(context, connection, progress, announced, signal);
+      await context.storage.write(path, source, { position, signal });
       return progress.bytes;
     },
   });
 }
 
 /** STOU: store under a new name that no other session can take. */
-async function storeUnique(session: Session, argument: string): Promise<void> {
-  if (session.restOffset > 0) {
-    session.restOffset = 0;
-    throw new FtpError(503, "REST is not allowed before STOU");
+async function storeUnique(context: CommandContext, argument: string): Promise<void> {
+  if (context.state.restOffset > 0) {
+    context.state.restOffset = 0;
+    throw new FtpError(Reply.BadSequence, "REST is not allowed before STOU");
   }
-  if (!session.dataSetup) throw new FtpError(425, "Use PASV, EPSV, PORT or EPRT first");
-  const announced = takeAnnouncedBytes(session);
-  const wanted = session.resolvePath(argument.trim() || "file");
-  await checkUploadTarget(session, wanted === "/" ? "/file" : wanted);
+  if (!context.dataSetup) {
+    throw new FtpError(Reply.CantOpenDataConnection, "Use PASV, EPSV, PORT or EPRT first");
+  }
+  const announced = takeAnnouncedBytes(context);
+  const wanted = context.resolvePath(argument.trim() || "file");
+  await checkUploadTarget(context, wanted === "/" ? "/file" : wanted);
   const folder = parentPath(wanted);
   const base = baseName(wanted) || "file";
   let path: string | undefined;
@@ -156,28 +183,28 @@ async function storeUnique(session: Session, argument: string): Promise<void> {
       attempt === 0 && argument.trim() ? base : `${base}.${attempt}`,
     );
     try {
-      await session.files.write(candidate, new Blob([]).stream(), { exclusive: true });
+      await context.storage.write(candidate, new Blob([]).stream(), { exclusive: true });
       path = candidate;
     } catch (error) {
       if (!(error instanceof StorageError && error.kind === "already_exists")) throw error;
     }
   }
-  if (!path) throw new FtpError(553, "Can't find a unique name");
+  if (!path) throw new FtpError(Reply.FileNameNotAllowed, "Can't find a unique name");
   const reserved = path;
   let stored = false;
-  await session.startTransfer({
+  await context.startTransfer({
     command: "STOU",
     kind: "upload",
     path: reserved,
     openingText: `FILE: ${baseName(reserved)}`,
     run: async (connection, signal, progress) => {
-      const source = uploadSource(session, connection, progress, announced, signal);
-      await session.files.write(reserved, source, { signal });
+      const source = uploadSource(context, connection, progress, announced, signal);
+      await context.storage.write(reserved, source, { signal });
       stored = true;
       return progress.bytes;
     },
     release: () => {
-      if (!stored) session.files.remove(reserved).catch(() => {});
+      if (!stored) context.storage.remove(reserved).catch(() => {});
     },
   });
 }
@@ -185,13 +212,13 @@ async function storeUnique(session: Session, argument: string): Promise<void> {
 /** A transfer command whose refusals before the data connection (550, 553…) are logged. */
 function logsRefusal(
   command: string,
-  handle: (session: Session, argument: string) => Promise<void>,
-): (session: Session, argument: string) => Promise<void> {
-  return async (session, argument) => {
+  handle: (context: CommandContext, argument: string) => Promise<void>,
+): (context: CommandContext, argument: string) => Promise<void> {
+  return async (context, argument) => {
     try {
-      await handle(session, argument);
+      await handle(context, argument);
     } catch (error) {
-      logRefusal(session, command, error, { path: session.resolvePath(argument) });
+      logRefusal(context, command, error, { path: context.resolvePath(argument) });
       throw error;
     }
   };
@@ -212,7 +239,7 @@ export const transferCommands: Record<string, CommandSpec> = {
     needsLogin: true,
     argument: "required",
     changesStorage: true,
-    handle: logsRefusal("STOR", (session, argument) => store(session, argument, "STOR")),
+    handle: logsRefusal("STOR", (context, argument) => store(context, argument, "STOR")),
   },
   STOU: {
     syntax: "STOU [name]",
@@ -228,7 +255,7 @@ export const transferCommands: Record<string, CommandSpec> = {
     needsLogin: true,
     argument: "required",
     changesStorage: true,
-    handle: logsRefusal("APPE", (session, argument) => store(session, argument, "APPE")),
+    handle: logsRefusal("APPE", (context, argument) => store(context, argument, "APPE")),
   },
   REST: {
     syntax: "REST <offset>",
@@ -236,15 +263,23 @@ export const transferCommands: Record<string, CommandSpec> = {
     needsLogin: true,
     argument: "required",
     feature: () => "REST STREAM",
-    async handle(session, argument) {
+    async handle(context, argument) {
       const text = argument.trim();
       const offset = /^\d{1,16}$/.test(text) ? Number(text) : NaN;
-      if (!Number.isSafeInteger(offset)) throw new FtpError(501, "Syntax: REST <offset>");
-      if (offset > 0 && session.transferType === "A") {
-        throw new FtpError(501, "REST is not allowed in ASCII mode; use TYPE I");
+      if (!Number.isSafeInteger(offset)) {
+        throw new FtpError(Reply.SyntaxErrorInArguments, "Syntax: REST <offset>");
       }
-      session.restOffset = offset;
-      await session.reply(350, `Restarting at ${offset}; send RETR or STOR to go on`);
+      if (offset > 0 && context.state.transferType === "A") {
+        throw new FtpError(
+          Reply.SyntaxErrorInArguments,
+          "REST is not allowed in ASCII mode; use TYPE I",
+        );
+      }
+      context.state.restOffset = offset;
+      await context.reply(
+        Reply.PendingFurtherInformation,
+        `Restarting at ${offset}; send RETR or STOR to go on`,
+      );
     },
   },
   TYPE: {
@@ -252,16 +287,19 @@ export const transferCommands: Record<string, CommandSpec> = {
     help: "Set the transfer type: A (text, CRLF on the wire) or I (binary)",
     needsLogin: true,
     argument: "required",
-    async handle(session, argument) {
+    async handle(context, argument) {
       const type = asciiUpperCase(argument.trim()).replace(/\s+/g, " ");
       if (type === "A" || type === "A N") {
-        session.transferType = "A";
-        await session.reply(200, "Type set to A");
+        context.state.transferType = "A";
+        await context.reply(Reply.Ok, "Type set to A");
       } else if (type === "I" || type === "L 8") {
-        session.transferType = "I";
-        await session.reply(200, "Type set to I");
+        context.state.transferType = "I";
+        await context.reply(Reply.Ok, "Type set to I");
       } else {
-        throw new FtpError(504, `Type "${type.slice(0, 16)}" not supported; use A or I`);
+        throw new FtpError(
+          Reply.NotImplementedForParameter,
+          `Type "${type.slice(0, 16)}" not supported; use A or I`,
+        );
       }
     },
   },
@@ -270,11 +308,11 @@ export const transferCommands: Record<string, CommandSpec> = {
     help: "Set the transfer mode (stream only)",
     needsLogin: true,
     argument: "required",
-    async handle(session, argument) {
+    async handle(context, argument) {
       if (asciiUpperCase(argument.trim()) !== "S") {
-        throw new FtpError(504, "Only MODE S is supported");
+        throw new FtpError(Reply.NotImplementedForParameter, "Only MODE S is supported");
       }
-      await session.reply(200, "Mode set to S");
+      await context.reply(Reply.Ok, "Mode set to S");
     },
   },
   STRU: {
@@ -282,11 +320,11 @@ export const transferCommands: Record<string, CommandSpec> = {
     help: "Set the file structure (file only)",
     needsLogin: true,
     argument: "required",
-    async handle(session, argument) {
+    async handle(context, argument) {
       if (asciiUpperCase(argument.trim()) !== "F") {
-        throw new FtpError(504, "Only STRU F is supported");
+        throw new FtpError(Reply.NotImplementedForParameter, "Only STRU F is supported");
       }
-      await session.reply(200, "Structure set to F");
+      await context.reply(Reply.Ok, "Structure set to F");
     },
   },
   ALLO: {
@@ -294,12 +332,15 @@ export const transferCommands: Record<string, CommandSpec> = {
     help: "Announce an upload's size (no allocation is needed)",
     needsLogin: true,
     argument: "required",
-    async handle(session, argument) {
+    async handle(context, argument) {
       // "ALLO n" or "ALLO n R m" (record size, meaningless in stream mode).
       const match = /^\s*(\d{1,16})(\s+R\s+\d+)?\s*$/i.exec(argument);
-      if (!match) throw new FtpError(501, "Syntax: ALLO <bytes>");
-      session.announcedBytes = Number(match[1]);
-      await session.reply(202, "No storage allocation necessary; the next upload must bring them");
+      if (!match) throw new FtpError(Reply.SyntaxErrorInArguments, "Syntax: ALLO <bytes>");
+      context.state.announcedBytes = Number(match[1]);
+      await context.reply(
+        Reply.Superfluous,
+        "No storage allocation necessary; the next upload must bring them",
+      );
     },
   },
   ABOR: {
@@ -308,15 +349,15 @@ export const transferCommands: Record<string, CommandSpec> = {
     needsLogin: true,
     argument: "none",
     duringTransfer: true,
-    async handle(session) {
-      if (await session.abortTransfer()) {
+    async handle(context) {
+      if (await context.abortTransfer()) {
         // Commands sent before ABOR are answered before it, in order.
-        await session.waitForTransfer();
-        await session.reply(226, "ABOR successful");
+        await context.waitForTransfer();
+        await context.reply(Reply.TransferComplete, "ABOR successful");
         return;
       }
-      session.clearDataSetup();
-      await session.reply(225, "No transfer to abort");
+      context.clearDataSetup();
+      await context.reply(Reply.DataConnectionIdle, "No transfer to abort");
     },
   },
 };

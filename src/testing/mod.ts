@@ -6,7 +6,9 @@
  *   own `StorageConnector`;
  * - {@linkcode faultyStorage}: wrap any connector so that streams fail after N
  *   bytes, hang or crawl, and operations fail with a chosen error;
- * - {@linkcode RawFtpClient}: a raw control client to assert exact replies.
+ * - {@linkcode RawFtpClient}: a raw control client to assert exact replies;
+ * - {@linkcode commandHarness}: run commands against a connector in-process,
+ *   without sockets (LIST, RETR and STOR included).
  *
  * @example Run the conformance suite against a custom connector
  * ```ts ignore
@@ -52,3 +54,10 @@ export {
 } from "./conformance.ts";
 export { type FaultableOperation, type FaultOptions, faultyStorage } from "./faulty.ts";
 export { type FtpReply, RawFtpClient } from "./raw_client.ts";
+export {
+  type CommandHarness,
+  commandHarness,
+  type CommandHarnessOptions,
+  type HarnessEvent,
+  type HarnessReply,
+} from "./harness.ts";

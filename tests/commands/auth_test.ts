@@ -3,22 +3,23 @@ import type { Authenticator, FtpUser } from "../../mod.ts";
 import { RawFtpClient } from "../../src/testing/raw_client.ts";
 import { startServer } from "../helpers.ts";
 import { test } from "../deadline.ts";
+import { folderHarness } from "./_harness.ts";
 
 test("a user's home becomes their root, created on login, and cannot be left", async () => {
   const auth: Authenticator = {
     authenticate: ({ username }) =>
       Promise.resolve({ username, home: `/homes/${username}/../${username}` }),
   };
-  await using ts = await startServer({ authenticator: auth });
+  await using ts = await folderHarness({ authenticator: auth });
   await Deno.writeTextFile(`${ts.root}/top-secret.txt`, "no");
-  const client = await ts.client("ann");
-  assert.equal((await client.send("PWD")).text, '"/" is the current directory');
-  await client.send("TYPE I");
-  await client.upload("STOR a.txt", new TextEncoder().encode("mine"));
+  const h = ts.session("ann");
+  assert.equal((await h.run("PWD")).text, '"/" is the current directory');
+  await h.run("TYPE I");
+  await h.transfer("STOR a.txt", new TextEncoder().encode("mine"));
   assert.equal(await Deno.readTextFile(`${ts.root}/homes/ann/a.txt`), "mine");
-  assert.equal((await client.send("SIZE ../../top-secret.txt")).code, 550);
-  assert.deepEqual((await client.listing("NLST /")).lines, ["/a.txt"]);
-  assert.equal((await client.send("RMD /")).code, 550);
+  assert.equal((await h.run("SIZE ../../top-secret.txt")).code, 550);
+  assert.deepEqual((await h.listing("NLST /")).lines, ["/a.txt"]);
+  assert.equal((await h.run("RMD /")).code, 550);
 });
 
 test("re-validation: a revoked user is cut off with 421; state is per session", async () => {
@@ -61,17 +62,17 @@ test("re-validation is asked at most once per interval", async () => {
     },
     revalidateEveryMs: 60_000,
   };
-  await using ts = await startServer({ authenticator: auth });
-  const client = await ts.client();
-  for (let i = 0; i < 5; i++) await client.send("PWD");
+  await using ts = await folderHarness({ authenticator: auth });
+  const h = ts.session();
+  for (let i = 0; i < 5; i++) await h.run("PWD");
   assert.equal(checks, 0, "just logged in: still fresh");
 });
 
 test("an authenticator that throws counts as a refusal, never a crash", async () => {
   const auth: Authenticator = { authenticate: () => Promise.reject(new Error("backend down")) };
-  await using ts = await startServer({ authenticator: auth, maxLoginFailures: 5 });
-  using client = await RawFtpClient.connect(ts.addr);
-  await client.send("USER a");
-  assert.equal((await client.send("PASS b")).code, 530);
-  assert.equal((await client.send("NOOP")).code, 200);
+  await using ts = await folderHarness({ authenticator: auth, maxLoginFailures: 5 });
+  const h = ts.session(null);
+  await h.run("USER a");
+  assert.equal((await h.run("PASS b")).code, 530);
+  assert.equal((await h.run("NOOP")).code, 200);
 });

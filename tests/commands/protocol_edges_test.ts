@@ -7,9 +7,9 @@
 import assert from "node:assert/strict";
 import type { Authenticator } from "../../mod.ts";
 import { buildCommandTable } from "../../src/commands/table.ts";
-import { RawFtpClient } from "../../src/testing/raw_client.ts";
 import { randomBytes, startServer } from "../helpers.ts";
 import { test, withDeadline } from "../deadline.ts";
+import { folderHarness } from "./_harness.ts";
 
 /** `ro` logs in read-only, anyone else read-write. */
 const readOnlyAuth: Authenticator = {
@@ -17,94 +17,90 @@ const readOnlyAuth: Authenticator = {
 };
 
 test("verbs are ASCII only: ſtor, ﬆat, lıst are unknown (500); stor, Stat still work", async () => {
-  await using ts = await startServer();
-  const client = await ts.client();
+  await using ts = await folderHarness();
+  const h = ts.session();
   for (const line of ["ſtor x", "ﬆat", "lıst", "ﬆAT", "quıt"]) {
-    assert.equal((await client.send(line)).code, 500, line);
+    assert.equal((await h.run(line)).code, 500, line);
   }
-  assert.equal((await client.send("Stat")).code, 211);
-  assert.equal((await client.send("noop")).code, 200);
-  assert.equal((await client.send("HELP ſtor")).code, 502);
+  assert.equal((await h.run("Stat")).code, 211);
+  assert.equal((await h.run("noop")).code, 200);
+  assert.equal((await h.run("HELP ſtor")).code, 502);
   // SITE's own sub-commands too: ſite help is unknown, site cHmod is not.
-  assert.equal((await client.send("SITE ſite")).code, 504);
-  assert.equal((await client.send("SITE chmod 644 nothing-here")).code, 550);
+  assert.equal((await h.run("SITE ſite")).code, 504);
+  assert.equal((await h.run("SITE chmod 644 nothing-here")).code, 550);
 });
 
 test("LIST, NLST and STAT keep a name's leading and trailing spaces; -la still parses", async () => {
-  await using ts = await startServer();
+  await using ts = await folderHarness();
   await Deno.mkdir(`${ts.root}/ lead`);
   await Deno.writeTextFile(`${ts.root}/ lead/inside.txt`, "x");
   await Deno.writeTextFile(`${ts.root}/trail `, "y");
-  const client = await ts.client();
-  const list = await client.listing("LIST  lead");
+  const h = ts.session();
+  const list = await h.listing("LIST  lead");
   assert.equal(list.replies.at(-1)?.code, 226, "LIST ' lead'");
   assert.match(list.lines.join("\n"), /inside\.txt/);
-  const nlst = await client.listing("NLST trail ");
+  const nlst = await h.listing("NLST trail ");
   assert.deepEqual(nlst.lines, ["trail "]);
-  const stat = await client.send("STAT  lead");
+  const stat = await h.run("STAT  lead");
   assert.equal(stat.code, 213);
   assert.match(stat.lines.join("\n"), /inside\.txt/);
-  const flagged = await client.listing("LIST -la trail ");
+  const flagged = await h.listing("LIST -la trail ");
   assert.equal(flagged.replies.at(-1)?.code, 226, "LIST -la 'trail '");
   assert.equal(flagged.lines.length, 1);
-  const plain = await client.listing("LIST -la");
+  const plain = await h.listing("LIST -la");
   assert.match(plain.lines.join("\n"), / lead/);
 });
 
 test("EPSV 3 is 522 naming the supported protocol; EPSV x is 501", async () => {
-  await using ts = await startServer();
-  const client = await ts.client();
-  const reply = await client.send("EPSV 3");
+  await using ts = await folderHarness();
+  const h = ts.session();
+  const reply = await h.run("EPSV 3");
   assert.equal(reply.code, 522);
   assert.match(reply.text, /\(1\)/);
-  assert.equal((await client.send("EPSV x")).code, 501);
+  assert.equal((await h.run("EPSV x")).code, 501);
 });
 
 test("REIN, ACCT and SMNT are known but not implemented: 502, before and after login", async () => {
-  await using ts = await startServer();
-  const fresh = await RawFtpClient.connect(ts.addr);
-  try {
-    for (const line of ["REIN", "ACCT x", "SMNT /"]) {
-      assert.equal((await fresh.send(line)).code, 502, line);
-    }
-  } finally {
-    fresh.close();
-  }
-  const client = await ts.client();
+  await using ts = await folderHarness();
+  const fresh = ts.session(null);
   for (const line of ["REIN", "ACCT x", "SMNT /"]) {
-    assert.equal((await client.send(line)).code, 502, line);
+    assert.equal((await fresh.run(line)).code, 502, line);
+  }
+  const h = ts.session();
+  for (const line of ["REIN", "ACCT x", "SMNT /"]) {
+    assert.equal((await h.run(line)).code, 502, line);
   }
 });
 
 test("HELP lists only what this session can use: no AUTH/PBSZ/PROT without TLS", async () => {
-  await using ts = await startServer();
-  const client = await ts.client();
-  const help = await client.send("HELP");
+  await using ts = await folderHarness();
+  const h = ts.session();
+  const help = await h.run("HELP");
   const words = help.lines.slice(1, -1).join(" ").split(/\s+/);
   for (const verb of ["AUTH", "PBSZ", "PROT", "REIN", "ACCT", "SMNT"]) {
     assert.ok(!words.includes(verb), `${verb} not in HELP: ${help.lines.join(" | ")}`);
   }
   assert.ok(words.includes("RETR") && words.includes("MFMT"));
-  assert.equal((await client.send("HELP AUTH")).code, 502);
+  assert.equal((await h.run("HELP AUTH")).code, 502);
 });
 
 test("HELP leaves out MFMT when the connector can't set times", async () => {
   const { MemoryStorage } = await import("../../src/storage/memory.ts");
   const memory = new MemoryStorage();
   const storage = Object.assign(Object.create(memory), { setModifiedTime: undefined });
-  await using ts = await startServer({ storage });
-  const client = await ts.client();
-  const words = (await client.send("HELP")).lines.join(" ").split(/\s+/);
+  await using ts = await folderHarness({ storage });
+  const h = ts.session();
+  const words = (await h.run("HELP")).lines.join(" ").split(/\s+/);
   assert.ok(!words.includes("MFMT"), "MFMT not in HELP");
 });
 
 test("OPTS MLST with no facts answers '200 MLST OPTS' without a trailing space", async () => {
-  await using ts = await startServer();
-  const client = await ts.client();
-  const reply = await client.send("OPTS MLST");
+  await using ts = await folderHarness();
+  const h = ts.session();
+  const reply = await h.run("OPTS MLST");
   assert.equal(reply.code, 200);
   assert.equal(reply.lines[0], "200 MLST OPTS");
-  assert.equal((await client.send("OPTS MLST size;type;")).lines[0], "200 MLST OPTS type;size;");
+  assert.equal((await h.run("OPTS MLST size;type;")).lines[0], "200 MLST OPTS type;size;");
 });
 
 /** Every verb the table marks as changing storage, with an argument that would work. */
@@ -131,23 +127,23 @@ test("the command table marks every storage-changing verb (a new one can't slip 
 });
 
 test("a read-only user gets 550 for every storage-changing verb and SITE CHMOD; nothing changes", async () => {
-  await using ts = await startServer({ authenticator: readOnlyAuth });
+  await using ts = await folderHarness({ authenticator: readOnlyAuth });
   await Deno.writeTextFile(`${ts.root}/file.txt`, "keep");
   await Deno.mkdir(`${ts.root}/dir`);
   const before = await snapshot(ts.root);
-  const client = await ts.client("ro");
+  const h = ts.session("ro");
   const verbs = [...buildCommandTable()].filter(([, spec]) => spec.changesStorage);
   assert.ok(verbs.length >= Object.keys(STORAGE_CHANGING).length);
   for (const [verb] of verbs) {
     const line = `${verb} ${STORAGE_CHANGING[verb] ?? "file.txt"}`.trimEnd();
-    assert.equal((await client.send(line)).code, 550, line);
+    assert.equal((await h.run(line)).code, 550, line);
   }
-  assert.equal((await client.send("SITE CHMOD 777 file.txt")).code, 550, "SITE CHMOD");
+  assert.equal((await h.run("SITE CHMOD 777 file.txt")).code, 550, "SITE CHMOD");
   assert.deepEqual(await snapshot(ts.root), before);
   // The same lines from a read-write user do change things (the arguments are real).
-  const rw = await ts.client("rw");
-  assert.equal((await rw.send("MKD newdir")).code, 257);
-  assert.equal((await rw.send("SITE CHMOD 600 file.txt")).code, 200);
+  const rw = ts.session("rw");
+  assert.equal((await rw.run("MKD newdir")).code, 257);
+  assert.equal((await rw.run("SITE CHMOD 600 file.txt")).code, 200);
 });
 
 async function snapshot(root: string): Promise<string[]> {

@@ -1,9 +1,9 @@
 /** Regressions found in review: each test names the behaviour that was wrong. */
 
 import assert from "node:assert/strict";
-import { RawFtpClient } from "../../src/testing/raw_client.ts";
 import { randomBytes, startServer } from "../helpers.ts";
 import { test } from "../deadline.ts";
+import { folderHarness } from "./_harness.ts";
 
 test("ABOR behind a queued command still stops the transfer; replies keep command order", async () => {
   await using ts = await startServer();
@@ -25,27 +25,27 @@ test("ABOR behind a queued command still stops the transfer; replies keep comman
 });
 
 test("a refused command (500, 501) also ends a pending RNFR", async () => {
-  await using ts = await startServer();
+  await using ts = await folderHarness();
   await Deno.writeTextFile(`${ts.root}/a.txt`, "a");
-  const client = await ts.client();
-  assert.equal((await client.send("RNFR a.txt")).code, 350);
-  assert.equal((await client.send("FOO")).code, 500);
-  assert.equal((await client.send("RNTO b.txt")).code, 503);
-  assert.equal((await client.send("RNFR a.txt")).code, 350);
-  assert.equal((await client.send("DELE")).code, 501);
-  assert.equal((await client.send("RNTO b.txt")).code, 503);
+  const h = ts.session();
+  assert.equal((await h.run("RNFR a.txt")).code, 350);
+  assert.equal((await h.run("FOO")).code, 500);
+  assert.equal((await h.run("RNTO b.txt")).code, 503);
+  assert.equal((await h.run("RNFR a.txt")).code, 350);
+  assert.equal((await h.run("DELE")).code, 501);
+  assert.equal((await h.run("RNTO b.txt")).code, 503);
 });
 
 test("no setuid/setgid bits: SITE CHMOD refuses them and an overwrite drops them", async () => {
-  await using ts = await startServer();
+  await using ts = await folderHarness();
   await Deno.writeTextFile(`${ts.root}/s.bin`, "old");
   await Deno.chmod(`${ts.root}/s.bin`, 0o6755);
-  const client = await ts.client();
-  assert.equal((await client.send("SITE CHMOD 6755 s.bin")).code, 501);
-  assert.equal((await client.send("SITE CHMOD 0640 s.bin")).code, 200);
+  const h = ts.session();
+  assert.equal((await h.run("SITE CHMOD 6755 s.bin")).code, 501);
+  assert.equal((await h.run("SITE CHMOD 0640 s.bin")).code, 200);
   await Deno.chmod(`${ts.root}/s.bin`, 0o6755);
-  await client.send("TYPE I");
-  await client.upload("STOR s.bin", new TextEncoder().encode("new"));
+  await h.run("TYPE I");
+  await h.transfer("STOR s.bin", new TextEncoder().encode("new"));
   assert.equal((await Deno.stat(`${ts.root}/s.bin`)).mode! & 0o7777, 0o755);
 });
 
@@ -61,21 +61,21 @@ test("an event listener that throws is logged; the server goes on", async () => 
 });
 
 test("TYPE, MODE, STRU, ABOR and STAT need a login; HOST after USER is 503", async () => {
-  await using ts = await startServer();
-  using client = await RawFtpClient.connect(ts.addr);
+  await using ts = await folderHarness();
+  const h = ts.session(null);
   for (const command of ["TYPE I", "MODE S", "STRU F", "ABOR", "STAT"]) {
-    assert.equal((await client.send(command)).code, 530, command);
+    assert.equal((await h.run(command)).code, 530, command);
   }
-  await client.send("USER u");
-  assert.equal((await client.send("HOST example.com")).code, 503);
+  await h.run("USER u");
+  assert.equal((await h.run("HOST example.com")).code, 503);
 });
 
 test("REST then TYPE A cannot resume in ASCII mode", async () => {
-  await using ts = await startServer();
+  await using ts = await folderHarness();
   await Deno.writeTextFile(`${ts.root}/t.txt`, "line\n");
-  const client = await ts.client();
-  await client.send("TYPE I");
-  assert.equal((await client.send("REST 3")).code, 350);
-  await client.send("TYPE A");
-  assert.deepEqual((await client.download("RETR t.txt")).replies.map((r) => r.code), [501]);
+  const h = ts.session();
+  await h.run("TYPE I");
+  assert.equal((await h.run("REST 3")).code, 350);
+  await h.run("TYPE A");
+  assert.deepEqual((await h.transfer("RETR t.txt")).replies.map((r) => r.code), [501]);
 });

@@ -3,26 +3,27 @@ import { NoAuthAuthenticator } from "../../mod.ts";
 import { RawFtpClient } from "../../src/testing/raw_client.ts";
 import { startServer, waitFor } from "../helpers.ts";
 import { test } from "../deadline.ts";
+import { folderHarness } from "./_harness.ts";
 
 test("greeting names the server and login follows 331/230", async () => {
-  await using ts = await startServer({ serverName: "unit-ftp" });
-  using client = await RawFtpClient.connect(ts.addr);
-  assert.deepEqual(client.greeting.lines, ["220 Hello from unit-ftp."]);
-  assert.equal((await client.send("USER alice")).code, 331);
-  assert.equal((await client.send("PASS x")).code, 230);
-  assert.equal((await client.send("USER bob")).code, 503);
+  await using ts = await folderHarness({ serverName: "unit-ftp" });
+  const h = ts.session(null);
+  assert.deepEqual((await h.greeting()).lines, ["220 Hello from unit-ftp."]);
+  assert.equal((await h.run("USER alice")).code, 331);
+  assert.equal((await h.run("PASS x")).code, 230);
+  assert.equal((await h.run("USER bob")).code, 503);
 });
 
 test("commands that need a login get 530 before it; pre-login commands work", async () => {
-  await using ts = await startServer();
-  using client = await RawFtpClient.connect(ts.addr);
+  await using ts = await folderHarness();
+  const h = ts.session(null);
   for (const command of ["PWD", "CWD /", "LIST", "RETR a", "STOR a", "MKD x", "PASV", "SIZE a"]) {
-    assert.equal((await client.send(command)).code, 530, command);
+    assert.equal((await h.run(command)).code, 530, command);
   }
-  assert.equal((await client.send("SYST")).code, 215);
-  assert.equal((await client.send("NOOP")).code, 200);
-  assert.equal((await client.send("OPTS UTF8 ON")).code, 200);
-  const feat = await client.send("FEAT");
+  assert.equal((await h.run("SYST")).code, 215);
+  assert.equal((await h.run("NOOP")).code, 200);
+  assert.equal((await h.run("OPTS UTF8 ON")).code, 200);
+  const feat = await h.run("FEAT");
   assert.equal(feat.code, 211);
   assert.equal(feat.lines[0], "211-Features:");
   assert.equal(feat.lines.at(-1), "211 End");
@@ -32,30 +33,30 @@ test("commands that need a login get 530 before it; pre-login commands work", as
 });
 
 test("passthrough refuses root and an empty name; PASS without USER is 503", async () => {
-  await using ts = await startServer({ maxLoginFailures: 10 });
-  using client = await RawFtpClient.connect(ts.addr);
-  assert.equal((await client.send("PASS x")).code, 503);
-  await client.send("USER ROOT");
-  assert.equal((await client.send("PASS x")).code, 530);
-  await client.send("USER");
-  assert.equal((await client.send("PASS x")).code, 530);
+  await using ts = await folderHarness({ maxLoginFailures: 10 });
+  const h = ts.session(null);
+  assert.equal((await h.run("PASS x")).code, 503);
+  await h.run("USER ROOT");
+  assert.equal((await h.run("PASS x")).code, 530);
+  await h.run("USER");
+  assert.equal((await h.run("PASS x")).code, 530);
 });
 
 test("no_auth accepts any or no credentials", async () => {
-  await using ts = await startServer({ authenticator: new NoAuthAuthenticator() });
-  using client = await RawFtpClient.connect(ts.addr);
-  assert.equal((await client.send("USER")).code, 331);
-  assert.equal((await client.send("PASS")).code, 230);
+  await using ts = await folderHarness({ authenticator: new NoAuthAuthenticator() });
+  const h = ts.session(null);
+  assert.equal((await h.run("USER")).code, 331);
+  assert.equal((await h.run("PASS")).code, 230);
 });
 
 test("the session closes with 421 after max failed logins", async () => {
-  await using ts = await startServer({ maxLoginFailures: 2 });
-  using client = await RawFtpClient.connect(ts.addr);
-  await client.send("USER root");
-  assert.equal((await client.send("PASS x")).code, 530);
-  await client.send("USER root");
-  assert.equal((await client.send("PASS x")).code, 421);
-  assert.ok(await client.closedByServer());
+  await using ts = await folderHarness({ maxLoginFailures: 2 });
+  const h = ts.session(null);
+  await h.run("USER root");
+  assert.equal((await h.run("PASS x")).code, 530);
+  await h.run("USER root");
+  assert.equal((await h.run("PASS x")).code, 421);
+  await h.ended;
 });
 
 test("a failed login is delayed", async () => {
@@ -68,28 +69,28 @@ test("a failed login is delayed", async () => {
 });
 
 test("unknown verbs get 500, verbs are case-insensitive, bad arguments 501", async () => {
-  await using ts = await startServer();
-  const client = await ts.client();
-  assert.equal((await client.send("FOO bar")).code, 500);
-  assert.equal((await client.send("pwd")).code, 257);
-  assert.equal((await client.send("PwD")).code, 257);
-  assert.equal((await client.send("CWD")).code, 501);
-  assert.equal((await client.send("PWD extra")).code, 501);
-  assert.equal((await client.send("TYPE X")).code, 504);
-  assert.equal((await client.send("TYPE L 8")).code, 200);
-  assert.equal((await client.send("MODE S")).code, 200);
-  assert.equal((await client.send("MODE B")).code, 504);
-  assert.equal((await client.send("STRU F")).code, 200);
-  assert.equal((await client.send("STRU R")).code, 504);
+  await using ts = await folderHarness();
+  const h = ts.session();
+  assert.equal((await h.run("FOO bar")).code, 500);
+  assert.equal((await h.run("pwd")).code, 257);
+  assert.equal((await h.run("PwD")).code, 257);
+  assert.equal((await h.run("CWD")).code, 501);
+  assert.equal((await h.run("PWD extra")).code, 501);
+  assert.equal((await h.run("TYPE X")).code, 504);
+  assert.equal((await h.run("TYPE L 8")).code, 200);
+  assert.equal((await h.run("MODE S")).code, 200);
+  assert.equal((await h.run("MODE B")).code, 504);
+  assert.equal((await h.run("STRU F")).code, 200);
+  assert.equal((await h.run("STRU R")).code, 504);
 });
 
 test("a 10 KiB command line gets 500 and the session stays usable", async () => {
-  await using ts = await startServer();
-  const client = await ts.client();
-  const reply = await client.send("NOOP " + "x".repeat(10 * 1024));
+  await using ts = await folderHarness();
+  const h = ts.session();
+  const reply = await h.run("NOOP " + "x".repeat(10 * 1024));
   assert.equal(reply.code, 500);
   assert.match(reply.text, /too long/);
-  assert.equal((await client.send("NOOP")).code, 200);
+  assert.equal((await h.run("NOOP")).code, 200);
 });
 
 test("lines split across segments, several per segment, bare LF and lone CR all parse", async () => {
@@ -128,10 +129,10 @@ test("garbage bytes and invalid UTF-8 get replies, never a crash", async () => {
 });
 
 test("QUIT says 221 and closes", async () => {
-  await using ts = await startServer();
-  const client = await ts.client();
-  assert.equal((await client.send("QUIT")).code, 221);
-  assert.ok(await client.closedByServer());
+  await using ts = await folderHarness();
+  const h = ts.session();
+  assert.equal((await h.run("QUIT")).code, 221);
+  await h.ended;
 });
 
 test("the login timeout sends 421 and closes", async () => {

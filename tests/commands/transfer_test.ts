@@ -1,8 +1,16 @@
 import assert from "node:assert/strict";
 import net from "node:net";
-import { FileStorage, type StorageConnector, StorageError } from "../../mod.ts";
+import {
+  FileStorage,
+  MemoryStorage,
+  type ReadOptions,
+  type StorageConnector,
+  StorageError,
+} from "../../mod.ts";
+import { commandHarness } from "../../src/testing/harness.ts";
 import { randomBytes, sha256, startServer, waitFor } from "../helpers.ts";
 import { test } from "../deadline.ts";
+import { folderHarness } from "./_harness.ts";
 
 const text = (s: string) => new TextEncoder().encode(s);
 
@@ -41,47 +49,47 @@ test("STOR stores every byte before 226, replacing the old file", async () => {
 });
 
 test("TYPE A converts LF to CRLF on download and CRLF to LF on upload", async () => {
-  await using ts = await startServer();
+  await using ts = await folderHarness();
   await Deno.writeTextFile(`${ts.root}/t.txt`, "a\nb\r\nc\n");
-  const client = await ts.client();
-  assert.equal((await client.send("TYPE A")).code, 200);
-  const { data } = await client.download("RETR t.txt");
+  const h = ts.session();
+  assert.equal((await h.run("TYPE A")).code, 200);
+  const { data } = await h.transfer("RETR t.txt");
   assert.equal(new TextDecoder().decode(data), "a\r\nb\r\nc\r\n");
-  await client.upload("STOR u.txt", text("x\r\ny\r\n"));
+  await h.transfer("STOR u.txt", text("x\r\ny\r\n"));
   assert.equal(await Deno.readTextFile(`${ts.root}/u.txt`), "x\ny\n");
-  assert.equal((await client.send("SIZE t.txt")).text, "7");
+  assert.equal((await h.run("SIZE t.txt")).text, "7");
 });
 
 test("a transfer without PASV/PORT gets 425 and no 150", async () => {
-  await using ts = await startServer();
+  await using ts = await folderHarness();
   await Deno.writeTextFile(`${ts.root}/a.txt`, "a");
-  const client = await ts.client();
-  assert.equal((await client.send("RETR a.txt")).code, 425);
-  assert.equal((await client.send("LIST")).code, 425);
-  assert.equal((await client.send("STOR b.txt")).code, 425);
-  assert.equal((await client.send("NOOP")).code, 200);
+  const h = ts.session();
+  assert.equal((await h.run("RETR a.txt")).code, 425);
+  assert.equal((await h.run("LIST")).code, 425);
+  assert.equal((await h.run("STOR b.txt")).code, 425);
+  assert.equal((await h.run("NOOP")).code, 200);
 });
 
 test("missing files and folders fail with 550 before any 150", async () => {
-  await using ts = await startServer();
+  await using ts = await folderHarness();
   await Deno.mkdir(`${ts.root}/d`);
-  const client = await ts.client();
-  const missing = await client.download("RETR nope.txt");
+  const h = ts.session();
+  const missing = await h.transfer("RETR nope.txt");
   assert.deepEqual(missing.replies.map((r) => r.code), [550]);
-  assert.deepEqual((await client.download("RETR d")).replies.map((r) => r.code), [550]);
-  assert.deepEqual((await client.download("LIST nope")).replies.map((r) => r.code), [550]);
-  assert.deepEqual((await client.upload("STOR nodir/x", text("x"))).map((r) => r.code), [553]);
-  assert.deepEqual((await client.upload("STOR d", text("x"))).map((r) => r.code), [553]);
+  assert.deepEqual((await h.transfer("RETR d")).replies.map((r) => r.code), [550]);
+  assert.deepEqual((await h.transfer("LIST nope")).replies.map((r) => r.code), [550]);
+  assert.deepEqual((await h.transfer("STOR nodir/x", text("x"))).replies.map((r) => r.code), [553]);
+  assert.deepEqual((await h.transfer("STOR d", text("x"))).replies.map((r) => r.code), [553]);
 });
 
 test("LIST and NLST: every flag form, a path, a file; dotfiles only with -a", async () => {
-  await using ts = await startServer();
+  await using ts = await folderHarness();
   await Deno.mkdir(`${ts.root}/sub`);
   await Deno.writeTextFile(`${ts.root}/sub/visible.txt`, "12345");
   await Deno.writeTextFile(`${ts.root}/sub/.hidden`, "h");
   await Deno.writeTextFile(`${ts.root}/top.txt`, "t");
-  const client = await ts.client();
-  const names = async (command: string) => (await client.listing(command)).lines;
+  const h = ts.session();
+  const names = async (command: string) => (await h.listing(command)).lines;
 
   assert.deepEqual((await names("NLST")).sort(), ["sub", "top.txt"]);
   assert.deepEqual((await names("NLST sub")).sort(), ["sub/visible.txt"]);
@@ -108,73 +116,74 @@ test("LIST and NLST: every flag form, a path, a file; dotfiles only with -a", as
 });
 
 test("PWD and MKD double quotes in names; DELE talks about a file", async () => {
-  await using ts = await startServer();
-  const client = await ts.client();
-  const mkd = await client.send('MKD a "q" b');
+  await using ts = await folderHarness();
+  const h = ts.session();
+  const mkd = await h.run('MKD a "q" b');
   assert.equal(mkd.code, 257);
   assert.equal(mkd.text, '"/a ""q"" b" created');
-  assert.equal((await client.send('CWD a "q" b')).code, 250);
-  assert.equal((await client.send("PWD")).text, '"/a ""q"" b" is the current directory');
-  await client.upload("STOR f.txt", text("x"));
-  const dele = await client.send("DELE f.txt");
+  assert.equal((await h.run('CWD a "q" b')).code, 250);
+  assert.equal((await h.run("PWD")).text, '"/a ""q"" b" is the current directory');
+  await h.transfer("STOR f.txt", text("x"));
+  const dele = await h.run("DELE f.txt");
   assert.equal(dele.code, 250);
   assert.match(dele.text, /^File .* deleted$/);
-  assert.equal((await client.send("DELE f.txt")).code, 550);
+  assert.equal((await h.run("DELE f.txt")).code, 550);
 });
 
 test("folders: MKD, CWD, CDUP, RMD of empty only, names with spaces and UTF-8", async () => {
-  await using ts = await startServer();
-  const client = await ts.client();
-  assert.equal((await client.send("MKD dir with space")).code, 257);
-  assert.equal((await client.send("MKD dir with space")).code, 550);
-  assert.equal((await client.send("CWD dir with space")).code, 250);
-  assert.equal((await client.send("MKD ünïcødé ✓")).code, 257);
-  assert.equal((await client.send("CDUP")).code, 250);
-  assert.equal((await client.send("PWD")).text, '"/" is the current directory');
-  assert.equal((await client.send("RMD dir with space")).code, 550);
-  assert.equal((await client.send("RMD dir with space/ünïcødé ✓")).code, 250);
-  assert.equal((await client.send("RMD dir with space")).code, 250);
-  assert.equal((await client.send("CWD missing")).code, 550);
+  await using ts = await folderHarness();
+  const h = ts.session();
+  assert.equal((await h.run("MKD dir with space")).code, 257);
+  assert.equal((await h.run("MKD dir with space")).code, 550);
+  assert.equal((await h.run("CWD dir with space")).code, 250);
+  assert.equal((await h.run("MKD ünïcødé ✓")).code, 257);
+  assert.equal((await h.run("CDUP")).code, 250);
+  assert.equal((await h.run("PWD")).text, '"/" is the current directory');
+  assert.equal((await h.run("RMD dir with space")).code, 550);
+  assert.equal((await h.run("RMD dir with space/ünïcødé ✓")).code, 250);
+  assert.equal((await h.run("RMD dir with space")).code, 250);
+  assert.equal((await h.run("CWD missing")).code, 550);
   await Deno.writeTextFile(`${ts.root}/f`, "x");
-  assert.equal((await client.send("CWD f")).code, 550);
-  assert.equal((await client.send("RMD f")).code, 550);
+  assert.equal((await h.run("CWD f")).code, 550);
+  assert.equal((await h.run("RMD f")).code, 550);
 });
 
 test("names with CR or LF are refused with 553", async () => {
-  await using ts = await startServer();
-  const client = await ts.client();
+  await using ts = await folderHarness();
+  const h = ts.session();
   // A NUL inside a line is the only way to smuggle such a byte through the line reader.
-  assert.equal((await client.send("MKD a\0b")).code, 553);
+  assert.equal((await h.run("MKD a\0b")).code, 553);
 });
 
 test("SIZE answers for files only; RNFR/RNTO renames; RNTO without RNFR is 503", async () => {
-  await using ts = await startServer();
+  await using ts = await folderHarness();
   await Deno.writeTextFile(`${ts.root}/a.txt`, "hello");
   await Deno.mkdir(`${ts.root}/dir`);
   await Deno.writeTextFile(`${ts.root}/dir.txt`, "x");
-  const client = await ts.client();
-  assert.deepEqual(await client.send("SIZE a.txt"), { code: 213, lines: ["213 5"], text: "5" });
-  assert.equal((await client.send("SIZE dir")).code, 550);
-  assert.equal((await client.send("SIZE nope")).code, 550);
-  assert.equal((await client.send("RNTO b.txt")).code, 503);
-  assert.equal((await client.send("RNFR a.txt")).code, 350);
-  assert.equal((await client.send("NOOP")).code, 200);
-  assert.equal((await client.send("RNTO b.txt")).code, 503, "NOOP cleared the pending RNFR");
-  assert.equal((await client.send("RNFR a.txt")).code, 350);
-  assert.equal((await client.send("RNTO dir/b.txt")).code, 250);
+  const h = ts.session();
+  const { code, lines, text } = await h.run("SIZE a.txt");
+  assert.deepEqual({ code, lines, text }, { code: 213, lines: ["213 5"], text: "5" });
+  assert.equal((await h.run("SIZE dir")).code, 550);
+  assert.equal((await h.run("SIZE nope")).code, 550);
+  assert.equal((await h.run("RNTO b.txt")).code, 503);
+  assert.equal((await h.run("RNFR a.txt")).code, 350);
+  assert.equal((await h.run("NOOP")).code, 200);
+  assert.equal((await h.run("RNTO b.txt")).code, 503, "NOOP cleared the pending RNFR");
+  assert.equal((await h.run("RNFR a.txt")).code, 350);
+  assert.equal((await h.run("RNTO dir/b.txt")).code, 250);
   assert.equal(await Deno.readTextFile(`${ts.root}/dir/b.txt`), "hello");
-  assert.equal((await client.send("RNFR nope")).code, 550);
+  assert.equal((await h.run("RNFR nope")).code, 550);
 });
 
 test("traversal stays inside the root", async () => {
-  await using ts = await startServer();
+  await using ts = await folderHarness();
   await Deno.writeTextFile(`${ts.root}/in.txt`, "in");
-  const client = await ts.client();
-  assert.equal((await client.send("CWD ../../..")).code, 250);
-  assert.equal((await client.send("PWD")).text, '"/" is the current directory');
-  assert.deepEqual((await client.download("RETR ../../../etc/passwd")).replies[0].code, 550);
-  assert.equal((await client.send("SIZE ../in.txt")).text, "2");
-  const listing = await client.listing("NLST ../..");
+  const h = ts.session();
+  assert.equal((await h.run("CWD ../../..")).code, 250);
+  assert.equal((await h.run("PWD")).text, '"/" is the current directory');
+  assert.deepEqual((await h.transfer("RETR ../../../etc/passwd")).replies[0].code, 550);
+  assert.equal((await h.run("SIZE ../in.txt")).text, "2");
+  const listing = await h.listing("NLST ../..");
   assert.deepEqual(listing.lines, ["../../in.txt"]);
 });
 
@@ -182,23 +191,25 @@ test("a symlink pointing outside the root is refused", async () => {
   const outside = await Deno.makeTempDir();
   await Deno.writeTextFile(`${outside}/secret.txt`, "secret");
   try {
-    await using ts = await startServer();
+    await using ts = await folderHarness();
     await Deno.symlink(outside, `${ts.root}/escape`);
     await Deno.symlink(`${outside}/secret.txt`, `${ts.root}/secret-link`);
-    const client = await ts.client();
-    assert.equal((await client.download("RETR escape/secret.txt")).replies[0].code, 550);
-    assert.equal((await client.download("RETR secret-link")).replies[0].code, 550);
-    assert.equal((await client.send("CWD escape")).code, 550);
-    assert.equal((await client.upload("STOR escape/new.txt", text("x")))[0].code, 550);
-    assert.equal((await client.send("SIZE secret-link")).code, 550);
-    assert.deepEqual((await client.listing("NLST")).lines, []);
+    const h = ts.session();
+    assert.equal((await h.transfer("RETR escape/secret.txt")).replies[0].code, 550);
+    assert.equal((await h.transfer("RETR secret-link")).replies[0].code, 550);
+    assert.equal((await h.run("CWD escape")).code, 550);
+    assert.equal((await h.transfer("STOR escape/new.txt", text("x"))).replies[0].code, 550);
+    assert.equal((await h.run("SIZE secret-link")).code, 550);
+    assert.deepEqual((await h.listing("NLST")).lines, []);
     // An upload over the link must neither write through it nor start.
-    assert.deepEqual((await client.upload("STOR secret-link", text("mine"))).map((r) => r.code), [
-      550,
-    ]);
-    assert.deepEqual((await client.upload("APPE secret-link", text("mine"))).map((r) => r.code), [
-      550,
-    ]);
+    assert.deepEqual(
+      (await h.transfer("STOR secret-link", text("mine"))).replies.map((r) => r.code),
+      [550],
+    );
+    assert.deepEqual(
+      (await h.transfer("APPE secret-link", text("mine"))).replies.map((r) => r.code),
+      [550],
+    );
     assert.equal(await Deno.readTextFile(`${outside}/secret.txt`), "secret");
     assert.deepEqual([...Deno.readDirSync(outside)].map((e) => e.name), ["secret.txt"]);
   } finally {
@@ -233,9 +244,9 @@ test("PASV replies 227 with the numeric address; an exhausted range is 425", asy
 });
 
 test("passive_address is advertised in 227", async () => {
-  await using ts = await startServer({ passiveAddress: "10.1.2.3" });
-  const client = await ts.client();
-  assert.match((await client.send("PASV")).text, /^Entering Passive Mode \(10,1,2,3,\d+,\d+\)\.$/);
+  await using ts = await folderHarness({ passiveAddress: "10.1.2.3" });
+  const h = ts.session();
+  assert.match((await h.run("PASV")).text, /^Entering Passive Mode \(10,1,2,3,\d+,\d+\)\.$/);
 });
 
 test("a passive connection from a foreign address is closed; the client still connects", async () => {
@@ -257,18 +268,18 @@ test("a passive connection from a foreign address is closed; the client still co
 });
 
 test("PORT and EPRT only to the client's own address and ports >= 1024", async () => {
-  await using ts = await startServer();
-  const client = await ts.client();
-  assert.equal((await client.send("PORT 10,0,0,1,200,10")).code, 500);
-  assert.equal((await client.send("PORT 127,0,0,1,0,21")).code, 504);
-  assert.equal((await client.send("PORT 127,0,0,1,300,1")).code, 501);
-  assert.equal((await client.send("PORT junk")).code, 501);
-  assert.equal((await client.send("EPRT |1|10.0.0.1|5000|")).code, 500);
-  assert.equal((await client.send("EPRT |1|127.0.0.1|80|")).code, 504);
-  assert.equal((await client.send("EPRT |3|127.0.0.1|5000|")).code, 522);
-  assert.equal((await client.send("EPRT |1|127.0.0.1|")).code, 501);
-  assert.equal((await client.send("EPRT !1!127.0.0.1!5000!")).code, 200);
-  assert.equal((await client.send("PORT 127,0,0,1,19,136")).code, 200);
+  await using ts = await folderHarness();
+  const h = ts.session();
+  assert.equal((await h.run("PORT 10,0,0,1,200,10")).code, 500);
+  assert.equal((await h.run("PORT 127,0,0,1,0,21")).code, 504);
+  assert.equal((await h.run("PORT 127,0,0,1,300,1")).code, 501);
+  assert.equal((await h.run("PORT junk")).code, 501);
+  assert.equal((await h.run("EPRT |1|10.0.0.1|5000|")).code, 500);
+  assert.equal((await h.run("EPRT |1|127.0.0.1|80|")).code, 504);
+  assert.equal((await h.run("EPRT |3|127.0.0.1|5000|")).code, 522);
+  assert.equal((await h.run("EPRT |1|127.0.0.1|")).code, 501);
+  assert.equal((await h.run("EPRT !1!127.0.0.1!5000!")).code, 200);
+  assert.equal((await h.run("PORT 127,0,0,1,19,136")).code, 200);
 });
 
 test("active mode (PORT) transfers data to the client", async () => {
@@ -357,7 +368,7 @@ test("a reset data connection fails the upload with 426 and keeps the old file",
 });
 
 test("a storage failure mid-upload is 451, never 226", async () => {
-  await using ts = await startServer();
+  await using ts = await folderHarness();
   const inner = new FileStorage({ root: ts.root });
   const broken: StorageConnector = {
     stat: (p) => inner.stat(p),
@@ -374,11 +385,11 @@ test("a storage failure mid-upload is 451, never 226", async () => {
       throw new StorageError("io", "disk on fire");
     },
   };
-  await using ts2 = await startServer({ storage: broken });
-  const client = await ts2.client();
-  const replies = await client.upload("STOR x.bin", randomBytes(10_000));
+  await using ts2 = await folderHarness({ storage: broken });
+  const h = ts2.session();
+  const { replies } = await h.transfer("STOR x.bin", randomBytes(10_000));
   assert.deepEqual(replies.map((r) => r.code), [150, 451]);
-  assert.equal((await client.send("NOOP")).code, 200);
+  assert.equal((await h.run("NOOP")).code, 200);
 });
 
 test("the passive accept timeout gives 425 after 150", async () => {
@@ -442,16 +453,17 @@ test("QUIT during an upload lets it finish, then 226 and 221", async () => {
 });
 
 test("transfer events report path, bytes and outcome after storage", async () => {
-  await using ts = await startServer();
-  const events: string[] = [];
-  ts.server.addEventListener("transfer-complete", (e) => {
-    events.push(`${e.detail.command} ${e.detail.path} ${e.detail.bytes} ${e.detail.outcome}`);
-  });
-  const client = await ts.client();
-  await client.send("TYPE I");
-  await client.upload("STOR e.bin", randomBytes(1234));
-  await client.download("RETR e.bin");
-  await client.send("DELE e.bin");
+  await using ts = await folderHarness();
+  const h = ts.session();
+  await h.run("TYPE I");
+  await h.transfer("STOR e.bin", randomBytes(1234));
+  await h.transfer("RETR e.bin");
+  await h.run("DELE e.bin");
+  const events = h.events.flatMap(({ type, detail: d }) =>
+    type === "transfer-complete" && "command" in d
+      ? [`${d.command} ${d.path} ${d.bytes} ${d.outcome}`]
+      : []
+  );
   assert.deepEqual(events, ["STOR /e.bin 1234 ok", "RETR /e.bin 1234 ok", "DELE /e.bin 0 ok"]);
 });
 
@@ -479,4 +491,27 @@ test("close() lets a running upload finish, then refuses new connections", async
   } finally {
     await ts[Symbol.asyncDispose]();
   }
+});
+
+test("RETR hands the connector a read signal that is aborted when the transfer is cut short", async () => {
+  const signals: (AbortSignal | undefined)[] = [];
+  const storage = new class extends MemoryStorage {
+    override read(path: string, options?: ReadOptions) {
+      signals.push(options?.signal);
+      return super.read(path, options);
+    }
+  }();
+  await storage.write("/a.txt", new Blob(["payload"]).stream());
+  await using h = commandHarness({
+    storage,
+    user: "alice",
+    options: { passiveAcceptTimeoutMs: 50 },
+  });
+  await h.run("EPSV");
+  await h.write("RETR a.txt\r\n");
+  assert.equal((await h.read()).code, 150);
+  assert.equal((await h.read()).code, 425, "the client never connected");
+  assert.equal(signals.length, 1);
+  assert.equal(signals[0]?.aborted, true);
+  assert.equal(new TextDecoder().decode((await h.transfer("RETR a.txt")).data), "payload");
 });
