@@ -141,6 +141,7 @@ async function phaseCost(phase: Phase, dir: string): Promise<number> {
   };
   const conns: Deno.Conn[] = [];
   const floods: Promise<unknown>[] = [];
+  let cut = 0;
   try {
     // Warm up the code paths (TLS, login, transfers) before the baseline.
     await goodClient(phase, ports);
@@ -156,10 +157,12 @@ async function phaseCost(phase: Phase, dir: string): Promise<number> {
         (async () => {
           let offset = 0;
           while (offset < flood.length) offset += await conn.write(flood.subarray(offset));
-        })().catch(() => {}),
+        })().catch(() => cut++),
       );
     }
     const grown = (await settledRss(cli.child.pid, 6000)) - before;
+    // The floods were held, not dropped: every flooding session is still there.
+    assert.equal(cut, 0, `${phase}: the server closed ${cut} flooding connections`);
     await goodClient(phase, ports);
     return grown / (2 * CLIENTS);
   } finally {

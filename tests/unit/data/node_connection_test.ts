@@ -75,3 +75,44 @@ for (const kind of ["plain", "AUTH TLS", "implicit TLS"] as const) {
     },
   });
 }
+
+for (const kind of ["plain", "AUTH TLS"] as const) {
+  Deno.test({
+    name: `${kind} control connection: a write to a peer that doesn't read waits, holding little`,
+    ignore: kind !== "plain" && noOpenssl,
+    async fn() {
+      const { connection, client } = await controlPair(kind);
+      try {
+        // Replies as a session sends them, one awaited write after another.
+        const reply = new Uint8Array(500);
+        let written = 0;
+        const writing = (async () => {
+          while (written < 256 << 20) written += await connection.write(reply);
+        })().catch(() => {}); // rejected once the peer closes
+        // Poll until the writes stop getting through, with a deadline.
+        let last = -1;
+        const deadline = Date.now() + 10_000;
+        while (written !== last && Date.now() < deadline) {
+          last = written;
+          await new Promise((resolve) => setTimeout(resolve, 200));
+        }
+        assert.ok(written < 64 << 20, `${written} bytes written to a peer that reads nothing`);
+        // Beyond the kernel's buffers, the socket holds a write or two.
+        const pending = connection.socket.writableLength;
+        const limit = connection.socket.writableHighWaterMark + reply.length;
+        assert.ok(pending <= limit, `${pending} bytes waiting in the socket`);
+        // The waiting write ends when the peer goes away.
+        client.close();
+        let timer;
+        const ended = await Promise.race([
+          writing.then(() => true),
+          new Promise((resolve) => timer = setTimeout(() => resolve(false), 5000)),
+        ]);
+        clearTimeout(timer);
+        assert.ok(ended, "the write still waits 5 s after the peer closed");
+      } finally {
+        connection.close();
+      }
+    },
+  });
+}
