@@ -37,7 +37,7 @@ import {
   TransferProgress,
   type TransferRequest,
 } from "./data/transfer.ts";
-import { FtpError, replyForError, StorageError, TransferAbort } from "./errors.ts";
+import { FtpError, TransferAbort } from "./errors.ts";
 import type { SessionEventDetail, TransferEventDetail, TransferKind } from "./events.ts";
 import { encodeReply, Reply, sanitizeReplyText } from "./replies.ts";
 import { type CommandHost, createCommandContext, type SessionContext } from "./session_context.ts";
