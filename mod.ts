@@ -42,7 +42,14 @@ export type {
   TransferEventDetail,
   TransferKind,
 } from "./src/events.ts";
-export type { AuthContext, Authenticator, Credentials, FtpUser } from "./src/auth/types.ts";
+export type {
+  AuthContext,
+  Authenticator,
+  Credentials,
+  FolderMount,
+  FtpUser,
+  Permission,
+} from "./src/auth/types.ts";
 export { AuthUnavailableError } from "./src/auth/types.ts";
 export { NoAuthAuthenticator } from "./src/auth/no_auth.ts";
 export { PassthroughAuthenticator } from "./src/auth/passthrough.ts";

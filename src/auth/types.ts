@@ -21,8 +21,51 @@ export interface FtpUser {
    * missing). The user can never reach above it.
    */
   home?: string;
+  /**
+   * What the user may do below each virtual folder, the deepest match
+   * winning: `{ "/": ["list", "download"], "/incoming": ["list", "upload"] }`.
+   * Absent: everything (within `readOnly`).
+   */
+  permissions?: Readonly<Record<string, readonly Permission[]>>;
+  /** Most bytes the user may store over their home, across every session and node. */
+  quotaBytes?: number;
+  /** Most files the user may store over their home. */
+  quotaFiles?: number;
+  /** Largest single upload, in bytes. */
+  maxUploadBytes?: number;
+  /** Download budget in bytes per second, shared by all of the user's sessions. */
+  downloadBytesPerS?: number;
+  /** Upload budget in bytes per second, shared by all of the user's sessions. */
+  uploadBytesPerS?: number;
+  /** Most sessions of this user at once (across nodes with `cluster`). */
+  maxSessions?: number;
+  /** Other storage mounted into the user's tree. */
+  folders?: readonly FolderMount[];
   /** Anything else the authenticator wants the storage to know. */
   [field: string]: unknown;
+}
+
+/** One thing a user may do below a folder (`*`: all of them). */
+export type Permission =
+  | "list"
+  | "download"
+  | "upload"
+  | "overwrite"
+  | "delete"
+  | "rename"
+  | "mkdir"
+  | "rmdir"
+  | "chmod"
+  | "*";
+
+/** A virtual folder backed by a named storage of the config's `storages`. */
+export interface FolderMount {
+  /** Where it appears in the user's tree, e.g. `/archive`. */
+  path: string;
+  /** The name of an entry of `storages`. */
+  storage: string;
+  /** Refuse every change below it. */
+  readOnly?: boolean;
 }
 
 /** What an authenticator may use besides the credentials. */
