@@ -56,6 +56,7 @@ export class BasicAuthenticator extends HttpAuthenticator<UsernamePassword> {
       ...target,
       headers: { Authorization: `Basic ${base64Utf8(`${username}:${password}`)}` },
       secrets: [password],
+      readBody: true, // the profile
     }, context);
     return this.verdictOf(outcome, target, context);
   }

@@ -107,7 +107,8 @@ export class BearerAuthenticator extends HttpAuthenticator<BearerToken> {
     }, context);
     const verdict = this.verdictOf(outcome, target, context);
     if (!verdict.ok || !outcome.ok) return verdict;
-    const reported = reportedName(outcome.headers, outcome.body);
+    // The name the JSON profile gives (the shared verdict read it).
+    const reported = verdict.username;
     if (reported !== undefined) {
       if (username !== "" && reported !== username) {
         context?.log("info", "Token service named another user than USER; using its name", {
@@ -115,12 +116,12 @@ export class BearerAuthenticator extends HttpAuthenticator<BearerToken> {
           username: reported,
         });
       }
-      return { ok: true, username: reported };
+      return verdict;
     }
     if (username !== "") {
       const echoed = outcome.headers.get(BEARER_USERNAME_HEADER);
-      if (echoed !== null && safeDecode(echoed) === username) return { ok: true, username };
-      if (this.#serviceChecksUsername) return { ok: true, username };
+      if (echoed !== null && safeDecode(echoed) === username) return { ...verdict, username };
+      if (this.#serviceChecksUsername) return { ...verdict, username };
     }
     context?.log("warn", "Token accepted but no user named: login refused", {
       url: redactUrl(target.url),
@@ -136,17 +137,6 @@ export class BearerAuthenticator extends HttpAuthenticator<BearerToken> {
 function safeDecode(text: string): string | undefined {
   try {
     return decodeURIComponent(text);
-  } catch {
-    return undefined;
-  }
-}
-
-function reportedName(headers: Headers, body: string | undefined): string | undefined {
-  if (!body || !/\bjson\b/i.test(headers.get("content-type") ?? "")) return undefined;
-  try {
-    const value = JSON.parse(body);
-    const name = value?.username;
-    return typeof name === "string" && name.trim() !== "" ? name : undefined;
   } catch {
     return undefined;
   }

@@ -427,7 +427,10 @@ export class DigestAuthenticator extends HttpAuthenticator<UsernamePassword> {
     const cookies = first.headers.getSetCookie().map((cookie) => cookie.split(";")[0].trim())
       .filter((pair) => /^[^=\s]+=/.test(pair));
     if (cookies.length > 0) headers.Cookie = cookies.join("; ");
-    const second = await this.http.request({ ...target, headers, secrets }, context);
+    const second = await this.http.request(
+      { ...target, headers, secrets, readBody: true },
+      context,
+    );
     return this.verdictOf(second, target, context);
   }
 }

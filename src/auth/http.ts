@@ -13,6 +13,7 @@ import {
   type Credentials,
   type FtpUser,
 } from "./types.ts";
+import { parseProfile, ProfileError } from "../policy/profile.ts";
 
 /** Default request timeout of the HTTP authenticators, in ms. */
 export const DEFAULT_HTTP_TIMEOUT_MS = 10_000;
@@ -272,6 +273,8 @@ export interface HttpVerdict {
   ok: boolean;
   /** The user name the service reports, when it names one. */
   username?: string;
+  /** The JSON object of a 200's body (the user's profile), when it sent one. */
+  profile?: Record<string, unknown>;
   /**
    * Set when the service could not decide (unreachable, timed out, 5xx): why,
    * without secrets. The login is then answered 421 and not counted as a failure.
@@ -408,7 +411,19 @@ export abstract class HttpAuthenticator<Proof> implements Authenticator {
     }
     if (verdict.unavailable !== undefined) throw new AuthUnavailableError(verdict.unavailable);
     if (!verdict.ok) return null;
-    const user: FtpUser = { username: verdict.username ?? credentials.username };
+    let user: FtpUser;
+    try {
+      // All or nothing: a wrong field refuses the login, never a partial policy.
+      user = parseProfile(verdict.profile ?? {}, verdict.username ?? credentials.username);
+    } catch (error) {
+      if (!(error instanceof ProfileError)) throw error;
+      context?.log("warn", "Authentication service sent a malformed profile: login refused", {
+        url: redactUrl(this.loginUrl),
+        field: error.field,
+        problem: error.problem,
+      });
+      return null;
+    }
     if (this.authenticatedUrl) this.#proofs.set(user, proof);
     return user;
   }
@@ -440,7 +455,7 @@ export abstract class HttpAuthenticator<Proof> implements Authenticator {
   ): HttpVerdict {
     if (!outcome.ok) return { ok: false, unavailable: outcome.reason };
     const { status } = outcome;
-    if (status === 200) return { ok: true };
+    if (status === 200) return profileVerdict(outcome.body, target, context);
     const fields = { url: redactUrl(target.url), method: target.method, status };
     if (status >= 500) {
       context?.log("error", "Authentication service failed", fields);
@@ -463,4 +478,42 @@ export abstract class HttpAuthenticator<Proof> implements Authenticator {
     }
     return { ok: false };
   }
+}
+
+/**
+ * A 200's verdict with the profile its body carries: a body that is a JSON
+ * object (whatever the Content-Type says: a service that forgot it must not
+ * lose its `read_only`) is the profile; any other body (`OK`, empty) is none.
+ * A body that starts like JSON and isn't an object is a refusal.
+ */
+function profileVerdict(
+  body: string | undefined,
+  target: HttpTarget,
+  context?: AuthContext,
+): HttpVerdict {
+  const text = body?.trim() ?? "";
+  if (!text.startsWith("{") && !text.startsWith("[")) return { ok: true };
+  let profile: unknown;
+  try {
+    profile = JSON.parse(text);
+  } catch (error) {
+    profile = error;
+  }
+  if (typeof profile !== "object" || profile === null || Array.isArray(profile)) {
+    context?.log("warn", "Authentication service sent a malformed profile: login refused", {
+      url: redactUrl(target.url),
+      field: "(profile)",
+      problem: profile instanceof Error
+        ? `not JSON (${profile.message.slice(0, 100)})`
+        : "must be a JSON object",
+    });
+    return { ok: false };
+  }
+  const record = profile as Record<string, unknown>;
+  const name = record.username;
+  return {
+    ok: true,
+    profile: record,
+    username: typeof name === "string" && name.trim() !== "" ? name : undefined,
+  };
 }

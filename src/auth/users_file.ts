@@ -12,6 +12,7 @@ import {
   verifyPassword,
 } from "./password_hash.ts";
 import type { AuthContext, Authenticator, Credentials, FtpUser } from "./types.ts";
+import { parseProfile, PROFILE_FIELDS, ProfileError } from "../policy/profile.ts";
 
 /** One user of a users file. */
 export interface UsersFileEntry {
@@ -23,13 +24,17 @@ export interface UsersFileEntry {
   home?: string;
   /** Refuse every command that changes storage. */
   readOnly: boolean;
+  /** The whole profile (permissions, quotas, folders…): what a login resolves with. */
+  profile: FtpUser;
 }
 
-const ENTRY_KEYS = ["username", "password_hash", "home", "read_only"];
+// A file's typos should stop start-up, so unlike a service's answer no unknown key is kept.
+const ENTRY_KEYS = ["password_hash", ...PROFILE_FIELDS];
 
 /**
  * Parse and check the text of a users file: a list of users, at the top or
- * under `users:`, each `{username, password_hash, home?, read_only?}`.
+ * under `users:`, each `{username, password_hash}` plus any field of the user
+ * profile (`home`, `read_only`, `permissions`, `quota_bytes`, `folders`…).
  *
  * @param json parse as JSON rather than YAML
  * @throws {SyntaxError} naming the entry and key (`users[1].password_hash: …`)
@@ -75,7 +80,7 @@ export async function parseUsersFile(text: string, json = false): Promise<UsersF
         );
       }
     }
-    const { username, password_hash: hash, home, read_only: readOnly } = record;
+    const { username, password_hash: hash, ...fields } = record;
     if (typeof username !== "string" || username.trim() === "") {
       throw new SyntaxError(`${where}.username: must be a non-empty string`);
     }
@@ -94,13 +99,21 @@ export async function parseUsersFile(text: string, json = false): Promise<UsersF
     } catch (error) {
       throw new SyntaxError(`${where}.password_hash: ${(error as Error).message}`);
     }
-    if (home !== undefined && (typeof home !== "string" || home === "" || home.includes("\0"))) {
-      throw new SyntaxError(`${where}.home: must be a folder path such as /alice`);
+    let profile: FtpUser;
+    try {
+      profile = parseProfile({ ...fields, username }, username);
+    } catch (error) {
+      if (!(error instanceof ProfileError)) throw error;
+      throw new SyntaxError(`${where}.${error.field}: ${error.problem}`);
     }
-    if (readOnly !== undefined && typeof readOnly !== "boolean") {
-      throw new SyntaxError(`${where}.read_only: must be true or false`);
-    }
-    entries.push({ username, passwordHash, home, readOnly: readOnly ?? false });
+    profile.readOnly ??= false;
+    entries.push({
+      username,
+      passwordHash,
+      home: profile.home,
+      readOnly: profile.readOnly,
+      profile,
+    });
   });
   return entries;
 }
@@ -260,9 +273,8 @@ export class UsersFileAuthenticator implements Authenticator, Disposable {
     const entry = this.#users.get(username);
     const matches = await verifyPassword(password, entry?.passwordHash ?? this.#dummy);
     if (!entry || !matches) return null;
-    const user: FtpUser = { username: entry.username, readOnly: entry.readOnly };
-    if (entry.home !== undefined) user.home = entry.home;
-    return user;
+    // A fresh object per login: sessions never share (or change) each other's user.
+    return structuredClone(entry.profile);
   }
 
   #listen(signal: Deno.Signal): void {

@@ -105,7 +105,7 @@ export class WebhookAuthenticator extends HttpAuthenticator<UsernamePasswordHash
     url.searchParams.set("username", username);
     url.searchParams.set("password_hash", passwordHash);
     const outcome = await this.http.request(
-      { url, method: target.method, secrets: [passwordHash] },
+      { url, method: target.method, secrets: [passwordHash], readBody: true },
       context,
     );
     return this.verdictOf(outcome, target, context);

@@ -19,6 +19,7 @@ import type { TransferProgress, TransferRequest } from "../data/transfer.ts";
 import type { FtpServerEventMap, SessionEventDetail, TransferKind } from "../events.ts";
 import { MLST_FACTS, type MlstFact } from "../listing/format.ts";
 import type { LoginGuard } from "../login_guard.ts";
+import type { Action, PermissionCheck } from "../policy/permissions.ts";
 import type { ResolvedOptions } from "../options.ts";
 import type { StorageConnector } from "../storage/types.ts";
 
@@ -153,6 +154,23 @@ export interface CommandContext {
   readonly busy: boolean;
 }
 
+/**
+ * Which permission a command needs on which path: the pipeline's 550 step
+ * refuses it before the handler runs (so before any 150), for every connector.
+ */
+export interface PermissionRule {
+  /** Every action it may need (HELP names them). */
+  readonly actions: readonly Action[];
+  /**
+   * What this argument needs where. May look at storage (STOR needs
+   * `overwrite` when the target exists, `upload` when not).
+   */
+  readonly checks: (
+    context: CommandContext,
+    argument: string,
+  ) => readonly PermissionCheck[] | Promise<readonly PermissionCheck[]>;
+}
+
 /** Whether a command takes an argument. */
 export type ArgumentRule = "none" | "required" | "optional";
 
@@ -168,6 +186,8 @@ export interface CommandSpec {
   readonly argument: ArgumentRule;
   /** Refused with 550 for read-only users. */
   readonly changesStorage?: boolean;
+  /** What the user must be allowed, where (checked after 502, before the handler → 550). */
+  readonly permission?: PermissionRule;
   /** Served at once while a transfer runs (ABOR, STAT, QUIT); others wait for it. */
   readonly duringTransfer?: boolean;
   /**

@@ -1,8 +1,9 @@
 /**
  * The one fixed order every command line passes through, as in pyftpdlib:
  * 500 unknown → 530 not logged in → 421 login no longer valid → 501 bad
- * argument → 502 unavailable here → 550 read-only → the handler, whose
- * errors become replies.
+ * argument → 502 unavailable here → 550 read-only → 550 permission (the
+ * command's {@linkcode PermissionRule} against the user's policy) → the
+ * handler, whose errors become replies.
  *
  * @module
  */
@@ -10,8 +11,9 @@
 import { asciiUpperCase } from "../control/ascii.ts";
 import { isConnectionError } from "../data/connection.ts";
 import { FtpError, replyForError, StorageError } from "../errors.ts";
-import { Reply, sanitizeReplyText } from "../replies.ts";
-import type { CommandContext, CommandSpec } from "./context.ts";
+import { type PermissionCheck, refusal } from "../policy/permissions.ts";
+import { quotePath, Reply, sanitizeReplyText } from "../replies.ts";
+import type { CommandContext, CommandSpec, PermissionRule } from "./context.ts";
 
 /** A command line split into its verb and argument. */
 export interface CommandLine {
@@ -78,6 +80,7 @@ export async function dispatchCommand(
     return;
   }
   try {
+    if (spec.permission) await requirePermissions(context, verb, spec.permission, argument);
     await spec.handle(context, argument);
   } catch (error) {
     // The control connection itself failed: no reply can be sent, the session ends.
@@ -87,5 +90,42 @@ export async function dispatchCommand(
       context.log("error", `${verb} failed`, { error: String(error) });
     }
     await context.reply(code, text);
+  }
+}
+
+/**
+ * The pipeline's permission step (also used by SITE's sub-commands): throws
+ * a 550 naming what is missing where, and logs the refusal, when the user's
+ * policy refuses any of the rule's checks for this argument.
+ */
+export async function requirePermissions(
+  context: CommandContext,
+  command: string,
+  rule: PermissionRule,
+  argument: string,
+): Promise<void> {
+  const user = context.user;
+  if (!user) return;
+  for (const check of await rule.checks(context, argument)) {
+    const refused = refusal(user, check.action, check.path);
+    if (!refused) continue;
+    const text = refusalText(check, refused);
+    context.log("warn", `${command} refused`, {
+      path: check.path,
+      reply: Reply.FileUnavailable,
+      reason: text,
+    });
+    throw new FtpError(Reply.FileUnavailable, text);
+  }
+}
+
+function refusalText(check: PermissionCheck, refused: ReturnType<typeof refusal>): string {
+  switch (refused!.reason) {
+    case "read-only account":
+      return "Permission denied: this account is read-only";
+    case "read-only folder":
+      return `Permission denied: ${quotePath(refused!.folder)} is read-only`;
+    default:
+      return `Permission denied: no ${check.action} permission for ${quotePath(check.path)}`;
   }
 }

@@ -9,6 +9,7 @@ import { FtpError, replyForError, StorageError } from "../errors.ts";
 import { ftpTimestamp } from "../listing/format.ts";
 import { quotePath, Reply } from "../replies.ts";
 import type { CommandContext, CommandSpec } from "./context.ts";
+import { onPath } from "./permission_rules.ts";
 
 /**
  * Log a refused file operation with its reason: at warn for a permission
@@ -74,6 +75,7 @@ export const fileCommands: Record<string, CommandSpec> = {
     needsLogin: true,
     argument: "required",
     changesStorage: true,
+    permission: onPath("mkdir"),
     async handle(context, argument) {
       const path = context.resolvePath(argument);
       await logged(context, "MKD", path, () => {
@@ -92,6 +94,7 @@ export const fileCommands: Record<string, CommandSpec> = {
     needsLogin: true,
     argument: "required",
     changesStorage: true,
+    permission: onPath("rmdir"),
     async handle(context, argument) {
       const path = context.resolvePath(argument);
       await recorded(context, "delete", "RMD", { path }, () => {
@@ -114,6 +117,7 @@ export const fileCommands: Record<string, CommandSpec> = {
     needsLogin: true,
     argument: "required",
     changesStorage: true,
+    permission: onPath("delete"),
     async handle(context, argument) {
       const path = context.resolvePath(argument);
       await recorded(context, "delete", "DELE", { path }, () => context.storage.remove(path));
@@ -126,6 +130,7 @@ export const fileCommands: Record<string, CommandSpec> = {
     needsLogin: true,
     argument: "required",
     changesStorage: true,
+    permission: onPath("rename"),
     async handle(context, argument) {
       const path = context.resolvePath(argument);
       await logged(context, "RNFR", path, async () => {
@@ -145,6 +150,18 @@ export const fileCommands: Record<string, CommandSpec> = {
     argument: "required",
     changesStorage: true,
     keepsRenameFrom: true,
+    // Both sides: the source was checked by RNFR, but the policy may differ at the target.
+    permission: {
+      actions: ["rename"],
+      checks(context, argument) {
+        const from = context.state.renameFrom;
+        if (from === undefined) return []; // 503 from the handler
+        return [{ action: "rename", path: from }, {
+          action: "rename",
+          path: context.resolvePath(argument),
+        }];
+      },
+    },
     async handle(context, argument) {
       const from = context.state.renameFrom;
       context.state.renameFrom = undefined;
@@ -167,6 +184,7 @@ export const fileCommands: Record<string, CommandSpec> = {
     help: "Size of a file in bytes, as stored",
     needsLogin: true,
     argument: "required",
+    permission: onPath("list"),
     feature: () => "SIZE",
     async handle(context, argument) {
       const path = context.resolvePath(argument);
@@ -182,6 +200,7 @@ export const fileCommands: Record<string, CommandSpec> = {
     help: "Modification time of a file (UTC)",
     needsLogin: true,
     argument: "required",
+    permission: onPath("list"),
     feature: () => "MDTM",
     async handle(context, argument) {
       const path = context.resolvePath(argument);

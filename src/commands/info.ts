@@ -103,7 +103,9 @@ export const infoCommands: Record<string, CommandSpec> = {
         if (spec.available && !spec.available(context)) {
           throw new FtpError(Reply.NotImplemented, `${wanted} is not available here`);
         }
-        await context.reply(Reply.Help, `Syntax: ${spec.syntax} (${spec.help})`);
+        // Honest about the policy: which permissions it needs (the profile's names).
+        const needs = spec.permission ? `; needs ${spec.permission.actions.join(" or ")}` : "";
+        await context.reply(Reply.Help, `Syntax: ${spec.syntax} (${spec.help}${needs})`);
         return;
       }
       // Only what this session can use: no AUTH/PBSZ/PROT without TLS, no MFMT

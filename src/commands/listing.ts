@@ -8,7 +8,7 @@
 import { LineBatcher } from "../data/streams.ts";
 import { formatListLine, safeName } from "../listing/format.ts";
 import type { FileInfo } from "../storage/types.ts";
-import type { CommandContext, CommandSpec } from "./context.ts";
+import type { CommandContext, CommandSpec, PermissionRule } from "./context.ts";
 import { Reply } from "../replies.ts";
 
 /**
@@ -98,6 +98,15 @@ function argumentPath(argument: string): string {
   return parseListArguments(argument).path;
 }
 
+/** Listing needs `list` on the folder (or file) listed. */
+const LISTING_RULE: PermissionRule = {
+  actions: ["list"],
+  checks: (context, argument) => [{
+    action: "list",
+    path: context.resolvePath(parseListArguments(argument).path || "."),
+  }],
+};
+
 /** LIST and NLST. */
 export const listingCommands: Record<string, CommandSpec> = {
   LIST: {
@@ -105,6 +114,7 @@ export const listingCommands: Record<string, CommandSpec> = {
     help: "List a folder or file in ls -l style",
     needsLogin: true,
     argument: "optional",
+    permission: LISTING_RULE,
     handle: (context, argument) => list(context, argument, "LIST"),
   },
   NLST: {
@@ -112,6 +122,7 @@ export const listingCommands: Record<string, CommandSpec> = {
     help: "List names only (prefixed with the folder argument as given)",
     needsLogin: true,
     argument: "optional",
+    permission: LISTING_RULE,
     handle: (context, argument) => list(context, argument, "NLST"),
   },
   STAT: {
@@ -120,6 +131,14 @@ export const listingCommands: Record<string, CommandSpec> = {
     needsLogin: true,
     argument: "optional",
     duringTransfer: true,
+    // With a path (and no transfer running), STAT is a listing.
+    permission: {
+      actions: ["list"],
+      checks: (context, argument) =>
+        context.transferProgress || argument.trim() === ""
+          ? []
+          : LISTING_RULE.checks(context, argument),
+    },
     async handle(context, argument) {
       const running = context.transferProgress;
       if (running) {

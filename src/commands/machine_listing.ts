@@ -11,12 +11,13 @@ import { formatMlstEntry, ftpTimestamp, MLST_FACTS, type MlstFact } from "../lis
 import { quotePath, Reply } from "../replies.ts";
 import type { FileInfo } from "../storage/types.ts";
 import type { CommandContext, CommandSpec } from "./context.ts";
+import { onPath } from "./permission_rules.ts";
+import { permFact } from "../policy/permissions.ts";
+import { joinPath } from "../paths.ts";
 
-/** The `perm` fact: what this user may do with the entry. */
-export function permissionFacts(context: CommandContext, info: FileInfo): string {
-  const readOnly = context.user?.readOnly === true;
-  if (info.type === "directory") return readOnly ? "el" : "cdeflmp";
-  return readOnly ? "r" : "adfrw";
+/** The `perm` fact: what this user may do with the entry at `path` (its policy decides). */
+export function permissionFacts(context: CommandContext, info: FileInfo, path: string): string {
+  return permFact(context.user, path, info.type);
 }
 
 /** The FEAT line: every fact, the active ones marked with `*`. */
@@ -44,6 +45,7 @@ export const machineListingCommands: Record<string, CommandSpec> = {
     help: "List a folder in RFC 3659 machine format",
     needsLogin: true,
     argument: "optional",
+    permission: onPath("list"),
     async handle(context, argument) {
       const path = context.resolvePath(argument || ".");
       const info = await context.storage.stat(path);
@@ -60,7 +62,13 @@ export const machineListingCommands: Record<string, CommandSpec> = {
           const batch = new LineBatcher(connection, progress);
           for await (const entry of context.storage.list(path)) {
             signal.throwIfAborted();
-            await batch.add(formatMlstEntry(entry, facts, permissionFacts(context, entry)));
+            await batch.add(
+              formatMlstEntry(
+                entry,
+                facts,
+                permissionFacts(context, entry, joinPath(path, entry.name)),
+              ),
+            );
           }
           await batch.flush();
           return progress.bytes;
@@ -73,6 +81,7 @@ export const machineListingCommands: Record<string, CommandSpec> = {
     help: "Facts about one file or folder, over the control connection",
     needsLogin: true,
     argument: "optional",
+    permission: onPath("list"),
     feature: mlstFeature,
     async handle(context, argument) {
       const path = context.resolvePath(argument || ".");
@@ -80,7 +89,7 @@ export const machineListingCommands: Record<string, CommandSpec> = {
       const entry = formatMlstEntry(
         info,
         context.state.mlstFacts,
-        permissionFacts(context, info),
+        permissionFacts(context, info, path),
         path,
       );
       await context.reply(Reply.FileActionOk, [`Listing ${quotePath(path)}`, ` ${entry}`, "End"]);
@@ -92,6 +101,15 @@ export const machineListingCommands: Record<string, CommandSpec> = {
     needsLogin: true,
     argument: "required",
     changesStorage: true,
+    // Clients set the time right after uploading: part of the upload, not a new permission.
+    permission: {
+      actions: ["upload"],
+      checks(context, argument) {
+        const space = argument.indexOf(" ");
+        if (space < 0 || argument.slice(space + 1) === "") return [];
+        return [{ action: "upload", path: context.resolvePath(argument.slice(space + 1)) }];
+      },
+    },
     available: (context) => context.storageCan("setModifiedTime"),
     feature: () => "MFMT",
     async handle(context, argument) {

@@ -7,12 +7,15 @@
 import { asciiUpperCase } from "../control/ascii.ts";
 import { FtpError } from "../errors.ts";
 import { logRefusal } from "./files.ts";
-import type { CommandContext, CommandSpec } from "./context.ts";
+import type { CommandContext, CommandSpec, PermissionRule } from "./context.ts";
+import { requirePermissions } from "./dispatch.ts";
 import { Reply } from "../replies.ts";
 
 interface SiteCommand {
   syntax: string;
   changesStorage?: boolean;
+  /** What the user must be allowed, where (550 otherwise), as in the main table. */
+  permission?: PermissionRule;
   available?: (context: CommandContext) => boolean;
   handle(context: CommandContext, argument: string): Promise<void>;
 }
@@ -32,6 +35,13 @@ const SITE_COMMANDS: Record<string, SiteCommand> = {
   CHMOD: {
     syntax: "SITE CHMOD <octal mode> <path>",
     changesStorage: true,
+    permission: {
+      actions: ["chmod"],
+      checks(context, argument) {
+        const match = /^0?[0-7]{1,3}\s+(.+)$/.exec(argument);
+        return match ? [{ action: "chmod", path: context.resolvePath(match[1]) }] : [];
+      },
+    },
     available: (context) => context.storageCan("chmod"),
     async handle(context, argument) {
       const match = /^0?([0-7]{1,3})\s+(.+)$/.exec(argument);
@@ -87,6 +97,9 @@ export const siteCommands: Record<string, CommandSpec> = {
       }
       if (command.changesStorage && context.user?.readOnly) {
         throw new FtpError(Reply.FileUnavailable, "Permission denied: this account is read-only");
+      }
+      if (command.permission) {
+        await requirePermissions(context, `SITE ${name}`, command.permission, rest);
       }
       await command.handle(context, rest);
     },

@@ -16,6 +16,7 @@ import { quotePath, Reply } from "../replies.ts";
 import type { FileInfo } from "../storage/types.ts";
 import { logRefusal } from "./files.ts";
 import type { CommandContext, CommandSpec } from "./context.ts";
+import { onPath, UPLOAD_RULE } from "./permission_rules.ts";
 
 function modeName(context: CommandContext): string {
   return context.state.transferType === "A" ? "ASCII" : "BINARY";
@@ -231,6 +232,7 @@ export const transferCommands: Record<string, CommandSpec> = {
     help: "Download a file (from the REST offset, if any)",
     needsLogin: true,
     argument: "required",
+    permission: onPath("download"),
     handle: logsRefusal("RETR", retrieve),
   },
   STOR: {
@@ -239,6 +241,7 @@ export const transferCommands: Record<string, CommandSpec> = {
     needsLogin: true,
     argument: "required",
     changesStorage: true,
+    permission: UPLOAD_RULE,
     handle: logsRefusal("STOR", (context, argument) => store(context, argument, "STOR")),
   },
   STOU: {
@@ -247,6 +250,14 @@ export const transferCommands: Record<string, CommandSpec> = {
     needsLogin: true,
     argument: "optional",
     changesStorage: true,
+    // A new file, always (named after the argument, or "file").
+    permission: {
+      actions: ["upload"],
+      checks: (context, argument) => [{
+        action: "upload",
+        path: context.resolvePath(argument.trim() || "file"),
+      }],
+    },
     handle: logsRefusal("STOU", storeUnique),
   },
   APPE: {
@@ -255,6 +266,7 @@ export const transferCommands: Record<string, CommandSpec> = {
     needsLogin: true,
     argument: "required",
     changesStorage: true,
+    permission: UPLOAD_RULE,
     handle: logsRefusal("APPE", (context, argument) => store(context, argument, "APPE")),
   },
   REST: {

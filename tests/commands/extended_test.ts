@@ -183,7 +183,7 @@ test("HELP lists every command and explains one", async () => {
   }
   assert.equal(
     (await h.run("HELP retr")).text,
-    "Syntax: RETR <path> (Download a file (from the REST offset, if any))",
+    "Syntax: RETR <path> (Download a file (from the REST offset, if any); needs download)",
   );
   assert.equal((await h.run("HELP NOPE")).code, 502);
 });

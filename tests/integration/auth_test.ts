@@ -435,10 +435,10 @@ Deno.test("bearer: the password is the token; the service names the user", async
   using client = await RawFtpClient.connect(ts.addr);
   await client.login("bob", "alice-token.abc~123");
   assert.deepEqual(logins, ["alice"]);
-  // PASS alone: the service names the user.
+  // PASS alone: the service names the user; the profile's unknown fields are kept.
   assert.deepEqual(
     await authenticator.authenticate({ username: "", password: "bob-token", remoteAddress: "x" }),
-    { username: "bob" },
+    { username: "bob", scope: "ftp" },
   );
   assertNoSecrets(log.lines);
 });
