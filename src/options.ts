@@ -49,6 +49,11 @@ export interface FtpServerOptions {
    * user returning one (per-user folders). Required.
    */
   storage: StorageProvider;
+  /**
+   * Named storages that user profiles mount as virtual folders (`folders:
+   * [{ path: "/archive", storage: "archive" }]`). @default {{}}
+   */
+  storages?: Readonly<Record<string, StorageProvider>>;
   /** Longest control line in bytes; longer ones get 500. @default {4096} */
   maxLineBytes?: number;
   /** Most sessions at once (421 at connect beyond). @default {100} */
@@ -90,9 +95,13 @@ export interface FtpServerOptions {
 /** Options with every default filled in. */
 export type ResolvedOptions =
   & Required<
-    Omit<FtpServerOptions, "passiveAddress" | "tls" | "implicitTlsPort" | "onTransferComplete">
+    Omit<
+      FtpServerOptions,
+      "passiveAddress" | "tls" | "implicitTlsPort" | "onTransferComplete" | "storages"
+    >
   >
   & {
+    storages?: Readonly<Record<string, StorageProvider>>;
     onTransferComplete?: (detail: TransferEventDetail) => void;
     passiveAddress?: PassiveAddress;
     tls?: TlsSettings;

@@ -6,7 +6,8 @@
 
 import { isAuthUnavailable } from "../auth/types.ts";
 import { BANNED_REPLY } from "../login_guard.ts";
-import { scopeToHome } from "../storage/scoped.ts";
+import { composeUserStorage } from "../policy/compose.ts";
+import { ProfileError } from "../policy/profile.ts";
 import type { CommandContext, CommandSpec } from "./context.ts";
 import { Reply } from "../replies.ts";
 
@@ -27,7 +28,8 @@ async function pass(context: CommandContext, password: string): Promise<void> {
     await context.reply(Reply.LoggedIn, "Already logged in");
     return;
   }
-  const { authenticator, storage, loginFailureDelayMs, maxLoginFailures } = context.options;
+  const { authenticator, storage, storages, loginFailureDelayMs, maxLoginFailures } =
+    context.options;
   // PASS alone is a login when the password identifies the user (a token).
   if (context.state.pendingUsername === undefined && !authenticator.usernameOptional) {
     await context.reply(Reply.BadSequence, "Send USER first");
@@ -62,10 +64,19 @@ async function pass(context: CommandContext, password: string): Promise<void> {
   }
   if (user) {
     try {
-      let connector = typeof storage === "function" ? await storage(user) : storage;
-      if (typeof user.home === "string") connector = await scopeToHome(connector, user.home);
+      const connector = await composeUserStorage(user, { storage, storages });
       await context.logIn(user, connector);
     } catch (error) {
+      if (error instanceof ProfileError) {
+        // The profile names what the config lacks: the login can't be served as asked.
+        context.log("error", "Login refused: the profile doesn't fit the config", {
+          username,
+          field: error.field,
+          problem: error.problem,
+        });
+        await context.reply(Reply.NotLoggedIn, "Login failed: your profile can't be served");
+        return;
+      }
       context.log("error", "Opening storage failed", { username, error: String(error) });
       await context.reply(Reply.NotLoggedIn, "Login failed: storage is not available");
     }

@@ -22,7 +22,7 @@ import {
   SETTINGS,
 } from "./schema.ts";
 import type { RawConfig } from "./sources.ts";
-import { buildAuthenticator, buildStorage } from "./plugins.ts";
+import { buildAuthenticator, buildNamedStorages, buildStorage } from "./plugins.ts";
 import { buildTls } from "./tls.ts";
 
 export { ConfigError };
@@ -152,6 +152,11 @@ export async function buildOptions(
     values.get("upload_mode") as UploadMode | undefined,
     baseDir,
   );
+  const storages = await buildNamedStorages(
+    (values.get("storages") ?? {}) as Record<string, unknown>,
+    values.get("upload_mode") as UploadMode | undefined,
+    baseDir,
+  );
   const tls = await buildTls(values.get("tls") as Record<string, unknown> | undefined, baseDir);
   const logFormat = get("log_format") as "text" | "json";
   const logger = logFormat === "json" ? jsonLogger() : consoleLogger();
@@ -170,6 +175,7 @@ export async function buildOptions(
       logger,
     ),
     storage,
+    storages,
     logger,
   };
   try {

@@ -11,6 +11,7 @@ import { STORAGE_CONNECTORS } from "../storage/registry.ts";
 import type { UploadMode } from "../storage/file.ts";
 import type { StorageProvider } from "../storage/types.ts";
 import type { Logger } from "../log.ts";
+import * as path from "node:path";
 import { ConfigError } from "./error.ts";
 
 function isModuleReference(name: string): boolean {
@@ -108,4 +109,49 @@ export async function buildStorage(
       Object.keys(STORAGE_CONNECTORS).join(", ")
     }, or a module path`,
   );
+}
+
+/**
+ * The `storages` section: each name's `{connector, config}` built like
+ * `storage_connector` (a `file` root relative to the config's folder).
+ */
+export async function buildNamedStorages(
+  section: Record<string, unknown>,
+  uploadMode: UploadMode | undefined,
+  baseDir: string,
+): Promise<Record<string, StorageProvider>> {
+  const storages: Record<string, StorageProvider> = {};
+  for (const [name, entry] of Object.entries(section)) {
+    const key = `storages.${name}`;
+    if (typeof entry !== "object" || entry === null || Array.isArray(entry)) {
+      throw new ConfigError(key, "must be a mapping {connector, config}");
+    }
+    const { connector, config = {}, ...rest } = entry as Record<string, unknown>;
+    const unknown = Object.keys(rest)[0];
+    if (unknown !== undefined) {
+      throw new ConfigError(`${key}.${unknown}`, "unknown key; known keys are connector, config");
+    }
+    if (typeof connector !== "string" || connector.trim() === "") {
+      throw new ConfigError(
+        `${key}.connector`,
+        "must name a connector (file, s3, memory or a module)",
+      );
+    }
+    if (typeof config !== "object" || config === null || Array.isArray(config)) {
+      throw new ConfigError(`${key}.config`, "must be a mapping");
+    }
+    let options = config as Record<string, unknown>;
+    if (connector === "file" && typeof options.root === "string" && options.root) {
+      options = { ...options, root: path.resolve(baseDir, options.root) };
+    }
+    try {
+      storages[name] = await buildStorage(connector, options, uploadMode, baseDir);
+    } catch (error) {
+      if (!(error instanceof ConfigError)) throw error;
+      // It names storage_config.x (or storage_connector): say which entry it was.
+      const problem = error.message.slice(error.key.length + 2);
+      throw new ConfigError(error.key.replace(/^storage_(config|connector)/, `${key}.$1`), problem);
+    }
+  }
+  return storages;
 }

@@ -161,6 +161,13 @@ const TABLE = [
     doc: "folder served by the `file` connector",
   },
   {
+    key: "storages",
+    option: "storages",
+    kind: "mapping",
+    shownDefault: "`{}`",
+    doc: "named storages `{name: {connector, config}}` that profiles mount (see Per-user policy)",
+  },
+  {
     key: "upload_mode",
     kind: "choice",
     values: ["atomic", "atomic_resume", "direct"],
