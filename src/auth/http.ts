@@ -494,18 +494,23 @@ function profileVerdict(
   const text = body?.trim() ?? "";
   if (!text.startsWith("{") && !text.startsWith("[")) return { ok: true };
   let profile: unknown;
+  let problem: string | undefined;
   try {
     profile = JSON.parse(text);
   } catch (error) {
-    profile = error;
+    problem = `not JSON (${(error as Error).message.slice(0, 100)})`;
   }
-  if (typeof profile !== "object" || profile === null || Array.isArray(profile)) {
+  if (
+    problem === undefined &&
+    (typeof profile !== "object" || profile === null || Array.isArray(profile))
+  ) {
+    problem = "must be a JSON object";
+  }
+  if (problem !== undefined) {
     context?.log("warn", "Authentication service sent a malformed profile: login refused", {
       url: redactUrl(target.url),
       field: "(profile)",
-      problem: profile instanceof Error
-        ? `not JSON (${profile.message.slice(0, 100)})`
-        : "must be a JSON object",
+      problem,
     });
     return { ok: false };
   }
