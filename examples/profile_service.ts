@@ -8,8 +8,8 @@
  *   deno run --allow-net=127.0.0.1 --allow-read=. --allow-write=. examples/profile_service.ts
  *   python3 -c "import ftplib; f = ftplib.FTP(); f.connect('127.0.0.1', 2121); f.login('drop', 'box'); print(f.nlst())"
  *
- * `drop` / `box` has a drop box: it may list and download everywhere, and
- * upload (new files only) below `/incoming`. `carol` / `archivist` sees
+ * `drop` / `box` sees the served folder as a drop box: it may list and
+ * download everywhere, and upload (new files only) below `/incoming`. `carol` / `archivist` sees
  * `/archive` (read-only) beside her home. The same from a config file:
  *
  * ```yaml
@@ -37,7 +37,6 @@ export const USERS: Record<string, ServiceUser> = {
   drop: {
     password: "box",
     profile: {
-      home: "/drop",
       permissions: { "/": ["list", "download"], "/incoming": ["list", "upload"] },
     },
   },
@@ -80,10 +79,12 @@ if (import.meta.main) {
   const service = Deno.serve({ hostname: "127.0.0.1", port: 8081 }, profileService(USERS));
   const archive = new MemoryStorage();
   await archive.write("/2020.txt", new Blob(["an old report\n"]).stream());
+  const storage = new FileStorage({ root: "." });
+  await storage.mkdir("/incoming").catch(() => {}); // there already, or made now
   await using server = new FtpServer({
     port: 2121,
     authenticator: new BasicAuthenticator({ loginUrl: "http://127.0.0.1:8081/login" }),
-    storage: new FileStorage({ root: "." }),
+    storage,
     storages: { archive },
   });
   const { hostname, port } = await server.listen();
