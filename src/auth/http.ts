@@ -13,7 +13,7 @@ import {
   type Credentials,
   type FtpUser,
 } from "./types.ts";
-import { parseProfile, ProfileError } from "../policy/profile.ts";
+import { parseProfile, ProfileError, profileOfBody } from "../policy/profile.ts";
 
 /** Default request timeout of the HTTP authenticators, in ms. */
 export const DEFAULT_HTTP_TIMEOUT_MS = 10_000;
@@ -480,45 +480,25 @@ export abstract class HttpAuthenticator<Proof> implements Authenticator {
   }
 }
 
-/**
- * A 200's verdict with the profile its body carries: a body that is a JSON
- * object (whatever the Content-Type says: a service that forgot it must not
- * lose its `read_only`) is the profile; any other body (`OK`, empty) is none.
- * A body that starts like JSON and isn't an object is a refusal.
- */
+/** A 200's verdict with the profile its body carries (see {@linkcode profileOfBody}). */
 function profileVerdict(
   body: string | undefined,
   target: HttpTarget,
   context?: AuthContext,
 ): HttpVerdict {
-  const text = body?.trim() ?? "";
-  if (!text.startsWith("{") && !text.startsWith("[")) return { ok: true };
-  let profile: unknown;
-  let problem: string | undefined;
-  try {
-    profile = JSON.parse(text);
-  } catch (error) {
-    problem = `not JSON (${(error as Error).message.slice(0, 100)})`;
-  }
-  if (
-    problem === undefined &&
-    (typeof profile !== "object" || profile === null || Array.isArray(profile))
-  ) {
-    problem = "must be a JSON object";
-  }
-  if (problem !== undefined) {
+  const read = profileOfBody(body ?? "");
+  if ("problem" in read) {
     context?.log("warn", "Authentication service sent a malformed profile: login refused", {
       url: redactUrl(target.url),
       field: "(profile)",
-      problem,
+      problem: read.problem,
     });
     return { ok: false };
   }
-  const record = profile as Record<string, unknown>;
-  const name = record.username;
+  const name = read.profile?.username;
   return {
     ok: true,
-    profile: record,
+    profile: read.profile,
     username: typeof name === "string" && name.trim() !== "" ? name : undefined,
   };
 }

@@ -222,3 +222,27 @@ export function parseProfile(value: unknown, username: string): FtpUser {
   }
   return user;
 }
+
+/**
+ * The profile in the body of an auth service's yes: a body that is a JSON
+ * object (whatever the Content-Type says: a service that forgot it must not
+ * lose its `read_only`) is the profile; any other body (`ok`, empty) is
+ * none. A body that starts like JSON and isn't an object is a problem (the
+ * login is refused).
+ */
+export function profileOfBody(
+  body: string,
+): { profile?: Record<string, unknown> } | { problem: string } {
+  const text = body.trim();
+  if (!text.startsWith("{") && !text.startsWith("[")) return {};
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (error) {
+    return { problem: `not JSON (${(error as Error).message.slice(0, 100)})` };
+  }
+  if (typeof value !== "object" || value === null || Array.isArray(value)) {
+    return { problem: "must be a JSON object" };
+  }
+  return { profile: value as Record<string, unknown> };
+}
