@@ -206,8 +206,8 @@ async function storeUnique(context: CommandContext, argument: string): Promise<v
     path: reserved,
     size: announced || undefined,
     offset: 0,
-  }, context.log).catch((error) => {
-    context.storage.remove(reserved).catch(() => {});
+  }, context.log).catch(async (error) => {
+    await context.storage.remove(reserved).catch(() => {});
     throw error;
   });
   let stored = false;

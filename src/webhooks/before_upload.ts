@@ -120,7 +120,7 @@ function refusalOf(answer: string): { allow?: boolean; reason?: string } {
     if (typeof json !== "object" || json === null) return {};
     const reason = typeof json.reason === "string"
       // One short line: it becomes the text of the FTP reply.
-      ? json.reason.replace(/\p{Cc}+/gu, " ").trim().slice(0, 200) || undefined
+      ? json.reason.replace(/\s*\p{Cc}+\s*/gu, " ").trim().slice(0, 200) || undefined
       : undefined;
     return { allow: typeof json.allow === "boolean" ? json.allow : undefined, reason };
   } catch {

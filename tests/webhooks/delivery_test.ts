@@ -16,7 +16,7 @@ import {
   type TestServer,
   waitFor,
 } from "../helpers.ts";
-import { run, runOk } from "../integration/_clients.ts";
+import { runOk } from "../integration/_clients.ts";
 import { test } from "../deadline.ts";
 import { type Received, type Receiver, startReceiver } from "./_receiver.ts";
 
