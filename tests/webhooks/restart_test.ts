@@ -18,7 +18,12 @@ async function outboxBodies(folder: string): Promise<string[]> {
   const bodies: string[] = [];
   for await (const entry of Deno.readDir(folder)) {
     if (entry.isFile && entry.name.endsWith(".json")) {
-      bodies.push(await Deno.readTextFile(path.join(folder, entry.name)));
+      // A file delivered (removed) between the listing and the read is no longer waiting.
+      const body = await Deno.readTextFile(path.join(folder, entry.name)).catch((error) => {
+        if (error instanceof Deno.errors.NotFound) return undefined;
+        throw error;
+      });
+      if (body !== undefined) bodies.push(body);
     }
   }
   return bodies.sort();
