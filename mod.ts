@@ -100,6 +100,14 @@ export {
   ServerMetrics,
   storageHealthCheck,
 } from "./src/metrics.ts";
+export { signWebhook, verifyWebhook, type VerifyWebhookOptions } from "./src/webhooks/signature.ts";
+export {
+  type EventWebhookOptions,
+  WEBHOOK_EVENT_TYPES,
+  type WebhookEventType,
+} from "./src/webhooks/options.ts";
+export type { QueuedItem, SharedState, SharedStateMode } from "./src/cluster/state.ts";
+export type { WebhookEventBody } from "./src/webhooks/event_body.ts";
 export { consoleLogger, jsonLogger, type Logger, type LogLevel, silentLogger } from "./src/log.ts";
 
 if (import.meta.main) {

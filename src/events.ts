@@ -15,7 +15,13 @@ export interface SessionEventDetail {
 }
 
 /** What a transfer did. */
-export type TransferKind = "upload" | "download" | "listing" | "delete" | "rename";
+export type TransferKind =
+  | "upload"
+  | "download"
+  | "listing"
+  | "delete"
+  | "rename"
+  | "mkdir";
 
 /** Details of a finished (or failed) transfer or file operation. */
 export interface TransferEventDetail extends SessionEventDetail {
@@ -23,8 +29,10 @@ export interface TransferEventDetail extends SessionEventDetail {
   kind: TransferKind;
   /** The FTP command that started it (RETR, STOR, APPE, LIST, DELE, RNTO…). */
   command: string;
-  /** The virtual path. */
+  /** The virtual path (the new name of a rename). */
   path: string;
+  /** The old name, for a rename. */
+  from?: string;
   /** Bytes moved. */
   bytes: number;
   /** Duration in milliseconds. */

@@ -9,6 +9,7 @@ import type { Authenticator } from "./auth/types.ts";
 import type { StorageProvider } from "./storage/types.ts";
 import { crossProblems, type OptionSetting, problemWith, SETTINGS } from "./config/schema.ts";
 import type { TransferEventDetail } from "./events.ts";
+import type { EventWebhookOptions } from "./webhooks/options.ts";
 import type { Logger } from "./log.ts";
 import { type TlsOptions, TlsSettings } from "./tls.ts";
 import { consoleLogger } from "./log.ts";
@@ -90,6 +91,12 @@ export interface FtpServerOptions {
   tls?: TlsOptions;
   /** Port of a second listener that speaks TLS from the first byte (implicit FTPS, often 990). */
   implicitTlsPort?: number;
+  /**
+   * Event webhooks: a signed JSON POST after each upload, download, delete,
+   * rename, folder change and login, delivered at least once from a durable
+   * outbox, and an optional check before each upload (see the README).
+   */
+  events?: EventWebhookOptions;
 }
 
 /** Options with every default filled in. */
@@ -97,7 +104,7 @@ export type ResolvedOptions =
   & Required<
     Omit<
       FtpServerOptions,
-      "passiveAddress" | "tls" | "implicitTlsPort" | "onTransferComplete" | "storages"
+      "passiveAddress" | "tls" | "implicitTlsPort" | "onTransferComplete" | "storages" | "events"
     >
   >
   & {
@@ -106,6 +113,7 @@ export type ResolvedOptions =
     passiveAddress?: PassiveAddress;
     tls?: TlsSettings;
     implicitTlsPort?: number;
+    events?: EventWebhookOptions;
   };
 
 // Every option the settings table names is a field of FtpServerOptions (else no type check).

@@ -26,6 +26,7 @@ import { Session } from "./session.ts";
 import type { SessionContext } from "./session_context.ts";
 import { PassthroughAuthenticator } from "./auth/passthrough.ts";
 import { NoAuthAuthenticator } from "./auth/no_auth.ts";
+import { EventWebhooks } from "./webhooks/webhooks.ts";
 
 /** The option whose listener failed to open (on a listen error's `option`). */
 export type ListenerOption = "port" | "implicitTlsPort";
@@ -106,6 +107,7 @@ export class FtpServer extends EventTarget implements AsyncDisposable {
   readonly #context: SessionContext;
   readonly #loginGuard: LoginGuard;
   readonly #guards = new WeakMap<EventListenerOrEventListenerObject, EventListener>();
+  readonly #webhooks?: EventWebhooks;
   #listeners: ControlListener[] = [];
   #closing?: Promise<void>;
 
@@ -126,7 +128,11 @@ export class FtpServer extends EventTarget implements AsyncDisposable {
       this.#options.maxPassivePort,
     );
     this.#loginGuard = new LoginGuard(this.#options.banAfterFailures, this.#options.banMs);
-    const { onTransferComplete, logger } = this.#options;
+    const { onTransferComplete, logger, events } = this.#options;
+    if (events) {
+      this.#webhooks = new EventWebhooks(events, logger);
+      this.#webhooks.attach(this);
+    }
     this.#context = {
       options: this.#options,
       portPool: this.#portPool,
@@ -181,6 +187,7 @@ export class FtpServer extends EventTarget implements AsyncDisposable {
     const { hostname, port, authenticator, logger, tls, implicitTlsPort } = this.#options;
     const onConnection = (connection: ByteConnection, implicitTls: boolean) =>
       this.#startSession(connection, implicitTls);
+    await this.#webhooks?.start();
     try {
       // Control connections always go through node:net, plain data never does:
       // explicit FTPS must upgrade an accepted socket in place (only node:tls
@@ -201,6 +208,7 @@ export class FtpServer extends EventTarget implements AsyncDisposable {
       }
     } catch (error) {
       for (const listener of this.#listeners.splice(0)) await listener.close();
+      await this.#webhooks?.stop();
       throw error;
     }
     if (authenticator.warning) logger("warn", authenticator.warning);
@@ -304,6 +312,8 @@ export class FtpServer extends EventTarget implements AsyncDisposable {
       await Promise.all(this.#sessions.values());
     } finally {
       clearTimeout(timer);
+      // After the sessions: their last events are in the outbox before it stops.
+      await this.#webhooks?.stop();
     }
   }
 

@@ -444,12 +444,19 @@ export class Session implements CommandHost {
    * Emit an event for a file operation that has no data connection (DELE,
    * RNTO…). The caller logs it, with the reason of a refusal.
    */
-  recordOperation(kind: TransferKind, command: string, path: string, error?: unknown): void {
+  recordOperation(
+    kind: TransferKind,
+    command: string,
+    path: string,
+    error?: unknown,
+    from?: string,
+  ): void {
     const detail: TransferEventDetail = {
       ...this.eventDetail,
       kind,
       command,
       path,
+      ...(from === undefined ? {} : { from }),
       bytes: 0,
       durationMs: 0,
       outcome: error === undefined ? "ok" : "failed",

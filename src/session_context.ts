@@ -61,7 +61,13 @@ export interface CommandHost {
   readonly busy: boolean;
   reply(code: number, text: string | readonly string[]): Promise<void>;
   log(level: "debug" | "info" | "warn" | "error", message: string, fields?: object): void;
-  recordOperation(kind: TransferKind, command: string, path: string, error?: unknown): void;
+  recordOperation(
+    kind: TransferKind,
+    command: string,
+    path: string,
+    error?: unknown,
+    from?: string,
+  ): void;
   logIn(user: FtpUser, storage: StorageConnector): Promise<void>;
   close(): void;
   upgradeToTls(): Promise<void>;
@@ -107,8 +113,8 @@ export function createCommandContext(context: SessionContext, host: CommandHost)
     get eventDetail() {
       return host.eventDetail;
     },
-    recordOperation: (kind, command, path, error) =>
-      host.recordOperation(kind, command, path, error),
+    recordOperation: (kind, command, path, error, from) =>
+      host.recordOperation(kind, command, path, error, from),
     get authContext() {
       return host.authContext;
     },

@@ -113,7 +113,13 @@ export interface CommandContext {
    * Emit an event for a file operation that has no data connection (DELE,
    * RNTO…). The caller logs it, with the reason of a refusal.
    */
-  recordOperation(kind: TransferKind, command: string, path: string, error?: unknown): void;
+  recordOperation(
+    kind: TransferKind,
+    command: string,
+    path: string,
+    error?: unknown,
+    from?: string,
+  ): void;
 
   /** Failed logins per address, across sessions. */
   readonly loginGuard: Pick<LoginGuard, "isBanned" | "recordFailure">;

@@ -36,7 +36,7 @@ export function logRefusal(
 /** Run a storage operation, log it, and record it as an event, success or failure. */
 async function recorded(
   context: CommandContext,
-  kind: "delete" | "rename",
+  kind: "delete" | "rename" | "mkdir",
   command: string,
   fields: { path: string; from?: string },
   action: () => Promise<void>,
@@ -45,14 +45,14 @@ async function recorded(
     await action();
   } catch (error) {
     logRefusal(context, command, error, fields);
-    context.recordOperation(kind, command, fields.path, error);
+    context.recordOperation(kind, command, fields.path, error, fields.from);
     throw error;
   }
   context.log("info", `${command} ok`, fields);
-  context.recordOperation(kind, command, fields.path);
+  context.recordOperation(kind, command, fields.path, undefined, fields.from);
 }
 
-/** Run a storage operation that is not an event (MKD, RNFR), logging a refusal. */
+/** Run a storage operation that is not an event (RNFR), logging a refusal. */
 async function logged<T>(
   context: CommandContext,
   command: string,
@@ -78,13 +78,12 @@ export const fileCommands: Record<string, CommandSpec> = {
     permission: onPath("mkdir"),
     async handle(context, argument) {
       const path = context.resolvePath(argument);
-      await logged(context, "MKD", path, () => {
+      await recorded(context, "mkdir", "MKD", { path }, () => {
         if (path === "/") {
           throw new FtpError(Reply.FileUnavailable, "The root folder already exists");
         }
         return context.storage.mkdir(path);
       });
-      context.log("info", "MKD ok", { path });
       await context.reply(Reply.PathCreated, `${quotePath(path)} created`);
     },
   },

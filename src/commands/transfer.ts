@@ -14,6 +14,7 @@ import { FtpError, StorageError } from "../errors.ts";
 import { baseName, joinPath, parentPath } from "../paths.ts";
 import { quotePath, Reply } from "../replies.ts";
 import type { FileInfo } from "../storage/types.ts";
+import { checkBeforeUpload } from "../webhooks/before_upload.ts";
 import { logRefusal } from "./files.ts";
 import type { CommandContext, CommandSpec } from "./context.ts";
 import { onPath, UPLOAD_RULE } from "./permission_rules.ts";
@@ -148,6 +149,14 @@ async function store(
     }
     position = offset;
   }
+  // Before 150: a refusal moves no byte.
+  await checkBeforeUpload(context.options.events, {
+    session: context.eventDetail,
+    command,
+    path,
+    size: announced || undefined,
+    offset,
+  }, context.log);
   await context.startTransfer({
     command,
     kind: "upload",
@@ -192,6 +201,16 @@ async function storeUnique(context: CommandContext, argument: string): Promise<v
   }
   if (!path) throw new FtpError(Reply.FileNameNotAllowed, "Can't find a unique name");
   const reserved = path;
+  await checkBeforeUpload(context.options.events, {
+    session: context.eventDetail,
+    command: "STOU",
+    path: reserved,
+    size: announced || undefined,
+    offset: 0,
+  }, context.log).catch(async (error) => {
+    await context.storage.remove(reserved).catch(() => {});
+    throw error;
+  });
   let stored = false;
   await context.startTransfer({
     command: "STOU",

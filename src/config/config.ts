@@ -24,6 +24,7 @@ import {
 import type { RawConfig } from "./sources.ts";
 import { buildAuthenticator, buildNamedStorages, buildStorage } from "./plugins.ts";
 import { buildTls } from "./tls.ts";
+import { buildEvents } from "../webhooks/config.ts";
 
 export { ConfigError };
 export { CONFIG_KEYS, ENV_KEYS } from "./schema.ts";
@@ -168,6 +169,7 @@ export async function buildOptions(
   const options: FtpServerOptions = {
     ...settings,
     tls: tls?.options,
+    events: buildEvents(values.get("events") as Record<string, unknown> | undefined, baseDir),
     authenticator: await buildAuthenticator(
       get("authenticator") as string,
       (values.get("authenticator_config") ?? {}) as Record<string, unknown>,

@@ -16,6 +16,7 @@ import { DEFAULT_MAX_LINE_BYTES } from "../control/line_reader.ts";
  * - `duration`: a number in the key's unit (`unit` ms each), kept in ms, above 0
  *   (or at least 0 with `zero`), at most 2^31-1 ms (a timer's limit);
  * - `text`: a non-empty string; `address`: a listen address; `choice`: one of `values`;
+ * - `list`: a list of some of `values` (a comma-separated string from the environment);
  * - `passive-address`: an IPv4 address or host name (resolved by the CLI at start);
  * - `mapping`: a YAML mapping (the options of a plug-in, or the `tls` section);
  * - `boolean`: true or false;
@@ -28,6 +29,7 @@ export type SettingKind =
   | "address"
   | "passive-address"
   | "choice"
+  | "list"
   | "mapping"
   | "boolean"
   | "path";
@@ -288,6 +290,13 @@ const TABLE = [
     doc: "port of a listener speaking TLS from the first byte (implicit FTPS, often 990)",
   },
   {
+    key: "events",
+    option: "events",
+    kind: "mapping",
+    shownDefault: "off",
+    doc: "signed POSTs after uploads, deletes, logins…; a check before uploads (Event webhooks)",
+  },
+  {
     option: "maxLineBytes",
     kind: "integer",
     min: 64,
@@ -337,6 +346,81 @@ export const TLS_SETTINGS: readonly Setting[] = [
   },
 ] as const satisfies readonly Setting[];
 
+/** The keys of the `events` section (see the README's "Event webhooks"). */
+export const EVENTS_SETTINGS: readonly Setting[] = [
+  { key: "events.url", kind: "text", doc: "where events are POSTed (http or https)" },
+  {
+    key: "events.secret",
+    kind: "text",
+    doc: "HMAC-SHA256 key of the `X-Exftp-Signature` header (required)",
+  },
+  {
+    key: "events.on",
+    kind: "list",
+    values: [
+      "upload",
+      "download",
+      "delete",
+      "rename",
+      "mkdir",
+      "rmdir",
+      "login",
+      "login_failed",
+    ],
+    shownDefault: "all",
+    doc: "which events are sent",
+  },
+  {
+    key: "events.timeout_ms",
+    kind: "duration",
+    unit: 1,
+    default: 10_000,
+    doc: "time for one request (an event, or the before-upload check)",
+  },
+  {
+    key: "events.retries",
+    kind: "integer",
+    min: 0,
+    max: 1_000_000,
+    default: 25,
+    doc: "retries of a failed delivery (back-off doubling to 5 min) before it is set aside",
+  },
+  {
+    key: "events.retry_delay_ms",
+    kind: "duration",
+    unit: 1,
+    default: 1_000,
+    doc: "the first retry's delay",
+  },
+  {
+    key: "events.outbox",
+    kind: "path",
+    default: "exftp-outbox",
+    doc: "folder where events wait until delivered (one file each, kept across restarts)",
+  },
+  {
+    key: "events.max_outbox",
+    kind: "integer",
+    min: 1,
+    max: 10_000_000,
+    default: 10_000,
+    doc: "most events waiting; newer ones are dropped (logged) beyond",
+  },
+  {
+    key: "events.concurrency",
+    kind: "integer",
+    min: 1,
+    max: 1_000,
+    default: 4,
+    doc: "most deliveries in flight",
+  },
+  {
+    key: "events.before_upload_url",
+    kind: "text",
+    doc: "asked before each upload: a refusal answers 553, no answer 451",
+  },
+] as const satisfies readonly Setting[];
+
 /** A setting the server has as an option. */
 export type OptionSetting = Extract<(typeof TABLE)[number], { option: string }>;
 
@@ -352,7 +436,7 @@ export const ENV_KEYS: Readonly<Record<string, string>> = Object.fromEntries(
 
 /** The setting of a YAML key (`tls.` keys included). */
 export function settingOfKey(key: string): Setting | undefined {
-  return [...SETTINGS, ...TLS_SETTINGS].find((setting) => setting.key === key);
+  return [...SETTINGS, ...TLS_SETTINGS, ...EVENTS_SETTINGS].find((setting) => setting.key === key);
 }
 
 /** The setting of an option. */
@@ -399,6 +483,14 @@ export function problemWith(
       if (!setting.values!.includes(value as string)) {
         const values = setting.values!;
         return `must be ${values.slice(0, -1).join(", ")} or ${values.at(-1)}, got ${got}`;
+      }
+      return undefined;
+    case "list":
+      if (
+        !Array.isArray(value) || value.length === 0 ||
+        value.some((item) => !setting.values!.includes(item))
+      ) {
+        return `must be a list of some of ${setting.values!.join(", ")}, got ${got}`;
       }
       return undefined;
     case "mapping":

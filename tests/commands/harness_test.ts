@@ -12,7 +12,8 @@ test("the harness greets, logs in, and runs a command through the pipeline", asy
   assert.deepEqual([mkd.code, mkd.text], [257, '"/x" created']);
   assert.deepEqual(mkd.replies.map((r) => r.code), [257]);
   assert.equal((await h.run("FOO")).code, 500);
-  assert.deepEqual(h.events.map((e) => e.type), ["login"]);
+  // MKD is a file operation with an event (the "mkdir" webhook).
+  assert.deepEqual(h.events.map((e) => e.type), ["login", "transfer-complete"]);
 });
 
 test("without a user the session is not logged in", async () => {
