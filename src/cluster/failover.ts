@@ -54,22 +54,36 @@ const NO_LIMIT = Number.MAX_SAFE_INTEGER;
  * ```
  */
 export class FailoverState implements SharedState {
-  readonly #store: ProbedState;
+  readonly #opening: Promise<ProbedState | undefined>;
+  #store?: ProbedState;
   readonly #logger: Logger;
   readonly #probeEveryMs: number;
   readonly #clock?: () => number;
   readonly #held = new Map<string, HeldSlot>();
   #local: MemoryState;
-  #degraded = false;
+  #degraded: boolean;
   #probe?: ReturnType<typeof setInterval>;
   #probing = false;
   #closed = false;
   #degradations = 0;
 
-  /** Use `store`, falling back to local state while it fails. */
-  constructor(store: ProbedState, options: FailoverStateOptions = {}) {
-    this.#store = store;
+  /**
+   * Use `store`, falling back to local state while it fails. The store may
+   * still be opening (a promise): until {@linkcode FailoverState.start}, calls
+   * use local state.
+   */
+  constructor(store: ProbedState | Promise<ProbedState>, options: FailoverStateOptions = {}) {
     this.#logger = options.logger ?? (() => {});
+    this.#degraded = true; // until start() finds the store
+    this.#opening = Promise.resolve(store).then(
+      (opened) => this.#store = opened,
+      (error) => {
+        this.#logger("error", "Shared state can't be opened; serving with local state", {
+          error: String(error),
+        });
+        return undefined;
+      },
+    );
     this.#probeEveryMs = options.probeEveryMs ?? 1000;
     this.#clock = options.clock;
     this.#local = new MemoryState(this.#clock);
@@ -80,10 +94,17 @@ export class FailoverState implements SharedState {
    * degraded (and keep probing).
    */
   async start(timeoutMs: number): Promise<void> {
-    const ready = this.#store.ready
-      ? await this.#store.ready(timeoutMs)
-      : await this.#store.ping().then(() => true, () => false);
-    if (!ready) this.#degrade(new Error(`no answer within ${timeoutMs} ms`));
+    const store = await this.#opening;
+    if (!store || this.#closed) return;
+    const ready = store.ready
+      ? await store.ready(timeoutMs)
+      : await store.ping().then(() => true, () => false);
+    this.#degraded = false;
+    if (ready) {
+      this.#logger("info", "Shared state reachable; fleet-wide limits and bans");
+    } else {
+      this.#degrade(new Error(`no answer within ${timeoutMs} ms`));
+    }
   }
 
   /** `shared` while the store answers, `degraded` while this node uses local state. */
@@ -178,11 +199,11 @@ export class FailoverState implements SharedState {
     this.#closed = true;
     clearInterval(this.#probe);
     this.#probe = undefined;
-    await this.#store.close();
+    await (await this.#opening)?.close();
   }
 
   async #call<T>(operation: (state: SharedState) => Promise<T>): Promise<T> {
-    if (!this.#degraded) {
+    if (!this.#degraded && this.#store) {
       try {
         return await operation(this.#store);
       } catch (error) {
@@ -209,16 +230,17 @@ export class FailoverState implements SharedState {
   }
 
   async #tryRejoin(): Promise<void> {
-    if (this.#probing || !this.#degraded || this.#closed) return;
+    const store = this.#store;
+    if (this.#probing || !this.#degraded || this.#closed || !store) return;
     this.#probing = true;
     try {
-      await this.#store.ping();
+      await store.ping();
       // The store may have restarted empty: put this node's sessions back first.
       for (const slot of [...this.#held.values()]) {
-        await this.#store.acquireSlot(slot.key, slot.holder, NO_LIMIT, slot.ttlMs);
+        await store.acquireSlot(slot.key, slot.holder, NO_LIMIT, slot.ttlMs);
         // Released meanwhile (into local state): not in the store either.
         const id = slotId(slot.key, slot.holder);
-        if (!this.#held.has(id)) await this.#store.releaseSlot(slot.key, slot.holder);
+        if (!this.#held.has(id)) await store.releaseSlot(slot.key, slot.holder);
       }
       if (this.#closed) return;
       this.#degraded = false;

@@ -24,6 +24,7 @@ import {
 import type { RawConfig } from "./sources.ts";
 import { buildAuthenticator, buildStorage } from "./plugins.ts";
 import { buildTls } from "./tls.ts";
+import { clusterOptionsFromConfig } from "../cluster/options.ts";
 
 export { ConfigError };
 export { CONFIG_KEYS, ENV_KEYS } from "./schema.ts";
@@ -163,6 +164,7 @@ export async function buildOptions(
   const options: FtpServerOptions = {
     ...settings,
     tls: tls?.options,
+    cluster: clusterOptionsFromConfig(values.get("cluster") as Record<string, unknown> | undefined),
     authenticator: await buildAuthenticator(
       get("authenticator") as string,
       (values.get("authenticator_config") ?? {}) as Record<string, unknown>,
