@@ -36,6 +36,13 @@
 
 export { FtpServer } from "./src/server.ts";
 export type { FtpServerOptions, PassiveAddress } from "./src/options.ts";
+export type { ClusterOptions } from "./src/cluster/options.ts";
+export {
+  MemoryState,
+  type QueuedItem,
+  type SharedState,
+  type SharedStateMode,
+} from "./src/cluster/state.ts";
 export type {
   FtpServerEventMap,
   SessionEventDetail,
