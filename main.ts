@@ -287,7 +287,9 @@ export async function main(args: string[]): Promise<number> {
   const stop = () => {
     if (stopping) Deno.exit(130); // a second signal: stop now
     stopping = true;
-    say("info", "Shutting down…");
+    // Draining: close() refuses new connections and makes /healthz answer 503 at
+    // once; running transfers get shutdown_grace_s to finish.
+    say("info", "Shutting down…", { draining: "new connections refused, /healthz 503" });
     server.close().then(stopped.resolve, stopped.reject);
   };
   const signals: Deno.Signal[] = Deno.build.os === "windows" ? ["SIGINT"] : ["SIGINT", "SIGTERM"];

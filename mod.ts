@@ -36,6 +36,13 @@
 
 export { FtpServer } from "./src/server.ts";
 export type { FtpServerOptions, PassiveAddress } from "./src/options.ts";
+export type { ClusterOptions } from "./src/cluster/options.ts";
+export {
+  MemoryState,
+  type QueuedItem,
+  type SharedState,
+  type SharedStateMode,
+} from "./src/cluster/state.ts";
 export type {
   FtpServerEventMap,
   SessionEventDetail,
@@ -106,7 +113,6 @@ export {
   WEBHOOK_EVENT_TYPES,
   type WebhookEventType,
 } from "./src/webhooks/options.ts";
-export type { QueuedItem, SharedState, SharedStateMode } from "./src/cluster/state.ts";
 export type { WebhookEventBody } from "./src/webhooks/event_body.ts";
 export { consoleLogger, jsonLogger, type Logger, type LogLevel, silentLogger } from "./src/log.ts";
 

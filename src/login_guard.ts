@@ -1,76 +1,56 @@
 /**
- * Brute-force protection across sessions: failed logins are counted per
- * client address, and an address with too many in a window is refused (421,
- * at connect and at its open sessions' next USER/PASS) until the ban ends.
+ * Brute-force protection across sessions (and, with `cluster`, across the
+ * nodes of a fleet): failed logins are counted per client address in a
+ * {@linkcode SharedState}, and an address with too many in a window is
+ * refused (421, at connect and at its open sessions' next USER/PASS) until
+ * the ban ends.
  *
  * @module
  */
 
+import { MemoryState, type SharedState } from "./cluster/state.ts";
+
 /** The reply to a banned address, the same at connect and at USER/PASS. */
 export const BANNED_REPLY = "Too many failed logins from your address; try again later";
-
-/** Most addresses tracked at once; the oldest are forgotten first. */
-const MAX_TRACKED = 100_000;
-
-interface Record {
-  /** Times of recent failures (ms), oldest first. */
-  failures: number[];
-  /** Banned until (ms since epoch), or 0. */
-  bannedUntil: number;
-}
 
 /** Counts failed logins per IP and bans addresses that exceed the limit. */
 export class LoginGuard {
   readonly #limit: number;
   readonly #windowMs: number;
-  readonly #clock: () => number;
-  readonly #records = new Map<string, Record>();
+  readonly #state: SharedState;
 
   /**
    * @param limit failures within the window that start a ban (0 disables banning)
    * @param windowMs both how far back failures count and how long a ban lasts
+   * @param state where counts and bans live (this process by default)
    */
-  constructor(limit: number, windowMs: number, clock: () => number = Date.now) {
+  constructor(limit: number, windowMs: number, state: SharedState = new MemoryState()) {
     this.#limit = limit;
     this.#windowMs = windowMs;
-    this.#clock = clock;
+    this.#state = state;
   }
 
-  /** Whether `ip` is banned now. */
-  isBanned(ip: string): boolean {
-    const record = this.#records.get(ip);
-    if (!record) return false;
-    if (record.bannedUntil > this.#clock()) return true;
-    if (record.bannedUntil !== 0) this.#records.delete(ip); // ban over: start afresh
-    return false;
-  }
-
-  /** Count a failed login; returns true when it starts a ban. */
-  recordFailure(ip: string): boolean {
+  /** Whether `ip` is banned now. A state that fails answers "no": never refuse for it. */
+  async isBanned(ip: string): Promise<boolean> {
     if (this.#limit <= 0) return false;
-    const now = this.#clock();
-    let record = this.#records.get(ip);
-    if (!record) {
-      if (this.#records.size >= MAX_TRACKED) this.#forgetOldest();
-      record = { failures: [], bannedUntil: 0 };
-      this.#records.set(ip, record);
+    try {
+      return await this.#state.hasFlag(`ban:${ip}`);
+    } catch {
+      return false;
     }
-    record.failures = record.failures.filter((t) => now - t < this.#windowMs);
-    record.failures.push(now);
-    if (record.failures.length >= this.#limit && record.bannedUntil <= now) {
-      record.bannedUntil = now + this.#windowMs;
-      record.failures = [];
-      return true;
-    }
-    return false;
   }
 
-  #forgetOldest(): void {
-    // Maps iterate in insertion order: drop the first tenth.
-    let drop = Math.ceil(MAX_TRACKED / 10);
-    for (const ip of this.#records.keys()) {
-      if (drop-- <= 0) break;
-      this.#records.delete(ip);
+  /** Count a failed login; resolves true when it starts a ban. */
+  async recordFailure(ip: string): Promise<boolean> {
+    if (this.#limit <= 0) return false;
+    try {
+      const failures = await this.#state.hit(`failures:${ip}`, this.#windowMs);
+      if (failures < this.#limit || await this.#state.hasFlag(`ban:${ip}`)) return false;
+      await this.#state.setFlag(`ban:${ip}`, this.#windowMs);
+      await this.#state.clearHits(`failures:${ip}`);
+      return true;
+    } catch {
+      return false;
     }
   }
 }

@@ -62,6 +62,17 @@ export class ServerMetrics {
       "# HELP exftp_transfer_bytes_total Bytes moved by kind of transfer.",
       "# TYPE exftp_transfer_bytes_total counter",
       ...[...this.#bytes].map(([kind, n]) => `exftp_transfer_bytes_total{kind="${kind}"} ${n}`),
+      "# HELP exftp_shared_state Where bans and session counts live: 1 for the current mode.",
+      "# TYPE exftp_shared_state gauge",
+      ...(["local", "shared", "degraded"] as const).map((mode) =>
+        `exftp_shared_state{mode="${mode}"} ${this.#server.sharedStateMode === mode ? 1 : 0}`
+      ),
+      "# HELP exftp_shared_state_degradations_total Falls back to local state (Redis unreachable).",
+      "# TYPE exftp_shared_state_degradations_total counter",
+      `exftp_shared_state_degradations_total ${this.#server.sharedStateDegradations}`,
+      "# HELP exftp_draining 1 once shutdown began: no new sessions, running transfers finish.",
+      "# TYPE exftp_draining gauge",
+      `exftp_draining ${this.#server.draining ? 1 : 0}`,
     ];
     return lines.join("\n") + "\n";
   }
@@ -188,9 +199,12 @@ class Health {
 
 /**
  * Serve `/metrics` (Prometheus) and `/healthz` for `server`. `/healthz`
- * answers 200 `ok` while the server runs and every check passes, and 503 with
+ * answers 200 `ok` while the server runs and every check passes, 503 with
  * one line per failing check otherwise (checks run on request, with a
- * timeout, and their result is cached briefly). Close it with
+ * timeout, and their result is cached briefly), and 503 `draining` from the
+ * moment `close()` is called (so balancers stop sending new clients). A node
+ * whose Redis is unreachable is healthy (it serves with local state): a
+ * second line says `shared state: degraded`. Close it with
  * `await endpoint.shutdown()`.
  *
  * @example
@@ -229,9 +243,15 @@ export function serveMetrics(server: FtpServer, options: MetricsEndpointOptions)
     async (request) => {
       const { pathname } = new URL(request.url);
       if (pathname === "/healthz") {
+        // Draining: balancers must stop sending new clients at once.
+        if (server.draining) return new Response("draining\n", { status: 503 });
         const problems = await health.problems();
-        if (problems.length === 0) return new Response("ok\n");
-        return new Response(problems.join("\n") + "\n", { status: 503 });
+        // A degraded node still serves (local limits and bans): said, but healthy.
+        const notes = server.sharedStateMode === "degraded"
+          ? ["shared state: degraded (Redis unreachable; local limits and bans)"]
+          : [];
+        if (problems.length === 0) return new Response(["ok", ...notes].join("\n") + "\n");
+        return new Response([...problems, ...notes].join("\n") + "\n", { status: 503 });
       }
       if (pathname === "/metrics") {
         return new Response(metrics.render(), {

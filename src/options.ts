@@ -6,6 +6,8 @@
  */
 
 import type { Authenticator } from "./auth/types.ts";
+import type { ClusterOptions } from "./cluster/options.ts";
+import type { SharedState } from "./cluster/state.ts";
 import type { StorageProvider } from "./storage/types.ts";
 import { crossProblems, type OptionSetting, problemWith, SETTINGS } from "./config/schema.ts";
 import type { TransferEventDetail } from "./events.ts";
@@ -59,8 +61,25 @@ export interface FtpServerOptions {
   maxLineBytes?: number;
   /** Most sessions at once (421 at connect beyond). @default {100} */
   maxSessions?: number;
-  /** Most sessions from one IP address. @default {10} */
+  /** Most sessions from one IP address (across the fleet with `cluster`). @default {10} */
   maxSessionsPerIp?: number;
+  /**
+   * Most sessions of one user, checked at login (421 beyond; across the fleet
+   * with `cluster`). A user's own `maxSessions` (from the authenticator)
+   * overrides it. @default unlimited
+   */
+  maxSessionsPerUser?: number;
+  /**
+   * Be one node of a fleet: failed-login counts, bans and session counts are
+   * shared through Redis. Without it, they live in this process. A Redis
+   * outage degrades to local state, never to refusing service.
+   */
+  cluster?: ClusterOptions;
+  /**
+   * The shared state to use instead of opening one from `cluster` (your own
+   * {@linkcode SharedState}; the caller closes it). @default {in-process state, or Redis with `cluster`}
+   */
+  sharedState?: SharedState;
   /** Time to log in after connecting, in ms. @default {60000} */
   loginTimeoutMs?: number;
   /** Idle time before a session is closed, in ms; paused during transfers. @default {300000} */
@@ -104,11 +123,22 @@ export type ResolvedOptions =
   & Required<
     Omit<
       FtpServerOptions,
-      "passiveAddress" | "tls" | "implicitTlsPort" | "onTransferComplete" | "storages" | "events"
+      | "passiveAddress"
+      | "tls"
+      | "implicitTlsPort"
+      | "onTransferComplete"
+      | "storages"
+      | "events"
+      | "maxSessionsPerUser"
+      | "cluster"
+      | "sharedState"
     >
   >
   & {
     storages?: Readonly<Record<string, StorageProvider>>;
+    maxSessionsPerUser?: number;
+    cluster?: ClusterOptions;
+    sharedState?: SharedState;
     onTransferComplete?: (detail: TransferEventDetail) => void;
     passiveAddress?: PassiveAddress;
     tls?: TlsSettings;
@@ -161,6 +191,11 @@ export function resolveOptions(options: FtpServerOptions): ResolvedOptions {
   if (cross) {
     const type = cross.missing ? TypeError : RangeError;
     throw new type(`Option "${cross.setting.option}" ${cross.problem}`);
+  }
+  if (resolved.cluster && typeof resolved.cluster.redisUrl !== "string") {
+    throw new TypeError(
+      `Option "cluster" must have a redisUrl, got ${JSON.stringify(resolved.cluster)}`,
+    );
   }
   if (typeof resolved.authenticator?.authenticate !== "function") {
     throw new TypeError(`Option "authenticator" must have an authenticate() method`);

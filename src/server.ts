@@ -20,6 +20,10 @@ import { NodeSocketConnection } from "./data/node_connection.ts";
 import { PassivePortPool } from "./data/passive.ts";
 import type { FtpServerEventMap, TransferEventDetail } from "./events.ts";
 import { BANNED_REPLY, LoginGuard } from "./login_guard.ts";
+import { CLUSTER_CONNECT_WAIT_MS, openClusterState } from "./cluster/options.ts";
+import type { FailoverState } from "./cluster/failover.ts";
+import { SessionLimits, sessionOwner } from "./cluster/session_limits.ts";
+import { MemoryState, type SharedState, type SharedStateMode } from "./cluster/state.ts";
 import { type FtpServerOptions, type ResolvedOptions, resolveOptions } from "./options.ts";
 import { encodeReply, Reply } from "./replies.ts";
 import { Session } from "./session.ts";
@@ -103,9 +107,15 @@ export class FtpServer extends EventTarget implements AsyncDisposable {
   readonly #commands: Map<string, CommandSpec> = buildCommandTable();
   readonly #portPool: PassivePortPool;
   readonly #sessions = new Map<Session, Promise<void>>();
-  readonly #sessionsPerIp = new Map<string, number>();
   readonly #context: SessionContext;
   readonly #loginGuard: LoginGuard;
+  readonly #state: SharedState;
+  /** The state this server opened from `cluster` (it closes it too). */
+  readonly #clusterState?: FailoverState;
+  readonly #sessionLimits: SessionLimits;
+  /** Connections accepted whose shared checks are still running. */
+  #admitting = 0;
+  #nextConnection = 1;
   readonly #guards = new WeakMap<EventListenerOrEventListenerObject, EventListener>();
   readonly #webhooks?: EventWebhooks;
   #listeners: ControlListener[] = [];
@@ -127,10 +137,22 @@ export class FtpServer extends EventTarget implements AsyncDisposable {
       this.#options.minPassivePort,
       this.#options.maxPassivePort,
     );
-    this.#loginGuard = new LoginGuard(this.#options.banAfterFailures, this.#options.banMs);
-    const { onTransferComplete, logger, events } = this.#options;
+    const { onTransferComplete, logger, events, cluster, sharedState } = this.#options;
+    if (!sharedState && cluster) this.#clusterState = openClusterState(cluster, logger);
+    this.#state = sharedState ?? this.#clusterState ?? new MemoryState();
+    this.#loginGuard = new LoginGuard(
+      this.#options.banAfterFailures,
+      this.#options.banMs,
+      this.#state,
+    );
+    this.#sessionLimits = new SessionLimits(this.#state, { slotTtlMs: cluster?.slotTtlMs, logger });
     if (events) {
-      this.#webhooks = new EventWebhooks(events, logger);
+      // With a fleet, the shared queue is the outbox (any node delivers) and the folder its fallback.
+      const fleetQueue = sharedState ?? this.#clusterState;
+      const webhookOptions = fleetQueue && typeof events.outbox !== "object"
+        ? { ...events, outbox: fleetQueue, outboxFolder: events.outboxFolder ?? events.outbox }
+        : events;
+      this.#webhooks = new EventWebhooks(webhookOptions, logger);
       this.#webhooks.attach(this);
     }
     this.#context = {
@@ -138,6 +160,7 @@ export class FtpServer extends EventTarget implements AsyncDisposable {
       portPool: this.#portPool,
       commands: this.#commands,
       loginGuard: this.#loginGuard,
+      sessionLimits: this.#sessionLimits,
       emit: (type, detail) => {
         this.dispatchEvent(new CustomEvent(type, { detail }));
         if (onTransferComplete && (type === "transfer-complete" || type === "transfer-failed")) {
@@ -169,6 +192,25 @@ export class FtpServer extends EventTarget implements AsyncDisposable {
   }
 
   /**
+   * Where bans and session counts live: `local` (this process), `shared`
+   * (the fleet's Redis answers) or `degraded` (Redis is configured but
+   * unreachable: this node uses local state until it is back).
+   */
+  get sharedStateMode(): SharedStateMode {
+    return this.#state.mode;
+  }
+
+  /** How many times this node fell back to local state because Redis failed. */
+  get sharedStateDegradations(): number {
+    return this.#clusterState?.degradations ?? 0;
+  }
+
+  /** Whether {@linkcode FtpServer.close} was called: no new sessions, running ones end. */
+  get draining(): boolean {
+    return this.#closing !== undefined;
+  }
+
+  /**
    * Replace the FTPS certificate and key (e.g. after renewal). Sessions that
    * start TLS afterwards use them; running sessions keep theirs.
    */
@@ -187,6 +229,8 @@ export class FtpServer extends EventTarget implements AsyncDisposable {
     const { hostname, port, authenticator, logger, tls, implicitTlsPort } = this.#options;
     const onConnection = (connection: ByteConnection, implicitTls: boolean) =>
       this.#startSession(connection, implicitTls);
+    // With a fleet, wait briefly for Redis so the first logins share state already.
+    await this.#clusterState?.start(CLUSTER_CONNECT_WAIT_MS);
     await this.#webhooks?.start();
     try {
       // Control connections always go through node:net, plain data never does:
@@ -314,6 +358,8 @@ export class FtpServer extends EventTarget implements AsyncDisposable {
       clearTimeout(timer);
       // After the sessions: their last events are in the outbox before it stops.
       await this.#webhooks?.stop();
+      this.#sessionLimits.close();
+      await this.#clusterState?.close();
     }
   }
 
@@ -323,29 +369,48 @@ export class FtpServer extends EventTarget implements AsyncDisposable {
       return;
     }
     const ip = netAddress(connection.remoteAddr).hostname;
-    if (this.#loginGuard.isBanned(ip)) {
-      this.#refuse(connection, BANNED_REPLY, implicitTls);
-      return;
-    }
-    const perIp = this.#sessionsPerIp.get(ip) ?? 0;
-    if (this.#sessions.size >= this.#options.maxSessions) {
+    if (this.#sessions.size + this.#admitting >= this.#options.maxSessions) {
       this.#refuse(connection, "Too many connections; try again later", implicitTls);
       return;
     }
-    if (perIp >= this.#options.maxSessionsPerIp) {
+    this.#admitting++;
+    this.#admit(connection, implicitTls, ip)
+      .catch((error) => {
+        this.#options.logger("error", "Admitting a connection failed", { error: String(error) });
+        closeQuietly(connection);
+      })
+      .finally(() => this.#admitting--);
+  }
+
+  /**
+   * The checks that ask the shared state (bans, sessions per address), then
+   * the session. An owner names the connection's slots; they are given back
+   * when the session ends.
+   */
+  async #admit(connection: ByteConnection, implicitTls: boolean, ip: string): Promise<void> {
+    if (await this.#loginGuard.isBanned(ip)) {
+      this.#refuse(connection, BANNED_REPLY, implicitTls);
+      return;
+    }
+    const owner = `c${this.#nextConnection++}`;
+    const limits = this.#sessionLimits;
+    if (!(await limits.admitAddress(owner, ip, this.#options.maxSessionsPerIp))) {
       this.#refuse(connection, "Too many connections from your address", implicitTls);
       return;
     }
-    this.#sessionsPerIp.set(ip, perIp + 1);
+    if (this.#closing) {
+      await limits.release(owner);
+      closeQuietly(connection);
+      return;
+    }
     const context = this.#context;
     const session = new Session(context, connection, implicitTls);
     context.emit("session-open", session.eventDetail);
     session.log("info", "Connected");
-    const running = session.run().finally(() => {
+    const running = session.run().finally(async () => {
       this.#sessions.delete(session);
-      const left = (this.#sessionsPerIp.get(ip) ?? 1) - 1;
-      if (left > 0) this.#sessionsPerIp.set(ip, left);
-      else this.#sessionsPerIp.delete(ip);
+      // Its slots are free before anyone hears that it closed.
+      await Promise.all([limits.release(owner), limits.release(sessionOwner(session.id))]);
       session.log("info", "Disconnected");
       context.emit("session-close", session.eventDetail);
     });

@@ -15,6 +15,7 @@ import type { TransferProgress, TransferRequest } from "./data/transfer.ts";
 import { FtpError } from "./errors.ts";
 import type { FtpServerEventMap, SessionEventDetail, TransferKind } from "./events.ts";
 import type { LoginGuard } from "./login_guard.ts";
+import type { SessionLimits } from "./cluster/session_limits.ts";
 import type { ResolvedOptions } from "./options.ts";
 import { resolveVirtualPath } from "./paths.ts";
 import { Reply } from "./replies.ts";
@@ -37,6 +38,8 @@ export interface SessionContext {
   readonly commands: ReadonlyMap<string, CommandSpec>;
   /** Failed logins per address, for temporary bans. */
   readonly loginGuard: LoginGuard;
+  /** Sessions per address and per user (slots in the shared state). */
+  readonly sessionLimits: SessionLimits;
   emit<K extends keyof FtpServerEventMap>(
     type: K,
     detail: FtpServerEventMap[K]["detail"],
@@ -90,6 +93,7 @@ export function createCommandContext(context: SessionContext, host: CommandHost)
     commands: context.commands,
     state: host.state,
     loginGuard: context.loginGuard,
+    sessionLimits: context.sessionLimits,
     get user() {
       return host.user;
     },

@@ -112,6 +112,26 @@ const MAX_KEYS = 100_000;
  * {@linkcode SharedState} in this process: the default without `cluster`, and
  * what a node falls back to while its shared store is unreachable.
  * Queues live in memory too: durable queues need a store (a folder or Redis).
+ * Pass one to several servers of one process (`sharedState`) and they share
+ * bans and session limits.
+ *
+ * @example Two servers, one limit per user
+ * ```ts
+ * import { FtpServer, MemoryState, MemoryStorage, PassthroughAuthenticator } from "@exftp/server";
+ *
+ * const sharedState = new MemoryState();
+ * const options = {
+ *   port: 0,
+ *   maxSessionsPerUser: 1,
+ *   sharedState,
+ *   authenticator: new PassthroughAuthenticator(),
+ *   storage: new MemoryStorage(),
+ * };
+ * await using first = new FtpServer(options);
+ * await using second = new FtpServer(options);
+ * console.assert(first.sharedStateMode === "local" && second.sharedStateMode === "local");
+ * console.assert(await sharedState.acquireSlot("sessions:user:bob", "n1:s1", 1, Infinity));
+ * ```
  */
 export class MemoryState implements SharedState {
   readonly #clock: () => number;
@@ -122,7 +142,11 @@ export class MemoryState implements SharedState {
   readonly #queues = new Map<string, Entry[]>();
   #nextId = 1;
 
-  /** @param clock the time source (tests pass a fake one) */
+  /**
+   * State in this process.
+   *
+   * @param clock the time source (tests pass a fake one)
+   */
   constructor(clock: () => number = Date.now) {
     this.#clock = clock;
   }

@@ -4,7 +4,8 @@
  * @module
  */
 
-import { isAuthUnavailable } from "../auth/types.ts";
+import { type FtpUser, isAuthUnavailable } from "../auth/types.ts";
+import { sessionOwner } from "../cluster/session_limits.ts";
 import { BANNED_REPLY } from "../login_guard.ts";
 import { composeUserStorage } from "../policy/compose.ts";
 import { ProfileError } from "../policy/profile.ts";
@@ -16,11 +17,30 @@ import { Reply } from "../replies.ts";
  * login attempt is refused, and they are closed, as a new connection would be.
  */
 async function refuseWhenBanned(context: CommandContext): Promise<boolean> {
-  if (!context.loginGuard.isBanned(context.remote.hostname)) return false;
+  if (!(await context.loginGuard.isBanned(context.remote.hostname))) return false;
   context.log("warn", "Login attempt from a banned address; closing the session");
   await context.reply(Reply.ServiceNotAvailable, BANNED_REPLY);
   context.close();
   return true;
+}
+
+/**
+ * The per-user session limit, at login: the user's own `maxSessions` when the
+ * authenticator set one, else `max_sessions_per_user`. Over it, 421 and the
+ * session closes (not a failed login: the password was right).
+ */
+async function admitUser(context: CommandContext, user: FtpUser): Promise<boolean> {
+  const limit = user.maxSessions ?? context.options.maxSessionsPerUser;
+  if (limit === undefined) return true;
+  const owner = sessionOwner(context.eventDetail.sessionId);
+  if (await context.sessionLimits.admitUser(owner, user.username, limit)) return true;
+  context.log("warn", "Login refused: the user has too many sessions", { limit });
+  await context.reply(
+    Reply.ServiceNotAvailable,
+    `Too many sessions for this user (at most ${limit}); try again later`,
+  );
+  context.close();
+  return false;
 }
 
 async function pass(context: CommandContext, password: string): Promise<void> {
@@ -62,6 +82,7 @@ async function pass(context: CommandContext, password: string): Promise<void> {
     }
     context.log("error", "Authenticator failed", { username, error: String(error) });
   }
+  if (user && !(await admitUser(context, user))) return;
   if (user) {
     try {
       const connector = await composeUserStorage(user, { storage, storages });
@@ -78,6 +99,7 @@ async function pass(context: CommandContext, password: string): Promise<void> {
         return;
       }
       context.log("error", "Opening storage failed", { username, error: String(error) });
+      await context.sessionLimits.release(sessionOwner(context.eventDetail.sessionId));
       await context.reply(Reply.NotLoggedIn, "Login failed: storage is not available");
     }
     return;
@@ -85,7 +107,7 @@ async function pass(context: CommandContext, password: string): Promise<void> {
   context.state.loginFailures++;
   context.emit("login-failed", { ...context.eventDetail, username });
   context.log("warn", "Login failed", { username, failures: context.state.loginFailures });
-  if (context.loginGuard.recordFailure(context.remote.hostname)) {
+  if (await context.loginGuard.recordFailure(context.remote.hostname)) {
     context.log("warn", "Address banned after repeated failed logins");
   }
   if (loginFailureDelayMs > 0) await new Promise((r) => setTimeout(r, loginFailureDelayMs));

@@ -20,6 +20,7 @@ import type { FtpServerEventMap, SessionEventDetail, TransferKind } from "../eve
 import { MLST_FACTS, type MlstFact } from "../listing/format.ts";
 import type { LoginGuard } from "../login_guard.ts";
 import type { Action, PermissionCheck } from "../policy/permissions.ts";
+import type { SessionLimits } from "../cluster/session_limits.ts";
 import type { ResolvedOptions } from "../options.ts";
 import type { StorageConnector } from "../storage/types.ts";
 
@@ -123,6 +124,8 @@ export interface CommandContext {
 
   /** Failed logins per address, across sessions. */
   readonly loginGuard: Pick<LoginGuard, "isBanned" | "recordFailure">;
+  /** Sessions per user, taken at login (per address at connect, by the server). */
+  readonly sessionLimits: Pick<SessionLimits, "admitUser" | "release">;
   /** The context handed to the authenticator. */
   readonly authContext: AuthContext;
   /** Mark the session as logged in (replies 230). */

@@ -25,6 +25,7 @@ import type { RawConfig } from "./sources.ts";
 import { buildAuthenticator, buildNamedStorages, buildStorage } from "./plugins.ts";
 import { buildTls } from "./tls.ts";
 import { buildEvents } from "../webhooks/config.ts";
+import { clusterOptionsFromConfig } from "../cluster/options.ts";
 
 export { ConfigError };
 export { CONFIG_KEYS, ENV_KEYS } from "./schema.ts";
@@ -170,6 +171,7 @@ export async function buildOptions(
     ...settings,
     tls: tls?.options,
     events: buildEvents(values.get("events") as Record<string, unknown> | undefined, baseDir),
+    cluster: clusterOptionsFromConfig(values.get("cluster") as Record<string, unknown> | undefined),
     authenticator: await buildAuthenticator(
       get("authenticator") as string,
       (values.get("authenticator_config") ?? {}) as Record<string, unknown>,

@@ -188,7 +188,14 @@ const TABLE = [
     option: "maxSessionsPerIp",
     ...COUNT,
     default: 10,
-    doc: "sessions from one address",
+    doc: "sessions from one address (fleet-wide with `cluster`)",
+  },
+  {
+    key: "max_sessions_per_user",
+    option: "maxSessionsPerUser",
+    ...COUNT,
+    shownDefault: "unlimited",
+    doc: "sessions of one user (421 at login; fleet-wide with `cluster`; see Running a fleet)",
   },
   {
     key: "login_timeout_s",
@@ -274,6 +281,13 @@ const TABLE = [
     shownDefault: "off",
     flag: { name: "metrics-port", arg: "N" },
     doc: "serve `/metrics` (Prometheus) and `/healthz` on `ftp_addr`:N",
+  },
+  {
+    key: "cluster",
+    option: "cluster",
+    kind: "mapping",
+    shownDefault: "off",
+    doc: "share bans and session counts with other nodes through Redis (see Running a fleet)",
   },
   {
     key: "tls",
@@ -421,6 +435,27 @@ export const EVENTS_SETTINGS: readonly Setting[] = [
   },
 ] as const satisfies readonly Setting[];
 
+/** The keys of the `cluster` section (see the README's "Running a fleet"). */
+export const CLUSTER_SETTINGS: readonly Setting[] = [
+  {
+    key: "cluster.redis_url",
+    kind: "text",
+    doc: "`redis://[user:password@]host:port[/db]` (`rediss://` for TLS) of the shared Redis",
+  },
+  {
+    key: "cluster.key_prefix",
+    kind: "text",
+    default: "exftp:",
+    doc: "prepended to every key, so several fleets share one Redis",
+  },
+  {
+    key: "cluster.slot_ttl_s",
+    ...SECONDS,
+    default: 30_000,
+    doc: "a dead node's sessions stop counting after this long (live nodes renew every third)",
+  },
+] as const satisfies readonly Setting[];
+
 /** A setting the server has as an option. */
 export type OptionSetting = Extract<(typeof TABLE)[number], { option: string }>;
 
@@ -436,7 +471,9 @@ export const ENV_KEYS: Readonly<Record<string, string>> = Object.fromEntries(
 
 /** The setting of a YAML key (`tls.` keys included). */
 export function settingOfKey(key: string): Setting | undefined {
-  return [...SETTINGS, ...TLS_SETTINGS, ...EVENTS_SETTINGS].find((setting) => setting.key === key);
+  return [...SETTINGS, ...TLS_SETTINGS, ...EVENTS_SETTINGS, ...CLUSTER_SETTINGS].find((setting) =>
+    setting.key === key
+  );
 }
 
 /** The setting of an option. */

@@ -16,6 +16,8 @@ import { FtpError } from "../errors.ts";
 import type { FtpServerEventMap } from "../events.ts";
 import { silentLogger } from "../log.ts";
 import { LoginGuard } from "../login_guard.ts";
+import { SessionLimits } from "../cluster/session_limits.ts";
+import { MemoryState } from "../cluster/state.ts";
 import { type FtpServerOptions, resolveOptions } from "../options.ts";
 import { Reply } from "../replies.ts";
 import { Session } from "../session.ts";
@@ -144,6 +146,7 @@ class InProcessHarness implements CommandHarness {
       options,
       commands: buildCommandTable(),
       loginGuard: new LoginGuard(options.banAfterFailures, options.banMs),
+      sessionLimits: new SessionLimits(new MemoryState()),
       portPool: {
         listen: (_hostname: string, _clientHost: string, listen?: PassiveListenOptions) => {
           const listener = new MemoryDataListener(

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { MemoryState } from "../../../src/cluster/state.ts";
+import { sharedStateBehaviours } from "./behaviours.ts";
 
 function fakeClock() {
   let now = 1_000_000;
@@ -74,4 +75,10 @@ Deno.test("queues hand out each item once until acknowledged, again after its le
   assert.equal(again?.deliveries, 1);
   await state.ack("events", again!.id);
   assert.equal(await state.dequeue("events", 1000), undefined);
+});
+
+sharedStateBehaviours("MemoryState", () => {
+  let now = 1_000_000;
+  const state = new MemoryState(() => now);
+  return Promise.resolve({ state, advance: (ms) => Promise.resolve(void (now += ms)) });
 });
