@@ -211,6 +211,10 @@ export class FileStorage implements StorageConnector {
       file.close();
       file = undefined;
       await Deno.rename(temp, target);
+      // The replaced file's record would be an orphan (its inode is gone).
+      if (existing?.isFile && existing.nlink === 1) {
+        await dropChecksums(await this.#realRootPath(), existing);
+      }
       if (digests && before) await this.#keepChecksums(target, before, digests);
       return written;
     } catch (error) {
@@ -273,7 +277,11 @@ export class FileStorage implements StorageConnector {
     const realFrom = await this.#creatable(from);
     await this.#lstat(realFrom, from);
     const realTo = await this.#creatable(to);
+    const replaced = await Deno.lstat(realTo).catch(() => undefined);
     await wrap(() => Deno.rename(realFrom, realTo), to);
+    if (replaced?.isFile && replaced.nlink === 1) {
+      await dropChecksums(await this.#realRootPath(), replaced);
+    }
   }
 
   /** The checksum kept by an upload, while the file is unchanged (see `file_checksums.ts`). */

@@ -12,6 +12,7 @@ import { PutObjectCommand, S3Client } from "@aws-sdk/client-s3";
 import { randomBytes, startServer } from "../helpers.ts";
 import { S3RVER_CREDENTIALS, s3rverUnavailable, startS3rver } from "../s3rver.ts";
 import { countingReads } from "./_fixtures.ts";
+import { CHECKSUMS_FOLDER } from "../../src/storage/file_checksums.ts";
 
 const hex = (algorithm: string, bytes: Uint8Array) =>
   createHash(algorithm).update(bytes).digest("hex");
@@ -185,4 +186,36 @@ Deno.test("a HASH that reads the file runs beside the control loop: STAT shows i
     [250, hex("sha512", bytes.subarray(0, 1_000_000)).toUpperCase()],
   );
   assert.equal((await client.read()).code, 200);
+});
+
+Deno.test("the file connector keeps one record per stored file: replaced and removed files leave none", async () => {
+  await using ts = await startServer();
+  const records = async () => {
+    const names: string[] = [];
+    const folder = `${ts.root}/${CHECKSUMS_FOLDER}`;
+    try {
+      for await (const shard of Deno.readDir(folder)) {
+        for await (const entry of Deno.readDir(`${folder}/${shard.name}`)) names.push(entry.name);
+      }
+    } catch (error) {
+      if (!(error instanceof Deno.errors.NotFound)) throw error;
+      return undefined; // no records folder at all
+    }
+    return names;
+  };
+  const client = await ts.client();
+  await client.send("TYPE I");
+  await client.upload("STOR a.bin", randomBytes(1000));
+  await client.upload("STOR a.bin", randomBytes(1000));
+  await client.upload("STOR b.bin", randomBytes(1000));
+  assert.equal((await records())?.length, 2);
+  await client.send("RNFR b.bin");
+  assert.equal((await client.send("RNTO a.bin")).code, 250);
+  assert.equal((await records())?.length, 1);
+  const names = (await client.listing("NLST -a")).lines;
+  assert.deepEqual(names, ["a.bin"]);
+  assert.equal((await client.send(`SIZE ${CHECKSUMS_FOLDER}/00`)).code, 550);
+  assert.equal((await client.send("DELE a.bin")).code, 250);
+  assert.equal(await records(), undefined);
+  assert.deepEqual([...Deno.readDirSync(ts.root)], []);
 });
