@@ -35,7 +35,7 @@ export interface TransferEventDetail extends SessionEventDetail {
   error?: string;
   /**
    * A stored upload's checksums, computed while it streamed: lowercase hex by
-   * algorithm (`SHA-256`, `SHA-1`, `MD5`, `CRC32`). Only for uploads that
+   * algorithm (`SHA-256` and `CRC32`). Only for uploads that
    * replaced the whole file (not APPE or REST + STOR).
    */
   checksums?: Record<string, string>;

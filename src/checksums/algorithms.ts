@@ -22,13 +22,15 @@ export type ChecksumAlgorithm = typeof CHECKSUM_ALGORITHMS[number];
 export const DEFAULT_CHECKSUM_ALGORITHM: ChecksumAlgorithm = "SHA-256";
 
 /**
- * What every upload computes while it streams. SHA-512 is left out: it alone
- * costs as much as SHA-256, SHA-1 and CRC32 together (699 MiB/s against
- * 1905, 2035 and 1719 MiB/s on one core; see bench/README.md), and HASH
- * computes it on demand. MD5 (667 MiB/s) is kept: XMD5 is the checksum most
- * clients know.
+ * What every upload computes while it streams, on the session's thread, so
+ * each costs upload speed. Measured one core at a time (Deno 2.9.6, 2-core
+ * AMD EPYC with SHA extensions, idle): SHA-256 1905 MiB/s, SHA-1 2035, CRC32
+ * 1719, MD5 667, SHA-512 699. SHA-256 and CRC32 together cap an upload at
+ * about 900 MiB/s; adding SHA-1 and MD5 would cap it near 320 (see
+ * bench/README.md). So these two are kept (HASH's default and XCRC); MD5,
+ * SHA-1 and SHA-512 are computed when asked for.
  */
-export const UPLOAD_CHECKSUMS: readonly ChecksumAlgorithm[] = ["SHA-256", "SHA-1", "MD5", "CRC32"];
+export const UPLOAD_CHECKSUMS: readonly ChecksumAlgorithm[] = ["SHA-256", "CRC32"];
 
 const NODE_NAMES: Record<Exclude<ChecksumAlgorithm, "CRC32">, string> = {
   "SHA-256": "sha256",

@@ -19,8 +19,12 @@ import { countingReads, ftplib, localFile, referenceDigests } from "./_fixtures.
 const ignore = !hasCommand("python3") || !hasCommand("sha256sum");
 const s3Missing = s3rverUnavailable();
 const MIB = 1024 * 1024;
-const KEPT = ["SHA-256", "SHA-1", "MD5", "CRC32"] as const;
-const X_COMMANDS = { XSHA256: "SHA-256", XSHA1: "SHA-1", XMD5: "MD5", XCRC: "CRC32" } as const;
+/** What uploads keep (UPLOAD_CHECKSUMS) and what is read on demand. */
+const KEPT = ["SHA-256", "CRC32"] as const;
+const KEPT_X = { XSHA256: "SHA-256", XCRC: "CRC32" } as const;
+const READ = ["SHA-512", "SHA-1", "MD5"] as const;
+const READ_X = { XSHA512: "SHA-512", XSHA1: "SHA-1", XMD5: "MD5" } as const;
+const X_COMMANDS = { ...KEPT_X, ...READ_X };
 
 /** Upload, then every checksum of it through ftplib, counting the connector's reads. */
 async function checkConnector(storage: StorageConnector, size: number): Promise<void> {
@@ -40,7 +44,7 @@ with open(LOCAL, "rb") as f: out["stor"] = ftp.storbinary("STOR up.bin", f)
 for alg in ${JSON.stringify(KEPT)}:
     out["opts " + alg] = reply("OPTS HASH " + alg)
     out["hash " + alg] = reply("HASH up.bin")
-for cmd in ${JSON.stringify(Object.keys(X_COMMANDS))}:
+for cmd in ${JSON.stringify(Object.keys(KEPT_X))}:
     out[cmd] = reply(cmd + " up.bin")
 `,
   );
@@ -52,19 +56,14 @@ for cmd in ${JSON.stringify(Object.keys(X_COMMANDS))}:
       `213 ${algorithm} 0-${size - 1} ${expected[algorithm]} up.bin`,
     );
   }
-  for (const [command, algorithm] of Object.entries(X_COMMANDS)) {
+  for (const [command, algorithm] of Object.entries(KEPT_X)) {
     assert.equal(kept[command], `250 ${expected[algorithm].toUpperCase()}`);
   }
   assert.equal(counted.reads, 0, "kept checksums are answered without reading the file");
   const upload = events.find((event) => event.command === "STOR");
-  assert.deepEqual(upload?.checksums, {
-    "SHA-256": expected["SHA-256"],
-    "SHA-1": expected["SHA-1"],
-    "MD5": expected.MD5,
-    "CRC32": expected.CRC32,
-  });
+  assert.deepEqual(upload?.checksums, { "SHA-256": expected["SHA-256"], CRC32: expected.CRC32 });
 
-  // SHA-512 is not kept (see UPLOAD_CHECKSUMS), and ranges are never: the file is read.
+  // The other algorithms are not kept (see UPLOAD_CHECKSUMS), ranges never: the file is read.
   const start = 1000;
   const end = size - 17;
   await using part = await localFile(bytes.subarray(start, end));
@@ -73,20 +72,29 @@ for cmd in ${JSON.stringify(Object.keys(X_COMMANDS))}:
     ts.addr.port,
     local.path,
     `
-out["opts"] = reply("OPTS HASH sha512")
-out["hash"] = reply("HASH /up.bin")
-out["x"] = reply("XSHA512 up.bin")
+for alg in ${JSON.stringify(READ)}:
+    out["opts " + alg] = reply("OPTS HASH " + alg)
+    out["hash " + alg] = reply("HASH /up.bin")
+for cmd in ${JSON.stringify(Object.keys(READ_X))}:
+    out["whole " + cmd] = reply(cmd + " up.bin")
 for cmd in ${JSON.stringify(Object.keys(X_COMMANDS))}:
     out[cmd] = reply(cmd + " up.bin ${start} ${end}")
 `,
   );
-  assert.equal(read.opts, "200 SHA-512");
-  assert.equal(read.hash, `213 SHA-512 0-${size - 1} ${expected["SHA-512"]} /up.bin`);
-  assert.equal(read.x, `250 ${expected["SHA-512"].toUpperCase()}`);
+  for (const algorithm of READ) {
+    assert.equal(read[`opts ${algorithm}`], `200 ${algorithm}`);
+    assert.equal(
+      read[`hash ${algorithm}`],
+      `213 ${algorithm} 0-${size - 1} ${expected[algorithm]} /up.bin`,
+    );
+  }
+  for (const [command, algorithm] of Object.entries(READ_X)) {
+    assert.equal(read[`whole ${command}`], `250 ${expected[algorithm].toUpperCase()}`);
+  }
   for (const [command, algorithm] of Object.entries(X_COMMANDS)) {
     assert.equal(read[command], `250 ${partExpected[algorithm].toUpperCase()}`, command);
   }
-  assert.equal(counted.reads, 2 + Object.keys(X_COMMANDS).length);
+  assert.equal(counted.reads, 2 * READ.length + Object.keys(X_COMMANDS).length);
 }
 
 Deno.test({
