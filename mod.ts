@@ -86,8 +86,10 @@ export type {
   ReadOptions,
   StorageConnector,
   StorageProvider,
+  UploadChecksums,
   WriteOptions,
 } from "./src/storage/types.ts";
+export { CHECKSUM_ALGORITHMS, type ChecksumAlgorithm } from "./src/checksums/algorithms.ts";
 export { FileStorage, type FileStorageOptions, type UploadMode } from "./src/storage/file.ts";
 export { MemoryStorage, type MemoryStorageOptions } from "./src/storage/memory.ts";
 export {

@@ -41,6 +41,12 @@ export interface TransferEventDetail extends SessionEventDetail {
   outcome: "ok" | "failed" | "aborted";
   /** The error text for failures. */
   error?: string;
+  /**
+   * A stored upload's checksums, computed while it streamed: lowercase hex by
+   * algorithm (`SHA-256` and `CRC32`). Only for uploads that
+   * replaced the whole file (not APPE or REST + STOR).
+   */
+  checksums?: Record<string, string>;
 }
 
 /** Every event the server dispatches, by name. */

@@ -33,7 +33,9 @@ import { NodeSocketConnection } from "./data/node_connection.ts";
 import { passiveSocketKind, type SocketKind } from "./data/passive.ts";
 import {
   isUnexpectedTransferFailure,
+  runTask,
   runTransfer,
+  type TaskRequest,
   TransferProgress,
   type TransferRequest,
 } from "./data/transfer.ts";
@@ -48,7 +50,7 @@ export type { DataSetup } from "./data/channel.ts";
 export { TransferProgress, type TransferRequest } from "./data/transfer.ts";
 
 interface RunningTransfer {
-  readonly request: TransferRequest;
+  readonly request: Pick<TransferRequest, "command" | "path">;
   readonly progress: TransferProgress;
   readonly controller: AbortController;
   readonly done: Promise<void>;
@@ -122,7 +124,9 @@ export class Session implements CommandHost {
   }
 
   /** The running transfer's progress, if any. */
-  get transferProgress(): { request: TransferRequest; progress: TransferProgress } | undefined {
+  get transferProgress():
+    | { request: Pick<TransferRequest, "command" | "path">; progress: TransferProgress }
+    | undefined {
     return this.#transfer;
   }
 
@@ -370,6 +374,27 @@ export class Session implements CommandHost {
     this.#transfer = { request, progress, controller, done };
   }
 
+  /** Run a task beside the control loop like a transfer, without a data connection (HASH). */
+  startTask(request: TaskRequest): void {
+    const controller = new AbortController();
+    const progress = new TransferProgress();
+    this.#clearIdleTimer();
+    const done = runTask(request, controller, progress).then(async ({ outcome, reply }) => {
+      this.#transfer = undefined;
+      this.#armIdleTimer();
+      this.log(outcome === "ok" ? "info" : "warn", `${request.command} ${outcome}`, {
+        path: request.path,
+        bytes: progress.bytes,
+        reply: reply.code,
+      });
+      await this.reply(reply.code, reply.text).catch(() => {});
+    }).catch((error) => {
+      this.#transfer = undefined;
+      this.#fail(`${request.command} task`, error);
+    });
+    this.#transfer = { request, progress, controller, done };
+  }
+
   /** Abort the running transfer (426 follows) and wait for its final reply. */
   async abortTransfer(
     code: number = Reply.TransferAborted,
@@ -415,6 +440,7 @@ export class Session implements CommandHost {
       durationMs: Date.now() - progress.startedAt,
       outcome,
       error: failure === undefined ? undefined : reply.text,
+      checksums: outcome === "ok" ? request.checksums?.() : undefined,
     };
     this.context.emit(outcome === "ok" ? "transfer-complete" : "transfer-failed", detail);
     if (request.kind !== "listing" || outcome !== "ok") {

@@ -11,7 +11,7 @@ import type { CommandContext, CommandSpec, CommandState } from "./commands/conte
 import type { DataSetup } from "./data/channel.ts";
 import type { NetAddress } from "./data/connection.ts";
 import type { DataListener, PassiveListenOptions, SocketKind } from "./data/passive.ts";
-import type { TransferProgress, TransferRequest } from "./data/transfer.ts";
+import type { TaskRequest, TransferProgress, TransferRequest } from "./data/transfer.ts";
 import { FtpError } from "./errors.ts";
 import type { FtpServerEventMap, SessionEventDetail, TransferKind } from "./events.ts";
 import type { LoginGuard } from "./login_guard.ts";
@@ -59,7 +59,10 @@ export interface CommandHost {
   readonly dataSocketKind: SocketKind;
   dataSetup?: DataSetup;
   readonly transferProgress:
-    | { readonly request: TransferRequest; readonly progress: TransferProgress }
+    | {
+      readonly request: Pick<TransferRequest, "command" | "path">;
+      readonly progress: TransferProgress;
+    }
     | undefined;
   readonly busy: boolean;
   reply(code: number, text: string | readonly string[]): Promise<void>;
@@ -76,6 +79,7 @@ export interface CommandHost {
   upgradeToTls(): Promise<void>;
   clearDataSetup(): void;
   startTransfer(request: TransferRequest): Promise<void>;
+  startTask(request: TaskRequest): void;
   abortTransfer(code?: number, text?: string): Promise<boolean>;
   waitForTransfer(): Promise<void>;
 }
@@ -144,6 +148,7 @@ export function createCommandContext(context: SessionContext, host: CommandHost)
         expiresInMs: options.passiveAcceptTimeoutMs,
       }),
     startTransfer: (request) => host.startTransfer(request),
+    startTask: (request) => host.startTask(request),
     abortTransfer: (code, text) => host.abortTransfer(code, text),
     waitForTransfer: () => host.waitForTransfer(),
     get transferProgress() {

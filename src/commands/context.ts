@@ -12,10 +12,11 @@
  */
 
 import type { AuthContext, FtpUser } from "../auth/types.ts";
+import { type ChecksumAlgorithm, DEFAULT_CHECKSUM_ALGORITHM } from "../checksums/algorithms.ts";
 import type { DataSetup } from "../data/channel.ts";
 import type { NetAddress } from "../data/connection.ts";
 import type { DataListener } from "../data/passive.ts";
-import type { TransferProgress, TransferRequest } from "../data/transfer.ts";
+import type { TaskRequest, TransferProgress, TransferRequest } from "../data/transfer.ts";
 import type { FtpServerEventMap, SessionEventDetail, TransferKind } from "../events.ts";
 import { MLST_FACTS, type MlstFact } from "../listing/format.ts";
 import type { LoginGuard } from "../login_guard.ts";
@@ -51,6 +52,8 @@ export interface CommandState {
   protection: "C" | "P";
   /** The facts MLSD/MLST send (OPTS MLST selects them). */
   mlstFacts: Set<MlstFact>;
+  /** The algorithm HASH uses (OPTS HASH selects it). */
+  hashAlgorithm: ChecksumAlgorithm;
 }
 
 /** A fresh session's {@linkcode CommandState}. */
@@ -65,13 +68,14 @@ export function initialCommandState(): CommandState {
     protectionBufferSizeSet: false,
     protection: "C",
     mlstFacts: new Set(MLST_FACTS),
+    hashAlgorithm: DEFAULT_CHECKSUM_ALGORITHM,
   };
 }
 
 /** A running transfer as STAT reports it. */
 export interface RunningTransferView {
   /** What was asked for. */
-  readonly request: TransferRequest;
+  readonly request: Pick<TransferRequest, "command" | "path">;
   /** Its live counters. */
   readonly progress: TransferProgress;
 }
@@ -153,6 +157,12 @@ export interface CommandContext {
    * control loop. Without a data connection set up, throws a 425 instead.
    */
   startTransfer(request: TransferRequest): Promise<void>;
+  /**
+   * Run work beside the control loop like a transfer (ABOR stops it, STAT
+   * shows it, other commands wait for it) but with no data connection and no
+   * 150: HASH reading a large file. Its final reply is the one `run` gives.
+   */
+  startTask(request: TaskRequest): void;
   /** Abort the running transfer (426 follows) and wait for its final reply. */
   abortTransfer(code?: number, text?: string): Promise<boolean>;
   /** Wait for the running transfer, and the commands queued behind it, to end. */

@@ -6,6 +6,7 @@
 
 import { asciiUpperCase } from "../control/ascii.ts";
 import { FtpError } from "../errors.ts";
+import { selectHashAlgorithm } from "./hash.ts";
 import { selectMlstFacts } from "./machine_listing.ts";
 import type { CommandContext, CommandSpec } from "./context.ts";
 import { Reply } from "../replies.ts";
@@ -79,6 +80,10 @@ export const infoCommands: Record<string, CommandSpec> = {
       }
       if (option === "MLST") {
         await selectMlstFacts(context, rest.join(" "));
+        return;
+      }
+      if (option === "HASH") {
+        await selectHashAlgorithm(context, rest.join(" "));
         return;
       }
       throw new FtpError(

@@ -8,6 +8,7 @@
 import { authCommands } from "./auth.ts";
 import { dataSetupCommands } from "./data_setup.ts";
 import { fileCommands } from "./files.ts";
+import { hashCommands } from "./hash.ts";
 import { infoCommands } from "./info.ts";
 import { listingCommands } from "./listing.ts";
 import { machineListingCommands } from "./machine_listing.ts";
@@ -40,6 +41,7 @@ export function buildCommandTable(): Map<string, CommandSpec> {
       ...machineListingCommands,
       ...siteCommands,
       ...tlsCommands,
+      ...hashCommands,
     }),
   );
   for (const [alias, verb] of Object.entries(ALIASES)) table.set(alias, table.get(verb)!);

@@ -5,6 +5,7 @@
  * @module
  */
 
+import { ChecksumTap } from "../checksums/tap.ts";
 import { asciiUpperCase } from "../control/ascii.ts";
 import { fromNetworkAscii, toNetworkAscii } from "../data/ascii.ts";
 import type { ByteConnection } from "../data/connection.ts";
@@ -108,16 +109,26 @@ async function checkUploadTarget(
   return existing;
 }
 
-/** The upload's source: the data connection, converted from CRLF in TYPE A. */
+/**
+ * The upload's source: the data connection, converted from CRLF in TYPE A.
+ * `tap` sees the bytes as stored: on the data connection's own buffers in
+ * TYPE I (the connector still reads the byte stream into its buffers), after
+ * the conversion in TYPE A.
+ */
 function uploadSource(
   context: CommandContext,
   connection: ByteConnection,
   progress: TransferProgress,
   announcedBytes: number,
   signal: AbortSignal,
+  tap?: ChecksumTap,
 ): ReadableStream<Uint8Array> {
-  const source = receiveStream(connection, progress, announcedBytes, signal);
-  return context.state.transferType === "A" ? source.pipeThrough(fromNetworkAscii()) : source;
+  if (context.state.transferType === "A") {
+    const text = receiveStream(connection, progress, announcedBytes, signal)
+      .pipeThrough(fromNetworkAscii());
+    return tap ? text.pipeThrough(tap.transform()) : text;
+  }
+  return receiveStream(connection, progress, announcedBytes, signal, tap && ((b) => tap.update(b)));
 }
 
 async function store(
@@ -157,6 +168,8 @@ async function store(
     size: announced || undefined,
     offset,
   }, context.log);
+  // Checksums of the whole file, so only when the upload is the whole file.
+  const tap = position === "truncate" ? new ChecksumTap() : undefined;
   await context.startTransfer({
     command,
     kind: "upload",
@@ -165,10 +178,11 @@ async function store(
       quotePath(baseName(path))
     }`,
     run: async (connection, signal, progress) => {
-      const source = uploadSource(context, connection, progress, announced, signal);
-      await context.storage.write(path, source, { position, signal });
+      const source = uploadSource(context, connection, progress, announced, signal, tap);
+      await context.storage.write(path, source, { position, signal, checksums: tap });
       return progress.bytes;
     },
+    checksums: () => tap?.digests(),
   });
 }
 
@@ -211,6 +225,7 @@ async function storeUnique(context: CommandContext, argument: string): Promise<v
     await context.storage.remove(reserved).catch(() => {});
     throw error;
   });
+  const tap = new ChecksumTap();
   let stored = false;
   await context.startTransfer({
     command: "STOU",
@@ -218,11 +233,12 @@ async function storeUnique(context: CommandContext, argument: string): Promise<v
     path: reserved,
     openingText: `FILE: ${baseName(reserved)}`,
     run: async (connection, signal, progress) => {
-      const source = uploadSource(context, connection, progress, announced, signal);
-      await context.storage.write(reserved, source, { signal });
+      const source = uploadSource(context, connection, progress, announced, signal, tap);
+      await context.storage.write(reserved, source, { signal, checksums: tap });
       stored = true;
       return progress.bytes;
     },
+    checksums: () => tap.digests(),
     release: () => {
       if (!stored) context.storage.remove(reserved).catch(() => {});
     },

@@ -71,12 +71,15 @@ const RECEIVE_CHUNK_BYTES = 256 * 1024;
  * file (RFC 959 stream mode) unless fewer bytes came than ALLO announced; a
  * reset errors the stream with
  * {@linkcode DataConnectionLost}, so the connector discards the upload.
+ * `onBytes` sees every piece, in the reader's own buffer, before the reader
+ * gets it (the checksum tap: no copy).
  */
 export function receiveStream(
   connection: ByteConnection,
   progress: TransferProgress,
   announcedBytes = 0,
   signal?: AbortSignal,
+  onBytes?: (bytes: Uint8Array) => void,
 ): ReadableStream<Uint8Array> {
   return new ReadableStream({
     type: "bytes",
@@ -115,6 +118,7 @@ export function receiveStream(
         return;
       }
       progress.add(n);
+      onBytes?.(view.subarray(0, n));
       request.respond(n);
     },
   });

@@ -30,6 +30,8 @@ export interface TransferRequest {
   run(connection: ByteConnection, signal: AbortSignal, progress: TransferProgress): Promise<number>;
   /** Called exactly once when the transfer ended or never started (release sources). */
   release?(): void;
+  /** An upload's checksums, for the event of its success (computed while it streamed). */
+  checksums?(): Record<string, string> | undefined;
 }
 
 /** Live counters of a running transfer (STAT, stall detection). */
@@ -120,6 +122,41 @@ export async function runTransfer(
     signal.removeEventListener("abort", closeOnAbort);
     closeQuietly(connection);
     request.release?.();
+  }
+}
+
+/**
+ * Work that runs beside the control loop like a transfer, stopped by ABOR and
+ * shown by STAT, but with no data connection and no 150 (HASH reading a
+ * large file): `run` resolves with the final reply.
+ */
+export interface TaskRequest {
+  /** The command (HASH, XCRC…). */
+  readonly command: string;
+  /** The virtual path concerned. */
+  readonly path: string;
+  /** Do the work, counting bytes in `progress`; resolve with the final reply. */
+  run(signal: AbortSignal, progress: TransferProgress): Promise<ErrorReply>;
+}
+
+/** Run a {@linkcode TaskRequest}; an abort or failure becomes its reply. Never rejects. */
+export async function runTask(
+  request: TaskRequest,
+  controller: AbortController,
+  progress: TransferProgress,
+): Promise<TransferOutcome> {
+  const { signal } = controller;
+  try {
+    const reply = await request.run(signal, progress);
+    signal.throwIfAborted();
+    return { outcome: "ok", reply };
+  } catch (error) {
+    const failure = signal.aborted ? signal.reason : error;
+    return {
+      outcome: signal.aborted ? "aborted" : "failed",
+      reply: replyForError(failure, true),
+      failure,
+    };
   }
 }
 

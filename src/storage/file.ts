@@ -5,7 +5,9 @@
  */
 
 import * as realPathLib from "node:path";
+import type { ChecksumAlgorithm } from "../checksums/algorithms.ts";
 import { StorageError } from "../errors.ts";
+import { dropChecksums, keepChecksums, keptChecksum } from "./file_checksums.ts";
 import { baseNameOf, copyInto, mapError, toFileInfo, wrap } from "./file_io.ts";
 import {
   checkReserved,
@@ -174,7 +176,10 @@ export class FileStorage implements StorageConnector {
           await file.truncate(position);
           await file.seek(position, Deno.SeekMode.Start);
         }
-        return await copyInto(source, file, options.signal);
+        const written = await copyInto(source, file, options.signal);
+        const digests = position === "truncate" ? options.checksums?.digests() : undefined;
+        if (digests) await keepChecksums(await this.#realRootPath(), await file.stat(), digests);
+        return written;
       } catch (error) {
         throw mapError(error, path);
       } finally {
@@ -201,9 +206,16 @@ export class FileStorage implements StorageConnector {
       // Keep the replaced file's permissions, but never setuid/setgid/sticky bits.
       if (existing) await Deno.chmod(temp, existing.mode! & 0o777).catch(() => {});
       const written = await copyInto(source, file, options.signal);
+      const digests = position === "truncate" ? options.checksums?.digests() : undefined;
+      const before = digests && await file.stat();
       file.close();
       file = undefined;
       await Deno.rename(temp, target);
+      // The replaced file's record would be an orphan (its inode is gone).
+      if (existing?.isFile && existing.nlink === 1) {
+        await dropChecksums(await this.#realRootPath(), existing);
+      }
+      if (digests && before) await this.#keepChecksums(target, before, digests);
       return written;
     } catch (error) {
       file?.close();
@@ -255,6 +267,7 @@ export class FileStorage implements StorageConnector {
     const info = await this.#lstat(real, path);
     if (info.isDirectory) throw new StorageError("is_a_directory", `"${path}" is a folder`);
     await wrap(() => Deno.remove(real), path);
+    if (info.isFile && info.nlink === 1) await dropChecksums(await this.#realRootPath(), info);
   }
 
   async rename(from: string, to: string): Promise<void> {
@@ -264,7 +277,19 @@ export class FileStorage implements StorageConnector {
     const realFrom = await this.#creatable(from);
     await this.#lstat(realFrom, from);
     const realTo = await this.#creatable(to);
+    const replaced = await Deno.lstat(realTo).catch(() => undefined);
     await wrap(() => Deno.rename(realFrom, realTo), to);
+    if (replaced?.isFile && replaced.nlink === 1) {
+      await dropChecksums(await this.#realRootPath(), replaced);
+    }
+  }
+
+  /** The checksum kept by an upload, while the file is unchanged (see `file_checksums.ts`). */
+  async checksum(path: string, algorithm: ChecksumAlgorithm): Promise<string | undefined> {
+    const real = await this.#existing(path);
+    const info = await wrap(() => Deno.stat(real), path);
+    if (info.isDirectory) throw new StorageError("is_a_directory", `"${path}" is a folder`);
+    return await keptChecksum(await this.#realRootPath(), info, algorithm);
   }
 
   async setModifiedTime(path: string, time: Date): Promise<void> {
@@ -282,6 +307,24 @@ export class FileStorage implements StorageConnector {
       throw new StorageError("permission_denied", "Only permission bits 0777 can be set");
     }
     await wrap(() => Deno.chmod(real, mode), path);
+  }
+
+  /**
+   * Keep an upload's checksums once it has its final name, for the file as it
+   * is then, and only if it is still what was written (`before`: its state
+   * just before the rename) — not if someone changed it in between.
+   */
+  async #keepChecksums(
+    target: string,
+    before: Deno.FileInfo,
+    digests: Partial<Record<ChecksumAlgorithm, string>>,
+  ): Promise<void> {
+    const after = await Deno.lstat(target).catch(() => undefined);
+    if (
+      !after?.isFile || after.ino !== before.ino || after.size !== before.size ||
+      after.mtime?.getTime() !== before.mtime?.getTime()
+    ) return;
+    await keepChecksums(await this.#realRootPath(), after, digests);
   }
 
   #realRootPath(): Promise<string> {

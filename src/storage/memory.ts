@@ -5,6 +5,7 @@
  * @module
  */
 
+import type { ChecksumAlgorithm } from "../checksums/algorithms.ts";
 import { StorageError } from "../errors.ts";
 import { baseName, parentPath } from "../paths.ts";
 import type { FileInfo, ReadOptions, StorageConnector, WriteOptions } from "./types.ts";
@@ -24,6 +25,8 @@ interface FileNode {
   data: Uint8Array;
   mtime: Date;
   mode: number;
+  /** The upload's checksums, valid while `data` is the array they were computed for. */
+  checksums?: { of: Uint8Array; digests: Partial<Record<ChecksumAlgorithm, string>> };
 }
 
 interface DirectoryNode {
@@ -185,11 +188,13 @@ export class MemoryStorage implements StorageConnector {
       }
       this.#usedBytes += growth;
       const now = new Date();
+      const digests = position === "truncate" ? options.checksums?.digests() : undefined;
       parent.children.set(name, {
         type: "file",
         data,
         mtime: now,
         mode: current?.mode ?? 0o644,
+        checksums: digests && { of: data, digests },
       });
       if (!current) parent.mtime = now;
       return received.length;
@@ -285,6 +290,17 @@ export class MemoryStorage implements StorageConnector {
       source.mtime = now;
       target.mtime = now;
       return Promise.resolve();
+    } catch (error) {
+      return Promise.reject(error);
+    }
+  }
+
+  checksum(path: string, algorithm: ChecksumAlgorithm): Promise<string | undefined> {
+    try {
+      const node = this.#find(path);
+      if (node.type !== "file") throw new StorageError("is_a_directory", `"${path}" is a folder`);
+      const kept = node.checksums;
+      return Promise.resolve(kept?.of === node.data ? kept.digests[algorithm] : undefined);
     } catch (error) {
       return Promise.reject(error);
     }

@@ -17,6 +17,8 @@ export class ScopedStorage implements StorageConnector {
   readonly setModifiedTime?: (path: string, time: Date) => Promise<void>;
   /** Change permission bits (present when the inner connector has it). */
   readonly chmod?: (path: string, mode: number) => Promise<void>;
+  /** The kept checksum (present when the inner connector has it). */
+  readonly checksum?: StorageConnector["checksum"];
 
   /** Scope `inner` to `home`. */
   constructor(inner: StorageConnector, home: string) {
@@ -24,6 +26,9 @@ export class ScopedStorage implements StorageConnector {
     this.#home = home;
     if (inner.setModifiedTime) {
       this.setModifiedTime = (path, time) => inner.setModifiedTime!(this.#map(path), time);
+    }
+    if (inner.checksum) {
+      this.checksum = (path, algorithm) => inner.checksum!(this.#map(path), algorithm);
     }
     if (inner.chmod) {
       this.chmod = (path, mode) =>

@@ -7,6 +7,7 @@
  */
 
 import type { FtpUser } from "../auth/types.ts";
+import type { ChecksumAlgorithm } from "../checksums/algorithms.ts";
 
 /** What a path is. */
 export type FileType = "file" | "directory";
@@ -49,6 +50,19 @@ export interface WriteOptions {
   exclusive?: boolean;
   /** Aborts the write; the connector must then leave the previous file intact. */
   signal?: AbortSignal;
+  /**
+   * The upload's checksums, computed while it streams (given only when the
+   * write replaces the whole file). `digests()` is final once `source` has
+   * ended: a connector with {@linkcode StorageConnector.checksum} keeps them
+   * with the stored file, so that they need not be computed again.
+   */
+  checksums?: UploadChecksums;
+}
+
+/** The checksums of an upload (see {@linkcode WriteOptions.checksums}). */
+export interface UploadChecksums {
+  /** Lowercase hex digests of every byte of `source`, by algorithm; call after it ended. */
+  digests(): Partial<Record<ChecksumAlgorithm, string>>;
 }
 
 /**
@@ -151,6 +165,15 @@ export interface StorageConnector {
   setModifiedTime?(path: string, time: Date): Promise<void>;
   /** Change permission bits (SITE CHMOD), when supported. */
   chmod?(path: string, mode: number): Promise<void>;
+  /**
+   * The checksum kept with a file (see {@linkcode WriteOptions.checksums}),
+   * or undefined when none is known for its current content. Never a stale
+   * value: one kept for earlier content, or before the file was changed
+   * behind the server's back, is not returned. `not_found` and
+   * `is_a_directory` as {@linkcode read}. Without this method (or when it
+   * resolves undefined) the server computes the checksum by reading the file.
+   */
+  checksum?(path: string, algorithm: ChecksumAlgorithm): Promise<string | undefined>;
   /** Release resources when the session ends. */
   close?(): void | Promise<void>;
 }

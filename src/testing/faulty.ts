@@ -145,6 +145,9 @@ export function faultyStorage(inner: StorageConnector, options: FaultOptions): S
     connector.setModifiedTime = (path, time) => inner.setModifiedTime!(path, time);
   }
   if (inner.chmod) connector.chmod = (path, mode) => inner.chmod!(path, mode);
+  if (inner.checksum) {
+    connector.checksum = (path, algorithm) => inner.checksum!(path, algorithm);
+  }
   if (inner.close) connector.close = () => inner.close!();
   return connector;
 }

@@ -8,6 +8,7 @@ import {
   StorageError,
 } from "../../mod.ts";
 import { commandHarness } from "../../src/testing/harness.ts";
+import { CHECKSUMS_FOLDER } from "../../src/storage/file_checksums.ts";
 import { randomBytes, sha256, startServer, waitFor } from "../helpers.ts";
 import { test } from "../deadline.ts";
 import { folderHarness } from "./_harness.ts";
@@ -45,7 +46,9 @@ test("STOR stores every byte before 226, replacing the old file", async () => {
   assert.deepEqual(replies.map((r) => r.code), [150, 226]);
   // 226 was sent: the file must already be complete.
   assert.equal(await sha256(await Deno.readFile(`${ts.root}/s.bin`)), await sha256(data));
-  assert.deepEqual([...Deno.readDirSync(ts.root)].map((e) => e.name), ["s.bin"]);
+  // Nothing but the file (and the server's reserved checksum records): no temporary file left.
+  const names = [...Deno.readDirSync(ts.root)].map((e) => e.name);
+  assert.deepEqual(names.filter((name) => name !== CHECKSUMS_FOLDER), ["s.bin"]);
 });
 
 test("TYPE A converts LF to CRLF on download and CRLF to LF on upload", async () => {

@@ -6,10 +6,12 @@
  * @module
  */
 
+import type { ChecksumAlgorithm } from "../../checksums/algorithms.ts";
 import { StorageError } from "../../errors.ts";
 import { baseName, parentPath } from "../../paths.ts";
 import type { FileInfo, ReadOptions, StorageConnector, WriteOptions } from "../types.ts";
 import { S3Bucket } from "./bucket.ts";
+import { keptChecksum } from "./checksums.ts";
 import { notFound } from "./errors.ts";
 import { normalizePrefix } from "./keys.ts";
 import {
@@ -135,6 +137,18 @@ export class S3Storage implements StorageConnector, Disposable {
     if (head) return { name: baseName(path), type: "file", size: head.size, mtime: head.mtime };
     if (folder.exists) {
       return { name: baseName(path), type: "directory", size: 0, mtime: folder.mtime };
+    }
+    throw notFound(path);
+  }
+
+  /** The checksum an upload kept in the object's metadata (see `checksums.ts`). */
+  async checksum(path: string, algorithm: ChecksumAlgorithm): Promise<string | undefined> {
+    if (path === "/") throw new StorageError("is_a_directory", `"/" is a folder`);
+    const bucket = this.#bucket;
+    const head = await headObject(bucket, bucket.key(path), path);
+    if (head) return keptChecksum(head, algorithm);
+    if ((await probeFolder(bucket, path)).exists) {
+      throw new StorageError("is_a_directory", `"${path}" is a folder`);
     }
     throw notFound(path);
   }

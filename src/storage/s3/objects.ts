@@ -18,6 +18,8 @@ export interface ObjectHead {
   size: number;
   mtime?: Date;
   etag?: string;
+  /** User metadata (`x-amz-meta-*`, names in lowercase). */
+  metadata?: Record<string, string>;
 }
 
 /** HeadObject: the object's facts, or undefined when there is none. */
@@ -39,6 +41,7 @@ export async function headObject(
       size: output.ContentLength ?? 0,
       mtime: output.LastModified,
       etag: output.ETag,
+      metadata: output.Metadata,
     };
   } catch (error) {
     if (isNotFound(error)) return undefined;

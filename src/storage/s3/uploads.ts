@@ -40,6 +40,13 @@ export interface UploadTarget {
   ifNoneMatch: boolean;
   /** Aborts the upload. */
   signal?: AbortSignal;
+  /**
+   * User metadata, asked for once every byte was read; sent with a single
+   * PutObject only (a multipart upload's metadata is fixed when it starts).
+   */
+  metadata?: (bytes: number) => Record<string, string> | undefined;
+  /** Told how the object was made, once it is complete (and its ETag). */
+  completed?: (made: { multipart: boolean; etag?: string }) => void;
 }
 
 /**
@@ -263,9 +270,10 @@ class StreamedUpload {
           Body: this.#buffer.subarray(0, this.#filled),
           ContentLength: this.#filled,
           IfNoneMatch: this.#target.ifNoneMatch ? "*" : undefined,
+          Metadata: this.#target.metadata?.(this.#filled),
         }),
         { abortSignal: this.#inFlightRequests.signal },
-      );
+      ).then((output) => this.#target.completed?.({ multipart: false, etag: output.ETag }));
     } finally {
       clearTimeout(timer);
     }
@@ -279,7 +287,7 @@ class StreamedUpload {
     this.#throwIfFailed();
     signal?.throwIfAborted();
     this.#parts.sort((a, b) => a.PartNumber - b.PartNumber);
-    await client.send(
+    const output = await client.send(
       new sdk.CompleteMultipartUploadCommand({
         Bucket: bucket,
         Key: key,
@@ -289,6 +297,7 @@ class StreamedUpload {
       }),
     );
     this.#uploadId = undefined; // complete: nothing left to abort
+    this.#target.completed?.({ multipart: true, etag: output.ETag });
   }
 
   #fail(error: unknown): void {

@@ -11,6 +11,7 @@ import { StorageError } from "../../errors.ts";
 import { parentPath } from "../../paths.ts";
 import type { WriteOptions } from "../types.ts";
 import type { S3Bucket } from "./bucket.ts";
+import { attachMetadata, checksumMetadata } from "./checksums.ts";
 import { isPreconditionFailed } from "./errors.ts";
 import { probeFolder, requireFolder } from "./listing.ts";
 import { headObject, type ObjectHead } from "./objects.ts";
@@ -53,6 +54,9 @@ export async function writeObject(
     pieces.push(source);
     const { sdk, client } = await bucket.connect();
     const { partSize, queueSize, timeoutMs } = bucket.shared;
+    // Checksums describe the whole object: kept only when it is all new bytes.
+    const checksums = position === "truncate" ? options.checksums : undefined;
+    let made: { multipart: boolean; etag?: string } | undefined;
     let stored: number;
     try {
       stored = await uploadObject({
@@ -66,6 +70,8 @@ export async function writeObject(
         putTimeoutMs: Math.max(timeoutMs, 300_000),
         ifNoneMatch: options.exclusive === true,
         signal: options.signal,
+        metadata: checksums && ((bytes) => checksumMetadata(checksums, bytes)),
+        completed: (result) => made = result,
       }, pieces);
     } catch (error) {
       if (options.signal?.aborted) throw options.signal.reason;
@@ -73,6 +79,9 @@ export async function writeObject(
         throw new StorageError("already_exists", `"${path}" already exists`, { cause: error });
       }
       throw bucket.mapError(error, path);
+    }
+    if (checksums && made?.multipart && made.etag) {
+      await attachMetadata(bucket, key, made.etag, checksumMetadata(checksums, stored));
     }
     return stored - keptBytes;
   } catch (error) {

@@ -1,11 +1,12 @@
 /**
- * Conformance steps on metadata: modification times and permissions, where
- * the connector supports them.
+ * Conformance steps on metadata: modification times, permissions and kept
+ * checksums, where the connector supports them.
  *
  * @module
  */
 
-import { equal, rejectsWith, type Step, writeText } from "./helpers.ts";
+import { ChecksumTap } from "../../checksums/tap.ts";
+import { encoder, equal, rejectsWith, type Step, textStream, writeText } from "./helpers.ts";
 
 /** The steps, in suite order. */
 export const METADATA_STEPS: Step[] = [
@@ -33,6 +34,38 @@ export const METADATA_STEPS: Step[] = [
           "chmod of a missing file",
         );
       }
+    },
+  },
+  {
+    name: "checksums given with a whole-file write are kept, and never outlive its content",
+    async run(c, settings) {
+      if (!c.checksum) return;
+      const checksum = c.checksum.bind(c);
+      const tap = new ChecksumTap(["SHA-256", "CRC32"]);
+      tap.update(encoder.encode("checked"));
+      await c.write("/sum.txt", textStream("checked"), { checksums: tap });
+      equal(await checksum("/sum.txt", "SHA-256"), tap.digests()["SHA-256"], "kept SHA-256");
+      equal(await checksum("/sum.txt", "CRC32"), tap.digests().CRC32, "kept CRC32");
+      equal(await checksum("/sum.txt", "MD5"), undefined, "an algorithm that was not given");
+
+      await c.write("/sum.txt", textStream("rewritten"));
+      equal(await checksum("/sum.txt", "SHA-256"), undefined, "after a write without checksums");
+
+      if (settings.partialWrites) {
+        await c.write("/sum.txt", textStream("checked"), { checksums: tap });
+        // Checksums of the appended bytes only: they must not be kept for the file.
+        await c.write("/sum.txt", textStream("more"), { position: "append", checksums: tap });
+        equal(await checksum("/sum.txt", "SHA-256"), undefined, "after an append");
+      }
+
+      await c.write("/gone.txt", textStream("checked"), { checksums: tap });
+      await c.remove("/gone.txt");
+      await writeText(c, "/gone.txt", "checked, again");
+      equal(await checksum("/gone.txt", "SHA-256"), undefined, "a new file under an old name");
+
+      await rejectsWith(() => checksum("/missing", "SHA-256"), "not_found", "of a missing file");
+      await c.mkdir("/folder");
+      await rejectsWith(() => checksum("/folder", "SHA-256"), "is_a_directory", "of a folder");
     },
   },
 ];
