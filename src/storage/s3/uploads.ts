@@ -40,6 +40,31 @@ export interface UploadTarget {
   ifNoneMatch: boolean;
   /** Aborts the upload. */
   signal?: AbortSignal;
+  /** Go on with this multipart upload after its parts (a resumed upload, see `resume.ts`). */
+  resume?: PartsState;
+  /**
+   * Called on failure instead of aborting the multipart upload when parts
+   * from the first on are stored; when it rejects, the upload is aborted.
+   */
+  keep?: (state: PartsState) => Promise<void>;
+}
+
+/** One stored part of a multipart upload. */
+export interface StoredPart {
+  /** From 1. */
+  PartNumber: number;
+  /** As UploadPart answered. */
+  ETag?: string;
+  /** In bytes. */
+  Size: number;
+}
+
+/** A multipart upload and its stored parts 1…n, in order. */
+export interface PartsState {
+  /** The multipart upload. */
+  uploadId: string;
+  /** Parts 1…n with no gap. */
+  parts: StoredPart[];
 }
 
 /**
@@ -87,7 +112,7 @@ class StreamedUpload {
   readonly #inFlight = new Set<Promise<void>>();
   /** Part buffers whose upload is done, free for the next parts. */
   readonly #pool: Uint8Array[] = [];
-  readonly #parts: { PartNumber: number; ETag?: string }[] = [];
+  readonly #parts: StoredPart[] = [];
   #failure?: { error: unknown };
   #uploadId?: string;
   #partNumber = 0;
@@ -99,6 +124,12 @@ class StreamedUpload {
   constructor(target: UploadTarget) {
     this.#target = target;
     this.#buffer = new Uint8Array(Math.min(FIRST_BUFFER_BYTES, target.partSize));
+    if (target.resume) {
+      this.#uploadId = target.resume.uploadId;
+      this.#parts.push(...target.resume.parts);
+      this.#partNumber = target.resume.parts.length;
+      this.#total = target.resume.parts.reduce((sum, part) => sum + part.Size, 0);
+    }
   }
 
   /** The first failure of a part request or of the time limit, if any. */
@@ -145,6 +176,16 @@ class StreamedUpload {
     await Promise.allSettled(this.#inFlight);
     const uploadId = this.#uploadId;
     if (uploadId === undefined) return;
+    if (this.#target.keep) {
+      const parts = this.#storedRun();
+      if (parts.length > 0) {
+        try {
+          return await this.#target.keep({ uploadId, parts });
+        } catch {
+          // Not kept: abort it like any other.
+        }
+      }
+    }
     // No orphaned parts: the store must drop what was uploaded, now or, when
     // it is unreachable (the likely cause of the failure), once it is back.
     const { sdk, client, bucket, key } = this.#target;
@@ -153,6 +194,13 @@ class StreamedUpload {
         new sdk.AbortMultipartUploadCommand({ Bucket: bucket, Key: key, UploadId: uploadId }),
       );
     await abort().catch(() => abortLater(abort));
+  }
+
+  /** The stored parts from the first on, up to the first gap (parts finish out of order). */
+  #storedRun(): StoredPart[] {
+    const sorted = [...this.#parts].sort((a, b) => a.PartNumber - b.PartNumber);
+    const run = sorted.findIndex((part, index) => part.PartNumber !== index + 1);
+    return run === -1 ? sorted : sorted.slice(0, run);
   }
 
   /** A byte stream: read straight into the part buffer, no copy, no garbage. */
@@ -227,7 +275,7 @@ class StreamedUpload {
       }),
       { abortSignal: this.#inFlightRequests.signal },
     ).then((output) => {
-      this.#parts.push({ PartNumber: number, ETag: output.ETag });
+      this.#parts.push({ PartNumber: number, ETag: output.ETag, Size: length });
       this.#pool.push(part); // free for the next part
     }, (error) => this.#fail(error)).finally(() => this.#inFlight.delete(task));
     this.#inFlight.add(task);
@@ -284,7 +332,9 @@ class StreamedUpload {
         Bucket: bucket,
         Key: key,
         UploadId: this.#uploadId,
-        MultipartUpload: { Parts: this.#parts },
+        MultipartUpload: {
+          Parts: this.#parts.map(({ PartNumber, ETag }) => ({ PartNumber, ETag })),
+        },
         IfNoneMatch: this.#target.ifNoneMatch ? "*" : undefined,
       }),
     );
