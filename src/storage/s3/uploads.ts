@@ -137,9 +137,13 @@ class StreamedUpload {
     return this.#failure;
   }
 
-  /** Stop at once: cancel the requests in flight and the piece being read. */
+  /**
+   * Stop at once: cancel the piece being read and the requests in flight —
+   * except, when the upload is to be kept, the parts in flight: each holds a
+   * whole part of good data that a resume then need not send again.
+   */
   cancel(reason: unknown): void {
-    this.#inFlightRequests.abort(reason);
+    if (!this.#target.keep) this.#inFlightRequests.abort(reason);
     this.#reader?.cancel(reason).catch(() => {});
   }
 
@@ -172,6 +176,7 @@ class StreamedUpload {
    * multipart upload (retried in the background while the store is away).
    */
   async abort(error: unknown): Promise<void> {
+    if (this.#target.keep && !this.#failure) await settledWithin(this.#inFlight, KEEP_WAIT_MS);
     this.#inFlightRequests.abort(error);
     await Promise.allSettled(this.#inFlight);
     const uploadId = this.#uploadId;
@@ -348,6 +353,22 @@ class StreamedUpload {
 
   #throwIfFailed(): void {
     if (this.#failure) throw this.#failure.error;
+  }
+}
+
+/** How long a broken upload that is kept waits for its parts in flight to be stored. */
+const KEEP_WAIT_MS = 60_000;
+
+/** Wait until `tasks` settle, or `ms` at most. */
+async function settledWithin(tasks: Iterable<Promise<unknown>>, ms: number): Promise<void> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  try {
+    await Promise.race([
+      Promise.allSettled(tasks),
+      new Promise((resolve) => timer = setTimeout(resolve, ms)),
+    ]);
+  } finally {
+    clearTimeout(timer);
   }
 }
 
