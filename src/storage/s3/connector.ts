@@ -142,18 +142,17 @@ export class S3Storage implements StorageConnector, Disposable {
   /**
    * Sweep abandoned uploads now and then every `abandonedUploadHours / 4`
    * (10 minutes to 1 hour) until {@linkcode destroy}; failures go to
-   * `onError`. The timer does not keep the process alive.
+   * `onError`. The timer does not keep the process alive. Resolves when the
+   * first sweep is over.
    */
-  keepSweeping(onError: (error: unknown) => void = () => {}): void {
-    if (this.#sweepTimer !== undefined) return;
-    const sweep = () => {
-      this.sweepAbandonedUploads().catch(onError);
-    };
+  keepSweeping(onError: (error: unknown) => void = () => {}): Promise<void> {
+    if (this.#sweepTimer !== undefined) return Promise.resolve();
+    const sweep = () => this.sweepAbandonedUploads().then(() => {}, onError);
     const every = Math.min(Math.max(this.#bucket.shared.abandonedUploadMs / 4, 600_000), 3_600_000);
     const timer = setInterval(sweep, every);
     Deno.unrefTimer(timer);
     this.#sweepTimer = timer;
-    sweep();
+    return sweep();
   }
 
   /** Close the connection pool (only when this storage created the client). */
@@ -191,8 +190,24 @@ export class S3Storage implements StorageConnector, Disposable {
     return listFolder(this.#bucket, path);
   }
 
-  read(path: string, options: ReadOptions = {}): Promise<ReadableStream<Uint8Array>> {
-    return readObject(this.#bucket, path, options);
+  async read(path: string, options: ReadOptions = {}): Promise<ReadableStream<Uint8Array>> {
+    const bucket = this.#bucket;
+    try {
+      return await readObject(bucket, path, options);
+    } catch (error) {
+      if (!(bucket.shared.keepsBrokenUploads && (error as StorageError).kind === "not_found")) {
+        throw error;
+      }
+      // The parts of an upload in progress can't be read back: say why.
+      const kept = await findKeptUpload(bucket, bucket.key(path), path);
+      if (!kept) throw error;
+      throw new StorageError(
+        "not_found",
+        `"${path}" is an upload in progress (${kept.bytes} bytes kept); finish it with ` +
+          `REST ${kept.bytes} + STOR or APPE, or delete it`,
+        { cause: error },
+      );
+    }
   }
 
   write(
