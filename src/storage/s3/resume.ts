@@ -18,6 +18,11 @@
  * unfinished upload cannot be read back, so bytes between two boundaries
  * could not be kept. SIZE reports the end of the stored parts, which is one.
  *
+ * Resuming claims the upload by deleting its state object. That is not
+ * atomic: two clients resuming one upload at the same moment could both go on
+ * from it. S3 checks every part's ETag on completion, so then one of them
+ * fails rather than storing a mix (s3rver does not check).
+ *
  * @module
  */
 
