@@ -7,7 +7,12 @@
  */
 
 import assert from "node:assert/strict";
-import { GetObjectCommand, ListObjectsV2Command, S3Client } from "@aws-sdk/client-s3";
+import {
+  GetObjectCommand,
+  ListObjectsV2Command,
+  PutObjectCommand,
+  S3Client,
+} from "@aws-sdk/client-s3";
 import { S3Storage, type S3StorageOptions, StorageError } from "../../mod.ts";
 import {
   hasCommand,
@@ -26,6 +31,8 @@ import { type S3rver, S3RVER_CREDENTIALS, s3rverUnavailable, startS3rver } from 
 const unavailable = s3rverUnavailable();
 const MIB = 1024 * 1024;
 const PART = 5 * MIB;
+/** An upload id the counting client answers NoSuchUpload for. */
+const GONE_UPLOAD = "aborted-by-a-lifecycle-rule";
 
 /** An SDK client that counts the commands that succeeded, by name. */
 function countingClient(s3: S3rver): { client: S3Client; counts: Map<string, number> } {
@@ -40,6 +47,13 @@ function countingClient(s3: S3rver): { client: S3Client; counts: Map<string, num
   const counts = new Map<string, number>();
   client.middlewareStack.add(
     (next, context) => async (args) => {
+      if ((args.input as { UploadId?: string }).UploadId === GONE_UPLOAD) {
+        // What S3 answers once a lifecycle rule has aborted an upload (s3rver can't).
+        throw Object.assign(new Error("The specified upload does not exist."), {
+          name: "NoSuchUpload",
+          $metadata: { httpStatusCode: 404 },
+        });
+      }
       const result = await next(args);
       const name = context.commandName!.replace(/Command$/, "");
       counts.set(name, (counts.get(name) ?? 0) + 1);
@@ -170,6 +184,25 @@ Deno.test({
       await assert.rejects(storage.stat("/gone.bin"), { kind: "not_found" });
       await assert.rejects(storage.write("/small.bin", breakingSource(data.subarray(0, 1000))));
       await assert.rejects(storage.stat("/small.bin"), { kind: "not_found" });
+    });
+
+    await t.step("an upload the store aborted meanwhile is not kept again", async () => {
+      await client.send(
+        new PutObjectCommand({
+          Bucket: s3.bucket,
+          Key: `.exftp-resume/${prefix}/dead.bin`,
+          Body: JSON.stringify({
+            uploadId: GONE_UPLOAD,
+            keptAt: new Date().toISOString(),
+            parts: [{ PartNumber: 1, ETag: '"x"', Size: PART }],
+          }),
+        }),
+      );
+      assert.equal((await storage.stat("/dead.bin")).size, PART);
+      await assert.rejects(
+        storage.write("/dead.bin", bytesSource(data.subarray(PART)), { position: PART }),
+      );
+      await assert.rejects(storage.stat("/dead.bin"), { kind: "not_found" });
     });
 
     await t.step("the sweep forgets kept uploads older than the limit only", async () => {

@@ -87,8 +87,19 @@ function parseState(text: string): KeptUpload | undefined {
   }
 }
 
-/** Record a broken upload's stored parts so that it can be resumed. */
-export async function keepUpload(bucket: S3Bucket, key: string, state: PartsState): Promise<void> {
+/**
+ * Record a broken upload's stored parts so that it can be resumed — unless
+ * `error` says the store has no such upload any more (a lifecycle rule or a
+ * sweep aborted it while it was kept): then it rejects, so the next attempt
+ * starts over rather than resuming a dead upload again.
+ */
+export async function keepUpload(
+  bucket: S3Bucket,
+  key: string,
+  state: PartsState,
+  error?: unknown,
+): Promise<void> {
+  if (errorName(error) === "NoSuchUpload") throw error;
   const { sdk, client } = await bucket.connect();
   const body = JSON.stringify({
     uploadId: state.uploadId,

@@ -43,10 +43,11 @@ export interface UploadTarget {
   /** Go on with this multipart upload after its parts (a resumed upload, see `resume.ts`). */
   resume?: PartsState;
   /**
-   * Called on failure instead of aborting the multipart upload when parts
-   * from the first on are stored; when it rejects, the upload is aborted.
+   * Called on failure (with the first error) instead of aborting the
+   * multipart upload when parts from the first on are stored; when it
+   * rejects, the upload is aborted.
    */
-  keep?: (state: PartsState) => Promise<void>;
+  keep?: (state: PartsState, error: unknown) => Promise<void>;
 }
 
 /** One stored part of a multipart upload. */
@@ -185,7 +186,7 @@ class StreamedUpload {
       const parts = this.#storedRun();
       if (parts.length > 0) {
         try {
-          return await this.#target.keep({ uploadId, parts });
+          return await this.#target.keep({ uploadId, parts }, this.#failure?.error ?? error);
         } catch {
           // Not kept: abort it like any other.
         }

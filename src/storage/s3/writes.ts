@@ -74,7 +74,7 @@ export async function writeObject(
         ifNoneMatch: options.exclusive === true,
         signal: options.signal,
         resume,
-        keep: keeps ? (state) => keepUpload(bucket, key, state) : undefined,
+        keep: keeps ? (state, error) => keepUpload(bucket, key, state, error) : undefined,
       }, pieces);
     } catch (error) {
       if (options.signal?.aborted) throw options.signal.reason;
