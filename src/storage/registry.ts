@@ -7,6 +7,7 @@
  */
 
 import { ConfigError } from "../config/error.ts";
+import { consoleLogger, type Logger } from "../log.ts";
 import type { FtpUser } from "../auth/types.ts";
 import { StorageError } from "../errors.ts";
 import { FileStorage, type UploadMode } from "./file.ts";
@@ -20,6 +21,8 @@ export interface StorageFactoryContext {
   baseDir: string;
   /** The top-level `upload_mode`, when set. */
   uploadMode?: UploadMode;
+  /** Where background work (the s3 sweep of abandoned uploads) reports. @default {consoleLogger()} */
+  logger?: Logger;
 }
 
 /** Builds a storage provider from its config mapping. */
@@ -42,6 +45,8 @@ const S3_KEYS = [
   "session_token",
   "part_size_mib",
   "queue_size",
+  "upload_mode",
+  "abandoned_upload_hours",
 ];
 
 /** The per-user placeholder of `storage_config.prefix`. */
@@ -87,8 +92,8 @@ export const STORAGE_CONNECTORS: Record<string, StorageFactory> = {
     }
     return new MemoryStorage({ maxBytes: maxBytes as number });
   },
-  async s3(config) {
-    const options = s3Options(config);
+  async s3(config, { uploadMode, logger = consoleLogger() }) {
+    const options = s3Options({ upload_mode: uploadMode, ...config });
     const prefix = options.prefix ?? "";
     // Loads only the connector module here; the SDK follows on the first request.
     const { S3Storage } = await import("./s3/mod.ts");
@@ -122,6 +127,12 @@ export const STORAGE_CONNECTORS: Record<string, StorageFactory> = {
           ? "storage_config.bucket"
           : "storage_config",
         (error as Error).message,
+      );
+    }
+    // Kept uploads of atomic_resume that nobody resumed: aborted now and then.
+    if (options.uploadMode === "atomic_resume") {
+      storage.keepSweeping((error) =>
+        logger("warn", `storage: sweeping abandoned uploads failed: ${(error as Error).message}`)
       );
     }
     if (!perUser) return storage;
@@ -211,6 +222,23 @@ export function s3Options(config: Record<string, unknown>): S3StorageOptions {
   }
   const partSizeMiB = whole("part_size_mib", 5, 5120);
   const queueSize = whole("queue_size", 1, 64);
+  const uploadMode = config.upload_mode;
+  if (uploadMode !== undefined && !UPLOAD_MODES.includes(uploadMode as string)) {
+    throw new ConfigError(
+      "upload_mode",
+      `must be atomic, atomic_resume or direct, got ${JSON.stringify(uploadMode)}`,
+    );
+  }
+  const abandonedUploadHours = config.abandoned_upload_hours;
+  if (
+    abandonedUploadHours !== undefined &&
+    !(typeof abandonedUploadHours === "number" && abandonedUploadHours > 0)
+  ) {
+    throw new ConfigError(
+      "storage_config.abandoned_upload_hours",
+      `must be a positive number of hours, got ${JSON.stringify(abandonedUploadHours)}`,
+    );
+  }
   return {
     bucket,
     prefix,
@@ -223,6 +251,8 @@ export function s3Options(config: Record<string, unknown>): S3StorageOptions {
       : { accessKeyId, secretAccessKey: secretAccessKey!, sessionToken },
     partSize: partSizeMiB === undefined ? undefined : partSizeMiB * 1024 * 1024,
     queueSize,
+    ...(uploadMode === undefined ? {} : { uploadMode: uploadMode as UploadMode }),
+    ...(abandonedUploadHours === undefined ? {} : { abandonedUploadHours }),
   };
 }
 

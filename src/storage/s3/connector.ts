@@ -26,6 +26,13 @@ import { deleteObject, headObject } from "./objects.ts";
 import { makeShared, type S3StorageOptions, type Shared } from "./options.ts";
 import { readObject } from "./reads.ts";
 import { renameEntry } from "./renames.ts";
+import {
+  discardKeptUpload,
+  findKeptUpload,
+  keptUploadShows,
+  sweepAbandonedUploads,
+  type SweepResult,
+} from "./resume.ts";
 import { writeObject } from "./writes.ts";
 
 const CHECK_TIMEOUT_MS = 10_000;
@@ -42,6 +49,11 @@ const viewsOf = new WeakMap<S3StorageOptions, Shared>();
  * object from the stored bytes plus the new ones (objects cannot be edited
  * in place), streaming both. Renames copy and delete (folders: every key
  * below them). Modification times come from the store and cannot be set.
+ *
+ * With `uploadMode: "atomic_resume"` a broken upload keeps its stored parts
+ * instead: `stat` (SIZE, MLST) shows it as a file of the bytes that can be
+ * resumed, an append or a write at that offset goes on from them, and
+ * `remove` discards them (see `resume.ts`).
  *
  * @example
  * ```ts ignore
@@ -60,6 +72,7 @@ const viewsOf = new WeakMap<S3StorageOptions, Shared>();
  */
 export class S3Storage implements StorageConnector, Disposable {
   readonly #bucket: S3Bucket;
+  #sweepTimer?: ReturnType<typeof setInterval>;
 
   /** Serve `options.bucket`; nothing is contacted until the first request. */
   constructor(options: S3StorageOptions) {
@@ -118,8 +131,36 @@ export class S3Storage implements StorageConnector, Disposable {
     this.destroy();
   }
 
+  /**
+   * Abort the kept uploads (`uploadMode: "atomic_resume"`) under this
+   * storage's prefix that nobody resumed for `abandonedUploadHours`, and
+   * multipart uploads under it started that long ago that nobody kept (a
+   * server died mid-upload) where the store can list them.
+   */
+  sweepAbandonedUploads(now: number = Date.now()): Promise<SweepResult> {
+    return sweepAbandonedUploads(this.#bucket, now);
+  }
+
+  /**
+   * Sweep abandoned uploads now and then every `abandonedUploadHours / 4`
+   * (10 minutes to 1 hour) until {@linkcode destroy}; failures go to
+   * `onError`. The timer does not keep the process alive. Resolves when the
+   * first sweep is over.
+   */
+  keepSweeping(onError: (error: unknown) => void = () => {}): Promise<void> {
+    if (this.#sweepTimer !== undefined) return Promise.resolve();
+    const sweep = () => this.sweepAbandonedUploads().then(() => {}, onError);
+    const every = Math.min(Math.max(this.#bucket.shared.abandonedUploadMs / 4, 600_000), 3_600_000);
+    const timer = setInterval(sweep, every);
+    Deno.unrefTimer(timer);
+    this.#sweepTimer = timer;
+    return sweep();
+  }
+
   /** Close the connection pool (only when this storage created the client). */
   destroy(): void {
+    if (this.#sweepTimer !== undefined) clearInterval(this.#sweepTimer);
+    this.#sweepTimer = undefined;
     const shared = this.#bucket.shared;
     if (!shared.ownsClient || !shared.connection) return;
     const connection = shared.connection;
@@ -130,10 +171,16 @@ export class S3Storage implements StorageConnector, Disposable {
   async stat(path: string): Promise<FileInfo> {
     if (path === "/") return { name: "", type: "directory", size: 0 };
     const bucket = this.#bucket;
-    const [head, folder] = await Promise.all([
-      headObject(bucket, bucket.key(path), path),
+    const key = bucket.key(path);
+    const [head, folder, kept] = await Promise.all([
+      headObject(bucket, key, path),
       probeFolder(bucket, path),
+      bucket.shared.keepsBrokenUploads ? findKeptUpload(bucket, key, path) : undefined,
     ]);
+    if (kept && keptUploadShows(kept, head)) {
+      // An upload in progress: the bytes that can be resumed (SIZE for `curl -C -`).
+      return { name: baseName(path), type: "file", size: kept.bytes, mtime: kept.keptAt };
+    }
     if (head) return { name: baseName(path), type: "file", size: head.size, mtime: head.mtime };
     if (folder.exists) {
       return { name: baseName(path), type: "directory", size: 0, mtime: folder.mtime };
@@ -157,8 +204,24 @@ export class S3Storage implements StorageConnector, Disposable {
     return listFolder(this.#bucket, path);
   }
 
-  read(path: string, options: ReadOptions = {}): Promise<ReadableStream<Uint8Array>> {
-    return readObject(this.#bucket, path, options);
+  async read(path: string, options: ReadOptions = {}): Promise<ReadableStream<Uint8Array>> {
+    const bucket = this.#bucket;
+    try {
+      return await readObject(bucket, path, options);
+    } catch (error) {
+      if (!(bucket.shared.keepsBrokenUploads && (error as StorageError).kind === "not_found")) {
+        throw error;
+      }
+      // The parts of an upload in progress can't be read back: say why.
+      const kept = await findKeptUpload(bucket, bucket.key(path), path);
+      if (!kept) throw error;
+      throw new StorageError(
+        "not_found",
+        `"${path}" is an upload in progress (${kept.bytes} bytes kept); finish it with ` +
+          `REST ${kept.bytes} + STOR or APPE, or delete it`,
+        { cause: error },
+      );
+    }
   }
 
   write(
@@ -203,7 +266,12 @@ export class S3Storage implements StorageConnector, Disposable {
     if (path === "/") throw new StorageError("is_a_directory", `"/" is a folder`);
     const bucket = this.#bucket;
     const key = bucket.key(path);
+    const kept = bucket.shared.keepsBrokenUploads
+      ? await findKeptUpload(bucket, key, path)
+      : undefined;
+    if (kept) await discardKeptUpload(bucket, key, kept, path);
     if (!(await headObject(bucket, key, path))) {
+      if (kept) return; // DELE drops an upload in progress
       if ((await probeFolder(bucket, path)).exists) {
         throw new StorageError("is_a_directory", `"${path}" is a folder`);
       }

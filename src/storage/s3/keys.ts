@@ -13,6 +13,12 @@ export const MAX_KEY_BYTES = 1024;
 
 const encoder = new TextEncoder();
 
+/**
+ * The bucket-root folder of the kept uploads' state (see `resume.ts`);
+ * never listed, never addressable over FTP.
+ */
+export const KEPT_UPLOADS_FOLDER = ".exftp-resume/";
+
 /** `""`, or the prefix without leading slashes and with exactly one trailing slash. */
 export function normalizePrefix(prefix: string): string {
   const trimmed = prefix.replace(/^\/+/, "").replace(/\/+$/, "");
@@ -33,6 +39,9 @@ export function uncheckedKey(keyPrefix: string, path: string): string {
  */
 export function objectKey(keyPrefix: string, path: string): string {
   const key = uncheckedKey(keyPrefix, path);
+  if (key.startsWith(KEPT_UPLOADS_FOLDER) || key + "/" === KEPT_UPLOADS_FOLDER) {
+    throw new StorageError("invalid_name", `"${path}" is reserved for uploads in progress`);
+  }
   if (keyBytes(key) > MAX_KEY_BYTES - 1) {
     throw new StorageError("invalid_name", `Name too long for S3: "${path}"`);
   }

@@ -10,7 +10,7 @@ import { StorageError } from "../../errors.ts";
 import type { FileInfo } from "../types.ts";
 import type { S3Bucket } from "./bucket.ts";
 import { notFound } from "./errors.ts";
-import { isListableName } from "./keys.ts";
+import { isListableName, KEPT_UPLOADS_FOLDER } from "./keys.ts";
 import { headObject } from "./objects.ts";
 
 /** One object of a listing. */
@@ -84,6 +84,7 @@ export async function* listFolder(bucket: S3Bucket, path: string): AsyncIterable
       throw notFound(path);
     }
     first = false;
+    if (prefix === "") page.folders = page.folders.filter((f) => f !== KEPT_UPLOADS_FOLDER);
     yield* mergeEntries(prefix, page);
   }
 }

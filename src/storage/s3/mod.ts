@@ -14,7 +14,8 @@
  * keys), `errors.ts` (SDK errors → storage errors), `bucket.ts` (connection
  * and time-limited requests), `objects.ts` (head, delete), `listing.ts`
  * (listings, folder markers), `reads.ts`, `writes.ts` (appends, offsets,
- * exclusive), `uploads.ts` (streamed multipart uploads), `renames.ts`
+ * exclusive), `uploads.ts` (streamed multipart uploads), `resume.ts` (kept
+ * uploads of `atomic_resume`: state, resuming, sweeping), `renames.ts`
  * (copy and delete), `connector.ts` (the {@linkcode S3Storage} class).
  *
  * @module
@@ -22,3 +23,4 @@
 
 export { S3Storage } from "./connector.ts";
 export type { S3ClientLike, S3Credentials, S3StorageOptions } from "./options.ts";
+export type { SweepResult } from "./resume.ts";

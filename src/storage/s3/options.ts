@@ -84,6 +84,20 @@ export interface S3StorageOptions {
   /** Objects larger than this are copied part by part on rename. @default {5 GiB} */
   multipartCopyThreshold?: number;
   /**
+   * `atomic_resume` keeps the stored parts of a broken multipart upload, so
+   * that `REST n` + `STOR` or `APPE` goes on from them (on any server using
+   * the bucket); `atomic` and `direct` abort a broken upload at the store.
+   * See `resume.ts`.
+   * @default {"atomic"}
+   */
+  uploadMode?: "atomic" | "atomic_resume" | "direct";
+  /**
+   * With `uploadMode: "atomic_resume"`: kept uploads not resumed for this many
+   * hours are aborted by {@linkcode S3Storage.sweepAbandonedUploads}.
+   * @default {24}
+   */
+  abandonedUploadHours?: number;
+  /**
    * A ready `S3Client` from `@aws-sdk/client-s3`; then `region`, `endpoint`,
    * `forcePathStyle`, `requestChecksumCalculation` and `credentials` are
    * ignored, and {@linkcode S3Storage.destroy} leaves it open.
@@ -107,6 +121,10 @@ export interface Shared {
   queueSize: number;
   timeoutMs: number;
   multipartCopyThreshold: number;
+  /** Whether broken uploads keep their parts (`uploadMode: "atomic_resume"`). */
+  keepsBrokenUploads: boolean;
+  /** Age after which a kept upload is abandoned, in milliseconds. */
+  abandonedUploadMs: number;
   endpointText: string;
   connection?: Promise<{ sdk: Sdk; client: S3Client }>;
   ownsClient: boolean;
@@ -133,6 +151,20 @@ export function makeShared(options: S3StorageOptions): Shared {
   if (!(timeoutMs > 0)) {
     throw new RangeError(`Option "timeoutMs" must be positive, got ${timeoutMs}`);
   }
+  const uploadMode = options.uploadMode ?? "atomic";
+  if (!["atomic", "atomic_resume", "direct"].includes(uploadMode)) {
+    throw new RangeError(
+      `Option "uploadMode" must be atomic, atomic_resume or direct, got ${
+        JSON.stringify(uploadMode)
+      }`,
+    );
+  }
+  const abandonedUploadHours = options.abandonedUploadHours ?? 24;
+  if (!(typeof abandonedUploadHours === "number" && abandonedUploadHours > 0)) {
+    throw new RangeError(
+      `Option "abandonedUploadHours" must be positive, got ${abandonedUploadHours}`,
+    );
+  }
   return {
     options,
     bucket: options.bucket,
@@ -140,6 +172,8 @@ export function makeShared(options: S3StorageOptions): Shared {
     queueSize,
     timeoutMs,
     multipartCopyThreshold: options.multipartCopyThreshold ?? MAX_PART_SIZE,
+    keepsBrokenUploads: uploadMode === "atomic_resume",
+    abandonedUploadMs: abandonedUploadHours * 3_600_000,
     endpointText: options.client ? "the given client" : (options.endpoint ?? "AWS S3"),
     ownsClient: !options.client,
     exclusiveKeys: new Set(),

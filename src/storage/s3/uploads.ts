@@ -47,6 +47,32 @@ export interface UploadTarget {
   metadata?: (bytes: number) => Record<string, string> | undefined;
   /** Told how the object was made, once it is complete (and its ETag). */
   completed?: (made: { multipart: boolean; etag?: string }) => void;
+  /** Go on with this multipart upload after its parts (a resumed upload, see `resume.ts`). */
+  resume?: PartsState;
+  /**
+   * Called on failure (with the first error) instead of aborting the
+   * multipart upload when parts from the first on are stored; when it
+   * rejects, the upload is aborted.
+   */
+  keep?: (state: PartsState, error: unknown) => Promise<void>;
+}
+
+/** One stored part of a multipart upload. */
+export interface StoredPart {
+  /** From 1. */
+  PartNumber: number;
+  /** As UploadPart answered. */
+  ETag?: string;
+  /** In bytes. */
+  Size: number;
+}
+
+/** A multipart upload and its stored parts 1…n, in order. */
+export interface PartsState {
+  /** The multipart upload. */
+  uploadId: string;
+  /** Parts 1…n with no gap. */
+  parts: StoredPart[];
 }
 
 /**
@@ -94,7 +120,7 @@ class StreamedUpload {
   readonly #inFlight = new Set<Promise<void>>();
   /** Part buffers whose upload is done, free for the next parts. */
   readonly #pool: Uint8Array[] = [];
-  readonly #parts: { PartNumber: number; ETag?: string }[] = [];
+  readonly #parts: StoredPart[] = [];
   #failure?: { error: unknown };
   #uploadId?: string;
   #partNumber = 0;
@@ -106,6 +132,12 @@ class StreamedUpload {
   constructor(target: UploadTarget) {
     this.#target = target;
     this.#buffer = new Uint8Array(Math.min(FIRST_BUFFER_BYTES, target.partSize));
+    if (target.resume) {
+      this.#uploadId = target.resume.uploadId;
+      this.#parts.push(...target.resume.parts);
+      this.#partNumber = target.resume.parts.length;
+      this.#total = target.resume.parts.reduce((sum, part) => sum + part.Size, 0);
+    }
   }
 
   /** The first failure of a part request or of the time limit, if any. */
@@ -113,9 +145,13 @@ class StreamedUpload {
     return this.#failure;
   }
 
-  /** Stop at once: cancel the requests in flight and the piece being read. */
+  /**
+   * Stop at once: cancel the piece being read and the requests in flight —
+   * except, when the upload is to be kept, the parts in flight: each holds a
+   * whole part of good data that a resume then need not send again.
+   */
   cancel(reason: unknown): void {
-    this.#inFlightRequests.abort(reason);
+    if (!this.#target.keep) this.#inFlightRequests.abort(reason);
     this.#reader?.cancel(reason).catch(() => {});
   }
 
@@ -148,10 +184,21 @@ class StreamedUpload {
    * multipart upload (retried in the background while the store is away).
    */
   async abort(error: unknown): Promise<void> {
+    if (this.#target.keep && !this.#failure) await settledWithin(this.#inFlight, KEEP_WAIT_MS);
     this.#inFlightRequests.abort(error);
     await Promise.allSettled(this.#inFlight);
     const uploadId = this.#uploadId;
     if (uploadId === undefined) return;
+    if (this.#target.keep) {
+      const parts = this.#storedRun();
+      if (parts.length > 0) {
+        try {
+          return await this.#target.keep({ uploadId, parts }, this.#failure?.error ?? error);
+        } catch {
+          // Not kept: abort it like any other.
+        }
+      }
+    }
     // No orphaned parts: the store must drop what was uploaded, now or, when
     // it is unreachable (the likely cause of the failure), once it is back.
     const { sdk, client, bucket, key } = this.#target;
@@ -160,6 +207,13 @@ class StreamedUpload {
         new sdk.AbortMultipartUploadCommand({ Bucket: bucket, Key: key, UploadId: uploadId }),
       );
     await abort().catch(() => abortLater(abort));
+  }
+
+  /** The stored parts from the first on, up to the first gap (parts finish out of order). */
+  #storedRun(): StoredPart[] {
+    const sorted = [...this.#parts].sort((a, b) => a.PartNumber - b.PartNumber);
+    const run = sorted.findIndex((part, index) => part.PartNumber !== index + 1);
+    return run === -1 ? sorted : sorted.slice(0, run);
   }
 
   /** A byte stream: read straight into the part buffer, no copy, no garbage. */
@@ -234,7 +288,7 @@ class StreamedUpload {
       }),
       { abortSignal: this.#inFlightRequests.signal },
     ).then((output) => {
-      this.#parts.push({ PartNumber: number, ETag: output.ETag });
+      this.#parts.push({ PartNumber: number, ETag: output.ETag, Size: length });
       this.#pool.push(part); // free for the next part
     }, (error) => this.#fail(error)).finally(() => this.#inFlight.delete(task));
     this.#inFlight.add(task);
@@ -292,7 +346,9 @@ class StreamedUpload {
         Bucket: bucket,
         Key: key,
         UploadId: this.#uploadId,
-        MultipartUpload: { Parts: this.#parts },
+        MultipartUpload: {
+          Parts: this.#parts.map(({ PartNumber, ETag }) => ({ PartNumber, ETag })),
+        },
         IfNoneMatch: this.#target.ifNoneMatch ? "*" : undefined,
       }),
     );
@@ -307,6 +363,22 @@ class StreamedUpload {
 
   #throwIfFailed(): void {
     if (this.#failure) throw this.#failure.error;
+  }
+}
+
+/** How long a broken upload that is kept waits for its parts in flight to be stored. */
+const KEEP_WAIT_MS = 60_000;
+
+/** Wait until `tasks` settle, or `ms` at most. */
+async function settledWithin(tasks: Iterable<Promise<unknown>>, ms: number): Promise<void> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  try {
+    await Promise.race([
+      Promise.allSettled(tasks),
+      new Promise((resolve) => timer = setTimeout(resolve, ms)),
+    ]);
+  } finally {
+    clearTimeout(timer);
   }
 }
 

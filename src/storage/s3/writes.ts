@@ -16,6 +16,7 @@ import { isPreconditionFailed } from "./errors.ts";
 import { probeFolder, requireFolder } from "./listing.ts";
 import { headObject, type ObjectHead } from "./objects.ts";
 import { readRange } from "./reads.ts";
+import { findKeptUpload, keepUpload, resumePlan } from "./resume.ts";
 import { uploadObject } from "./uploads.ts";
 
 /** Store `source` at `path` as `options` say; resolves with the bytes taken from `source`. */
@@ -41,16 +42,22 @@ export async function writeObject(
       exclusiveKeys.add(exclusiveKey);
       locked = true;
     }
-    const [, head, folder] = await Promise.all([
+    const keeps = bucket.shared.keepsBrokenUploads;
+    const [, head, folder, kept] = await Promise.all([
       requireFolder(bucket, parentPath(path)),
       headObject(bucket, key, path),
       probeFolder(bucket, path),
+      keeps ? findKeptUpload(bucket, key, path) : undefined,
     ]);
     if (folder.exists) throw new StorageError("is_a_directory", `"${path}" is a folder`);
     if (options.exclusive && head) {
       throw new StorageError("already_exists", `"${path}" already exists`);
     }
-    const { pieces, keptBytes } = await keptPieces(bucket, key, path, position, head);
+    const resume = kept &&
+      await resumePlan(bucket, key, path, kept, head, options.exclusive ? "truncate" : position);
+    const { pieces, keptBytes } = resume
+      ? { pieces: [], keptBytes: resume.bytes }
+      : await keptPieces(bucket, key, path, position, head);
     pieces.push(source);
     const { sdk, client } = await bucket.connect();
     const { partSize, queueSize, timeoutMs } = bucket.shared;
@@ -72,6 +79,8 @@ export async function writeObject(
         signal: options.signal,
         metadata: checksums && ((bytes) => checksumMetadata(checksums, bytes)),
         completed: (result) => made = result,
+        resume,
+        keep: keeps ? (state, error) => keepUpload(bucket, key, state, error) : undefined,
       }, pieces);
     } catch (error) {
       if (options.signal?.aborted) throw options.signal.reason;
