@@ -6,6 +6,7 @@
  */
 
 import type { Authenticator } from "./auth/types.ts";
+import type { SharedState } from "./cluster/state.ts";
 import type { StorageProvider } from "./storage/types.ts";
 import { crossProblems, type OptionSetting, problemWith, SETTINGS } from "./config/schema.ts";
 import type { TransferEventDetail } from "./events.ts";
@@ -85,14 +86,38 @@ export interface FtpServerOptions {
   tls?: TlsOptions;
   /** Port of a second listener that speaks TLS from the first byte (implicit FTPS, often 990). */
   implicitTlsPort?: number;
+  /**
+   * Download budget per user in bytes per second, shared by the user's
+   * sessions on this node, for users whose profile sets none. @default unlimited
+   */
+  downloadBytesPerS?: number;
+  /** Upload budget per user, like {@linkcode downloadBytesPerS}. @default unlimited */
+  uploadBytesPerS?: number;
+  /**
+   * State shared by a fleet's nodes (quota usage). @default a `MemoryState` of
+   * this server alone
+   */
+  sharedState?: SharedState;
 }
 
 /** Options with every default filled in. */
 export type ResolvedOptions =
   & Required<
-    Omit<FtpServerOptions, "passiveAddress" | "tls" | "implicitTlsPort" | "onTransferComplete">
+    Omit<
+      FtpServerOptions,
+      | "passiveAddress"
+      | "tls"
+      | "implicitTlsPort"
+      | "onTransferComplete"
+      | "downloadBytesPerS"
+      | "uploadBytesPerS"
+      | "sharedState"
+    >
   >
   & {
+    downloadBytesPerS?: number;
+    uploadBytesPerS?: number;
+    sharedState?: SharedState;
     onTransferComplete?: (detail: TransferEventDetail) => void;
     passiveAddress?: PassiveAddress;
     tls?: TlsSettings;

@@ -6,6 +6,7 @@
 
 import { isAuthUnavailable } from "../auth/types.ts";
 import { BANNED_REPLY } from "../login_guard.ts";
+import { applyUserLimits } from "../policy/limits.ts";
 import { scopeToHome } from "../storage/scoped.ts";
 import type { CommandContext, CommandSpec } from "./context.ts";
 import { Reply } from "../replies.ts";
@@ -64,6 +65,7 @@ async function pass(context: CommandContext, password: string): Promise<void> {
     try {
       let connector = typeof storage === "function" ? await storage(user) : storage;
       if (typeof user.home === "string") connector = await scopeToHome(connector, user.home);
+      connector = applyUserLimits(connector, user, context.options);
       await context.logIn(user, connector);
     } catch (error) {
       context.log("error", "Opening storage failed", { username, error: String(error) });

@@ -7,6 +7,7 @@
 import { asciiUpperCase } from "../control/ascii.ts";
 import { FtpError } from "../errors.ts";
 import { logRefusal } from "./files.ts";
+import { quotaReport } from "./quota.ts";
 import type { CommandContext, CommandSpec } from "./context.ts";
 import { Reply } from "../replies.ts";
 
@@ -59,6 +60,12 @@ const SITE_COMMANDS: Record<string, SiteCommand> = {
       }
       context.log("info", "SITE CHMOD ok", { path, mode });
       await context.reply(Reply.Ok, "SITE CHMOD command successful");
+    },
+  },
+  QUOTA: {
+    syntax: "SITE QUOTA",
+    async handle(context) {
+      await context.reply(Reply.Ok, await quotaReport(context));
     },
   },
 };
