@@ -18,6 +18,7 @@ import {
 } from "../../mod.ts";
 import { S3Storage } from "../../src/storage/s3/mod.ts";
 import type { RawFtpClient } from "../../src/testing/raw_client.ts";
+import { commandHarness } from "../../src/testing/harness.ts";
 import { hasCommand, randomBytes, startServer, type TestServer } from "../helpers.ts";
 import { run, type RunResult, tempDir } from "../integration/_clients.ts";
 import { S3RVER_CREDENTIALS, s3rverUnavailable, startS3rver } from "../s3rver.ts";
@@ -262,4 +263,61 @@ Deno.test({
       client.destroy();
     }
   },
+});
+
+Deno.test("AVBL and SITE QUOTA: replies, refusals and HELP (in-process harness)", async () => {
+  const storage = new MemoryStorage();
+  await storage.mkdir("/eve");
+  await storage.write("/eve/a.txt", new Blob(["12345"]).stream());
+  const eve: FtpUser = { username: "eve", home: "/eve", quotaBytes: 1000, quotaFiles: 10 };
+  {
+    await using session = commandHarness({ storage, user: eve });
+    assert.deepEqual((await session.run("AVBL")).lines, ["213 995"]);
+    assert.deepEqual((await session.run("AVBL /")).lines, ["213 995"]);
+    assert.equal((await session.run("AVBL a.txt")).code, 550);
+    assert.equal((await session.run("AVBL /missing")).code, 550);
+    assert.deepEqual((await session.run("SITE QUOTA")).lines, [
+      "200-Quota of eve:",
+      " Bytes used: 5 of 1000 (995 available)",
+      " Files used: 1 of 10",
+      "200 End",
+    ]);
+    assert.ok((await session.run("SITE HELP")).lines.includes(" SITE QUOTA"));
+    assert.ok((await session.run("HELP")).lines.join(" ").includes("AVBL"));
+    // A text upload over the quota (TYPE A converts; the bytes stored count).
+    const upload = await session.transfer("STOR big.txt", "x".repeat(996));
+    assert.equal(upload.code, 552);
+    await assert.rejects(storage.stat("/eve/big.txt"));
+  }
+  {
+    await using session = commandHarness({ storage });
+    assert.equal((await session.run("AVBL")).code, 530);
+    assert.ok(!(await session.run("FEAT")).lines.some((line) => line.trim() === "AVBL"));
+  }
+  {
+    await using session = commandHarness({ storage, user: "frank" });
+    assert.equal((await session.run("AVBL")).code, 502);
+    assert.deepEqual((await session.run("SITE QUOTA")).lines, [
+      "200 No quota applies to this account",
+    ]);
+  }
+});
+
+Deno.test("With upload_mode atomic_resume, what stays of an upload stopped by the quota is counted", async () => {
+  const root = await Deno.makeTempDir({ prefix: "exftp-quota-resume-" });
+  try {
+    const storage = new FileStorage({ root, uploadMode: "atomic_resume" });
+    const user: FtpUser = { username: "gina", home: "/gina", quotaBytes: 64 * KIB };
+    await using session = commandHarness({ storage, user });
+    assert.equal((await session.run("TYPE I")).code, 200);
+    const upload = await session.transfer("STOR part.bin", randomBytes(100 * KIB));
+    assert.equal(upload.code, 552);
+    const kept = (await storage.stat("/gina/part.bin")).size;
+    // What fitted (here, the stream came in one piece: an empty file) stays for REST.
+    assert.ok(kept <= 64 * KIB, `kept ${kept} bytes`);
+    const quota = (await session.run("SITE QUOTA")).lines.join("\n");
+    assert.match(quota, new RegExp(`Bytes used: ${kept} of ${64 * KIB}`));
+  } finally {
+    await Deno.remove(root, { recursive: true });
+  }
 });
