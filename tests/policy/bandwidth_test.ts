@@ -30,10 +30,11 @@ Deno.test("A token bucket paces takes at its rate, holding at most 100 ms worth"
   const bucket = new TokenBucket(1_000_000);
   assert.equal(bucket.burst, 100_000);
   const started = performance.now();
-  // The first 100 000 bytes are in the bucket; the other 500 000 take 0.5 s.
+  assert.equal(bucket.chunk, 25_000);
+  // It starts with one chunk (25 000 bytes); the other 575 000 take 575 ms.
   for (let i = 0; i < 6; i++) await bucket.take(100_000);
   const elapsed = performance.now() - started;
-  assert.ok(elapsed >= 480 && elapsed < 650, `6 takes of 100 kB at 1 MB/s: ${elapsed} ms`);
+  assert.ok(elapsed >= 560 && elapsed < 720, `6 takes of 100 kB at 1 MB/s: ${elapsed} ms`);
 });
 
 Deno.test("Waiters of a bucket are served in turn; an aborted wait ends at once", async () => {
@@ -139,7 +140,9 @@ async function bandwidthSteps(t: Deno.TestContext, storage: StorageConnector) {
 
   await t.step("another user without a budget is not slowed", async () => {
     const { bytes, seconds } = await curlDownload(ts, "fast", "/big.bin");
-    assert.ok(bytes / seconds > 4 * RATE, `${bytes / seconds} B/s`);
+    // Throttled, it would take 1.5 s; curl's own start-up counts too, on a busy machine.
+    assert.equal(bytes, size);
+    assert.ok(seconds < 0.6 * size / RATE, `${seconds} s for ${bytes} bytes`);
   });
 }
 
