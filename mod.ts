@@ -101,6 +101,7 @@ export {
   storageHealthCheck,
 } from "./src/metrics.ts";
 export { consoleLogger, jsonLogger, type Logger, type LogLevel, silentLogger } from "./src/log.ts";
+export type { QueuedItem, SharedState, SharedStateMode } from "./src/cluster/state.ts";
 
 if (import.meta.main) {
   // Without a top-level await: a custom authenticator that imports this module
