@@ -95,12 +95,35 @@ async function curlUpload(ts: TestServer, user: string, path: string, file: stri
   return { bytes, seconds };
 }
 
-function assertNear(rate: number, limit: number, what: string): void {
-  const error = Math.abs(rate - limit) / limit;
-  assert.ok(
-    error < 0.10,
-    `${what}: ${Math.round(rate)} B/s for a limit of ${limit} (${(error * 100).toFixed(1)} % off)`,
-  );
+function offBy(rate: number, limit: number, what: string): string | undefined {
+  const error = (rate - limit) / limit;
+  if (Math.abs(error) < 0.10) return undefined;
+  return `${what}: ${Math.round(rate)} B/s for a limit of ${limit} (${
+    (error * 100).toFixed(1)
+  } % off)`;
+}
+
+/**
+ * Measure with `measure` (resolving with the rate) and require it within
+ * 10 % of `limit`. Faster is a throttle bug and fails at once. Slower is
+ * measured once more: in the full parallel suite on a loaded 2-core machine,
+ * a starved event loop once made one upload 28 % slow while the same test
+ * alone, at a load average of 15, stayed within 3 %; a slow throttle would be
+ * slow twice.
+ */
+async function assertNear(
+  measure: () => Promise<number>,
+  limit: number,
+  what: string,
+): Promise<void> {
+  const first = await measure();
+  assert.ok(first < limit * 1.10, offBy(first, limit, what));
+  const problem = offBy(first, limit, what);
+  if (!problem) return;
+  console.warn(`${problem}; measuring again`);
+  const second = await measure();
+  const again = offBy(second, limit, what);
+  assert.ok(!again, `${problem}, then ${again}`);
 }
 
 async function bandwidthSteps(t: Deno.TestContext, storage: StorageConnector) {
@@ -113,28 +136,46 @@ async function bandwidthSteps(t: Deno.TestContext, storage: StorageConnector) {
   );
 
   await t.step("curl measures a throttled download within 10 % of the limit", async () => {
-    const { bytes, seconds } = await curlDownload(ts, "slow", "/big.bin");
-    assert.equal(bytes, size);
-    assertNear(bytes / seconds, RATE, "download");
+    await assertNear(
+      async () => {
+        const { bytes, seconds } = await curlDownload(ts, "slow", "/big.bin");
+        assert.equal(bytes, size);
+        return bytes / seconds;
+      },
+      RATE,
+      "download",
+    );
   });
 
   await t.step("two sessions of one user share the budget", async () => {
-    const started = performance.now();
-    const both = await Promise.all([
-      curlDownload(ts, "slow", "/big.bin"),
-      curlDownload(ts, "slow", "/big.bin"),
-    ]);
-    const seconds = (performance.now() - started) / 1000;
-    assertNear((both[0].bytes + both[1].bytes) / seconds, RATE, "two downloads together");
-    for (const one of both) assert.ok(one.seconds > 0.8 * 2 * size / RATE, "each had half");
+    await assertNear(
+      async () => {
+        const started = performance.now();
+        const both = await Promise.all([
+          curlDownload(ts, "slow", "/big.bin"),
+          curlDownload(ts, "slow", "/big.bin"),
+        ]);
+        const seconds = (performance.now() - started) / 1000;
+        for (const one of both) assert.ok(one.seconds > 0.8 * 2 * size / RATE, "each had half");
+        return (both[0].bytes + both[1].bytes) / seconds;
+      },
+      RATE,
+      "two downloads together",
+    );
   });
 
   await t.step("curl measures a throttled upload within 10 % of the limit", async () => {
     const file = `${local.path}/up.bin`;
     await Deno.writeFile(file, randomBytes(size));
-    const { bytes, seconds } = await curlUpload(ts, "slow", "/up.bin", file);
-    assert.equal(bytes, size);
-    assertNear(bytes / seconds, RATE, "upload");
+    await assertNear(
+      async () => {
+        const { bytes, seconds } = await curlUpload(ts, "slow", "/up.bin", file);
+        assert.equal(bytes, size);
+        return bytes / seconds;
+      },
+      RATE,
+      "upload",
+    );
     assert.equal((await storage.stat("/up.bin")).size, size);
   });
 
