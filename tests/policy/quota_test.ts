@@ -19,6 +19,7 @@ import {
 import { S3Storage } from "../../src/storage/s3/mod.ts";
 import type { RawFtpClient } from "../../src/testing/raw_client.ts";
 import { commandHarness } from "../../src/testing/harness.ts";
+import { MemoryState } from "../../src/cluster/state.ts";
 import { hasCommand, randomBytes, startServer, type TestServer } from "../helpers.ts";
 import { run, type RunResult, tempDir } from "../integration/_clients.ts";
 import { S3RVER_CREDENTIALS, s3rverUnavailable, startS3rver } from "../s3rver.ts";
@@ -320,4 +321,50 @@ Deno.test("With upload_mode atomic_resume, what stays of an upload stopped by th
   } finally {
     await Deno.remove(root, { recursive: true });
   }
+});
+
+Deno.test("REST + STOR counts only what grows past the previous end", async () => {
+  const storage = new MemoryStorage();
+  await storage.mkdir("/hal");
+  await storage.write("/hal/r.bin", new Blob(["0123456789"]).stream());
+  const user: FtpUser = { username: "hal", home: "/hal", quotaBytes: 100 };
+  await using session = commandHarness({ storage, user });
+  assert.equal((await session.run("TYPE I")).code, 200);
+  assert.equal((await session.run("REST 5")).code, 350);
+  assert.equal((await session.transfer("STOR r.bin", "abcdefghij")).code, 226);
+  assert.equal((await storage.stat("/hal/r.bin")).size, 15);
+  assert.deepEqual((await session.run("AVBL")).lines, ["213 85"]);
+  assert.equal((await session.run("REST 15")).code, 350);
+  assert.equal((await session.transfer("STOR r.bin", "x".repeat(86))).code, 552);
+  assert.equal((await storage.stat("/hal/r.bin")).size, 15);
+  assert.deepEqual((await session.run("AVBL")).lines, ["213 85"]);
+});
+
+Deno.test({
+  name: "Two nodes sharing state and storage: racing uploads can't both take the last bytes",
+  ignore: noCurl,
+  async fn() {
+    const storage = new MemoryStorage();
+    const sharedState = new MemoryState();
+    const authenticator = new ProfileAuthenticator(PROFILES);
+    await using a = await startServer({ storage, sharedState, authenticator });
+    await using b = await startServer({ storage, sharedState, authenticator });
+    await using local = await tempDir();
+    const nodes = [a, b, a];
+    const uploads = await Promise.all(
+      nodes.map((ts, i) =>
+        curlUpload(
+          { ts, storage, local: local.path },
+          "carol",
+          `/n${i}.bin`,
+          randomBytes(400 * KIB),
+        )
+      ),
+    );
+    assert.equal(uploads.filter((r) => r.success).length, 2, uploads.map((r) => r.stderr).join());
+    assertExceeded(uploads.find((r) => !r.success)!);
+    const f = { ts: b, storage, local: local.path };
+    assert.deepEqual(await siteQuota(f, "carol"), { bytes: 800 * KIB, files: 2 });
+    assert.deepEqual(await siteQuota({ ...f, ts: a }, "carol"), { bytes: 800 * KIB, files: 2 });
+  },
 });
