@@ -9,7 +9,7 @@
  *   at the end, so racing uploads (other sessions, other nodes with
  *   `cluster`) can't both take the last bytes; the size need not be known in
  *   advance;
- * - an upload that would go over a limit is stopped (`storage_full`, 552):
+ * - an upload that would go over a limit is stopped (552):
  *   its source errors, so the connector keeps the previous file (`atomic`
  *   mode); with `atomic_resume` or `direct` the bytes that fitted stay, and
  *   are counted;
@@ -25,7 +25,8 @@
 
 import type { FtpUser } from "../auth/types.ts";
 import type { SharedState } from "../cluster/state.ts";
-import { StorageError } from "../errors.ts";
+import { FtpError, StorageError } from "../errors.ts";
+import { Reply } from "../replies.ts";
 import { joinPath } from "../paths.ts";
 import type { FileInfo, ReadOptions, StorageConnector, WriteOptions } from "../storage/types.ts";
 
@@ -189,8 +190,12 @@ function isFile(info: FileInfo | undefined): number {
   return info?.type === "file" ? 1 : 0;
 }
 
-function quotaExceeded(message: string): StorageError {
-  return new StorageError("storage_full", message);
+/**
+ * A limit was reached: 552 before a transfer and after its 150 alike (a
+ * `storage_full` storage error would be 452 before one, as for a full disk).
+ */
+function quotaExceeded(message: string): FtpError {
+  return new FtpError(Reply.ExceededStorageAllocation, message);
 }
 
 async function statOrUndefined(
@@ -334,7 +339,7 @@ class CountedUpload {
   /** Bytes reserved in the account so far. */
   reserved = 0;
   /** The limit that stopped it, if any. */
-  failure?: StorageError;
+  failure?: FtpError;
   readonly #account: QuotaAccount;
 
   constructor(

@@ -368,3 +368,12 @@ Deno.test({
     assert.deepEqual(await siteQuota({ ...f, ts: a }, "carol"), { bytes: 800 * KIB, files: 2 });
   },
 });
+
+Deno.test("STOU with the file quota reached: 552 before the data connection", async () => {
+  const storage = new MemoryStorage();
+  const user: FtpUser = { username: "ida", home: "/ida", quotaFiles: 0 };
+  await using session = commandHarness({ storage, user });
+  const reply = await session.transfer("STOU");
+  assert.equal(reply.code, 552);
+  assert.deepEqual(await Array.fromAsync(storage.list("/ida")), []);
+});
