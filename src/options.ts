@@ -116,6 +116,13 @@ export interface FtpServerOptions {
    * outbox, and an optional check before each upload (see the README).
    */
   events?: EventWebhookOptions;
+  /**
+   * Download budget per user in bytes per second, shared by the user's
+   * sessions on this node, for users whose profile sets none. @default unlimited
+   */
+  downloadBytesPerS?: number;
+  /** Upload budget per user, like {@linkcode downloadBytesPerS}. @default unlimited */
+  uploadBytesPerS?: number;
 }
 
 /** Options with every default filled in. */
@@ -131,6 +138,8 @@ export type ResolvedOptions =
       | "events"
       | "maxSessionsPerUser"
       | "cluster"
+      | "downloadBytesPerS"
+      | "uploadBytesPerS"
       | "sharedState"
     >
   >
@@ -138,6 +147,8 @@ export type ResolvedOptions =
     storages?: Readonly<Record<string, StorageProvider>>;
     maxSessionsPerUser?: number;
     cluster?: ClusterOptions;
+    downloadBytesPerS?: number;
+    uploadBytesPerS?: number;
     sharedState?: SharedState;
     onTransferComplete?: (detail: TransferEventDetail) => void;
     passiveAddress?: PassiveAddress;

@@ -161,6 +161,7 @@ export class FtpServer extends EventTarget implements AsyncDisposable {
       commands: this.#commands,
       loginGuard: this.#loginGuard,
       sessionLimits: this.#sessionLimits,
+      sharedState: this.#state,
       emit: (type, detail) => {
         this.dispatchEvent(new CustomEvent(type, { detail }));
         if (onTransferComplete && (type === "transfer-complete" || type === "transfer-failed")) {

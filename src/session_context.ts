@@ -16,6 +16,7 @@ import { FtpError } from "./errors.ts";
 import type { FtpServerEventMap, SessionEventDetail, TransferKind } from "./events.ts";
 import type { LoginGuard } from "./login_guard.ts";
 import type { SessionLimits } from "./cluster/session_limits.ts";
+import type { SharedState } from "./cluster/state.ts";
 import type { ResolvedOptions } from "./options.ts";
 import { resolveVirtualPath } from "./paths.ts";
 import { Reply } from "./replies.ts";
@@ -40,6 +41,8 @@ export interface SessionContext {
   readonly loginGuard: LoginGuard;
   /** Sessions per address and per user (slots in the shared state). */
   readonly sessionLimits: SessionLimits;
+  /** What the server's sessions share (quota usage; Redis with `cluster`). */
+  readonly sharedState: SharedState;
   emit<K extends keyof FtpServerEventMap>(
     type: K,
     detail: FtpServerEventMap[K]["detail"],
@@ -98,6 +101,7 @@ export function createCommandContext(context: SessionContext, host: CommandHost)
     state: host.state,
     loginGuard: context.loginGuard,
     sessionLimits: context.sessionLimits,
+    sharedState: context.sharedState,
     get user() {
       return host.user;
     },

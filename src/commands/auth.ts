@@ -85,7 +85,12 @@ async function pass(context: CommandContext, password: string): Promise<void> {
   if (user && !(await admitUser(context, user))) return;
   if (user) {
     try {
-      const connector = await composeUserStorage(user, { storage, storages });
+      const connector = await composeUserStorage(user, {
+        storage,
+        storages,
+        options: context.options,
+        state: context.sharedState,
+      });
       await context.logIn(user, connector);
     } catch (error) {
       if (error instanceof ProfileError) {

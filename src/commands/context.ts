@@ -22,6 +22,7 @@ import { MLST_FACTS, type MlstFact } from "../listing/format.ts";
 import type { LoginGuard } from "../login_guard.ts";
 import type { Action, PermissionCheck } from "../policy/permissions.ts";
 import type { SessionLimits } from "../cluster/session_limits.ts";
+import type { SharedState } from "../cluster/state.ts";
 import type { ResolvedOptions } from "../options.ts";
 import type { StorageConnector } from "../storage/types.ts";
 
@@ -130,6 +131,8 @@ export interface CommandContext {
   readonly loginGuard: Pick<LoginGuard, "isBanned" | "recordFailure">;
   /** Sessions per user, taken at login (per address at connect, by the server). */
   readonly sessionLimits: Pick<SessionLimits, "admitUser" | "release">;
+  /** What the server's sessions share (quota usage; Redis with `cluster`). */
+  readonly sharedState: SharedState;
   /** The context handed to the authenticator. */
   readonly authContext: AuthContext;
   /** Mark the session as logged in (replies 230). */

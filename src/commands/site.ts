@@ -9,6 +9,7 @@ import { FtpError } from "../errors.ts";
 import { logRefusal } from "./files.ts";
 import type { CommandContext, CommandSpec, PermissionRule } from "./context.ts";
 import { requirePermissions } from "./dispatch.ts";
+import { quotaReport } from "./quota.ts";
 import { Reply } from "../replies.ts";
 
 interface SiteCommand {
@@ -69,6 +70,12 @@ const SITE_COMMANDS: Record<string, SiteCommand> = {
       }
       context.log("info", "SITE CHMOD ok", { path, mode });
       await context.reply(Reply.Ok, "SITE CHMOD command successful");
+    },
+  },
+  QUOTA: {
+    syntax: "SITE QUOTA",
+    async handle(context) {
+      await context.reply(Reply.Ok, await quotaReport(context));
     },
   },
 };

@@ -13,6 +13,7 @@ import { infoCommands } from "./info.ts";
 import { listingCommands } from "./listing.ts";
 import { machineListingCommands } from "./machine_listing.ts";
 import { navigationCommands } from "./navigation.ts";
+import { quotaCommands } from "./quota.ts";
 import { siteCommands } from "./site.ts";
 import { tlsCommands } from "./tls.ts";
 import { transferCommands } from "./transfer.ts";
@@ -40,6 +41,7 @@ export function buildCommandTable(): Map<string, CommandSpec> {
       ...listingCommands,
       ...machineListingCommands,
       ...siteCommands,
+      ...quotaCommands,
       ...tlsCommands,
       ...hashCommands,
     }),

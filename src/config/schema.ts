@@ -77,6 +77,7 @@ export interface Setting {
 const PORT = { kind: "integer", min: 0, max: 65535 } as const;
 const COUNT = { kind: "integer", min: 1, max: 1_000_000 } as const;
 const SECONDS = { kind: "duration", unit: 1000 } as const;
+const BYTES_PER_SECOND = { kind: "integer", min: 1, max: Number.MAX_SAFE_INTEGER } as const;
 
 const TABLE = [
   {
@@ -225,6 +226,20 @@ const TABLE = [
     ...SECONDS,
     default: 300_000,
     doc: "no byte moving for this long fails the transfer (426)",
+  },
+  {
+    key: "download_bytes_per_s",
+    option: "downloadBytesPerS",
+    ...BYTES_PER_SECOND,
+    shownDefault: "unlimited",
+    doc: "download budget per user (all their sessions on this node) unless the profile sets one",
+  },
+  {
+    key: "upload_bytes_per_s",
+    option: "uploadBytesPerS",
+    ...BYTES_PER_SECOND,
+    shownDefault: "unlimited",
+    doc: "upload budget per user, likewise",
   },
   {
     key: "login_failure_delay_ms",

@@ -1,12 +1,16 @@
 /**
  * A user's storage, composed once at login from their profile: the
  * provider's connector → scoped to `home` → other storages mounted at
- * `folders`. (Quota and bandwidth wrappers go on top, here too.)
+ * `folders`, with quota accounting over the home (mounts don't count against
+ * it) and the bandwidth budget over everything.
  *
  * @module
  */
 
 import type { FtpUser } from "../auth/types.ts";
+import type { SharedState } from "../cluster/state.ts";
+import type { ResolvedOptions } from "../options.ts";
+import { withBandwidth, withQuota } from "./limits.ts";
 import { scopeToHome } from "../storage/scoped.ts";
 import type { StorageConnector, StorageProvider } from "../storage/types.ts";
 import { type Mount, MountStorage } from "./mounts.ts";
@@ -18,6 +22,10 @@ export interface ComposeOptions {
   storage: StorageProvider;
   /** The named storages that profiles mount (`storages` in the config). */
   storages?: Readonly<Record<string, StorageProvider>>;
+  /** The server's options (server-wide bandwidth defaults); without them, no limits apply. */
+  options?: ResolvedOptions;
+  /** Where quota usage is kept (the fleet's shared state with `cluster`). */
+  state?: SharedState;
 }
 
 async function open(provider: StorageProvider, user: FtpUser): Promise<StorageConnector> {
@@ -32,7 +40,7 @@ async function open(provider: StorageProvider, user: FtpUser): Promise<StorageCo
  */
 export async function composeUserStorage(
   user: FtpUser,
-  { storage, storages = {} }: ComposeOptions,
+  { storage, storages = {}, options, state }: ComposeOptions,
 ): Promise<StorageConnector> {
   const folders = user.folders ?? [];
   folders.forEach((folder, index) => {
@@ -51,6 +59,7 @@ export async function composeUserStorage(
   const owned: StorageConnector[] = typeof storage === "function" ? [connector] : [];
   try {
     if (typeof user.home === "string") connector = await scopeToHome(connector, user.home);
+    if (options) connector = withQuota(connector, user, options, state);
     if (folders.length > 0) {
       const mounts: Mount[] = [];
       for (const folder of folders) {
@@ -61,6 +70,7 @@ export async function composeUserStorage(
       }
       connector = new MountStorage(connector, mounts);
     }
+    if (options) connector = withBandwidth(connector, user, options);
     return connector;
   } catch (error) {
     await Promise.allSettled(owned.map((each) => each.close?.()));

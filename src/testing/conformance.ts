@@ -12,6 +12,7 @@ import { FOLDER_STEPS } from "./conformance/folders.ts";
 import { FAILURE_STEPS } from "./conformance/failures.ts";
 import { CONCURRENCY_STEPS } from "./conformance/concurrency.ts";
 import { METADATA_STEPS } from "./conformance/metadata.ts";
+import { QUOTA_STEPS } from "./conformance/quota.ts";
 import { MIB, type SuiteSettings } from "./conformance/helpers.ts";
 
 /** A fresh, empty connector for one step, and how to tidy up after it. */
@@ -54,6 +55,7 @@ const STEPS = [
   ...FAILURE_STEPS,
   ...CONCURRENCY_STEPS,
   ...METADATA_STEPS,
+  ...QUOTA_STEPS,
 ];
 
 /**

@@ -142,11 +142,13 @@ class InProcessHarness implements CommandHarness {
       storage: settings.storage,
       authenticator,
     });
+    const state = options.sharedState ?? new MemoryState();
     const context: SessionContext = {
       options,
       commands: buildCommandTable(),
-      loginGuard: new LoginGuard(options.banAfterFailures, options.banMs),
-      sessionLimits: new SessionLimits(new MemoryState()),
+      loginGuard: new LoginGuard(options.banAfterFailures, options.banMs, state),
+      sessionLimits: new SessionLimits(state),
+      sharedState: state,
       portPool: {
         listen: (_hostname: string, _clientHost: string, listen?: PassiveListenOptions) => {
           const listener = new MemoryDataListener(
