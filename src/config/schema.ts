@@ -9,6 +9,7 @@
  */
 
 import { DEFAULT_MAX_LINE_BYTES } from "../control/line_reader.ts";
+import { parseCidr } from "../proxy/cidr.ts";
 
 /**
  * How a value is read and checked:
@@ -16,7 +17,12 @@ import { DEFAULT_MAX_LINE_BYTES } from "../control/line_reader.ts";
  * - `duration`: a number in the key's unit (`unit` ms each), kept in ms, above 0
  *   (or at least 0 with `zero`), at most 2^31-1 ms (a timer's limit);
  * - `text`: a non-empty string; `address`: a listen address; `choice`: one of `values`;
- * - `passive-address`: an IPv4 address or host name (resolved by the CLI at start);
+ * - `passive-address`: an IPv4 address or host name (resolved by the CLI at start),
+ *   `connected` (the address the client connected to), or a list of
+ *   `{ networks: [CIDR, …], address }` rules, the first whose networks hold the
+ *   client's address applying (a rule without `networks` matches everyone);
+ * - `proxy-protocol`: `{ from: [CIDR, …] }`, the peers whose connections start
+ *   with a PROXY header;
  * - `mapping`: a YAML mapping (the options of a plug-in, or the `tls` section);
  * - `boolean`: true or false;
  * - `path`: a path; from a flag it is relative to the working folder.
@@ -27,6 +33,7 @@ export type SettingKind =
   | "text"
   | "address"
   | "passive-address"
+  | "proxy-protocol"
   | "choice"
   | "mapping"
   | "boolean"
@@ -123,9 +130,24 @@ const TABLE = [
     key: "passive_address",
     option: "passiveAddress",
     kind: "passive-address",
-    shownDefault: "local address",
+    shownDefault: "connected",
     env: "FTP_PASSIVE_ADDRESS",
-    doc: "IPv4 address or host name advertised in 227 (NAT)",
+    doc: "advertised in 227: IPv4 address, host name, `connected`, or rules per client network",
+  },
+  {
+    key: "passive_port_sharing",
+    option: "passivePortSharing",
+    kind: "choice",
+    values: ["off", "by_client_address"],
+    default: "off",
+    doc: "`by_client_address`: sessions of different addresses may share a passive port",
+  },
+  {
+    key: "proxy_protocol",
+    option: "proxyProtocol",
+    kind: "proxy-protocol",
+    shownDefault: "off",
+    doc: "`{ from: [CIDR, …] }`: connections from these peers start with a PROXY header",
   },
   {
     key: "authenticator",
@@ -401,6 +423,10 @@ export function problemWith(
       return undefined;
     case "boolean":
       return typeof value === "boolean" ? undefined : `must be true or false, got ${got}`;
+    case "passive-address":
+      return typeof value === "string" ? textProblem(value, got) : passiveRulesProblem(value);
+    case "proxy-protocol":
+      return proxyProtocolProblem(value);
     case "address":
       if (typeof value === "string" && value.trim() !== "" && !/^[\w.:%-]+$/.test(value)) {
         return `is not an address: ${got}`;
@@ -412,6 +438,69 @@ export function problemWith(
       }
       return undefined;
   }
+}
+
+function textProblem(value: unknown, got: string): string | undefined {
+  return typeof value !== "string" || value.trim() === ""
+    ? `must be a non-empty string, got ${got}`
+    : undefined;
+}
+
+function rangesProblem(ranges: unknown, where: string): string | undefined {
+  if (!Array.isArray(ranges) || ranges.length === 0) {
+    return `${where} must be a non-empty list of CIDR ranges, got ${JSON.stringify(ranges)}`;
+  }
+  for (const range of ranges) {
+    try {
+      if (typeof range !== "string") throw new TypeError("not a string");
+      parseCidr(range);
+    } catch {
+      return `${where} has an entry that is not an IP address or CIDR range: ${
+        JSON.stringify(range)
+      }`;
+    }
+  }
+  return undefined;
+}
+
+/** A list of `{ networks?, address }` rules for `passive_address`. */
+function passiveRulesProblem(value: unknown): string | undefined {
+  const shape = "must be an address, `connected`, or a list of { networks: [CIDR], address }";
+  if (!Array.isArray(value) || value.length === 0) return `${shape}, got ${JSON.stringify(value)}`;
+  for (const [index, rule] of value.entries()) {
+    if (typeof rule !== "object" || rule === null || Array.isArray(rule)) {
+      return `${shape}, got ${JSON.stringify(rule)} at entry ${index + 1}`;
+    }
+    const unknown = Object.keys(rule).find((key) => key !== "networks" && key !== "address");
+    if (unknown) return `entry ${index + 1} has an unknown key "${unknown}"`;
+    const { networks, address } = rule as Record<string, unknown>;
+    if (typeof address !== "string" || address.trim() === "") {
+      return `entry ${index + 1} needs an address, got ${JSON.stringify(address)}`;
+    }
+    if (networks !== undefined) {
+      const problem = rangesProblem(networks, `entry ${index + 1}'s networks`);
+      if (problem) return problem;
+    }
+  }
+  return undefined;
+}
+
+/** `{ from: [CIDR, …] }` (and, from code, `headerTimeoutMs`). */
+function proxyProtocolProblem(value: unknown): string | undefined {
+  if (typeof value !== "object" || value === null || Array.isArray(value)) {
+    return `must be a mapping like { from: [10.0.0.0/8] }, got ${JSON.stringify(value)}`;
+  }
+  const unknown = Object.keys(value).find((key) => key !== "from" && key !== "headerTimeoutMs");
+  if (unknown) return `has an unknown key "${unknown}" (known: from)`;
+  const { from, headerTimeoutMs } = value as Record<string, unknown>;
+  if (
+    headerTimeoutMs !== undefined &&
+    (typeof headerTimeoutMs !== "number" || !(headerTimeoutMs > 0) ||
+      headerTimeoutMs > MAX_DELAY_MS)
+  ) {
+    return `headerTimeoutMs must be a number above 0, got ${JSON.stringify(headerTimeoutMs)}`;
+  }
+  return rangesProblem(from, "from");
 }
 
 /** A problem between two settings: the first one's name starts the message. */
