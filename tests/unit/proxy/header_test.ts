@@ -6,7 +6,7 @@ import {
   V2_MAX_PAYLOAD_BYTES,
   V2_SIGNATURE,
 } from "../../../src/proxy/header.ts";
-import { ascii, concat, tlv, v1, v2 } from "../../proxy/_headers.ts";
+import { ascii, concat, tlv, v2 } from "../../proxy/_headers.ts";
 
 const GOOD: { name: string; bytes: Uint8Array; expect: object }[] = [
   {
