@@ -70,6 +70,9 @@ export const V2_SIGNATURE: Uint8Array = new Uint8Array([
   0x0a,
 ]);
 const V1_PREFIX = new TextEncoder().encode("PROXY ");
+// One decoder for every header: making one per call cost more than the parse (the line
+// is checked to be printable ASCII first, so UTF-8, Deno's fast path, reads it exactly).
+const ascii = new TextDecoder();
 /** The spec's longest v1 line, CRLF included. */
 export const V1_MAX_BYTES = 107;
 /**
@@ -129,7 +132,7 @@ function parseV1(bytes: Uint8Array): ProxyParseResult {
     return { needMore: 1 };
   }
   if (bytes[lf - 1] !== 0x0d) throw new ProxyHeaderError("PROXY v1 header must end with CRLF");
-  const line = new TextDecoder().decode(bytes.subarray(0, lf - 1));
+  const line = ascii.decode(bytes.subarray(0, lf - 1));
   const length = lf + 1;
   const fields = line.split(" ");
   if (fields[1] === "UNKNOWN") return { header: { command: "local", version: 1, length } };

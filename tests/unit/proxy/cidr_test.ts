@@ -1,5 +1,11 @@
 import assert from "node:assert/strict";
-import { addressBytes, CidrList, parseCidr, parseIPv6 } from "../../../src/proxy/cidr.ts";
+import {
+  addressBytes,
+  CidrList,
+  parseCidr,
+  parseIPv4,
+  parseIPv6,
+} from "../../../src/proxy/cidr.ts";
 
 const CASES: [ranges: string[], address: string, inside: boolean][] = [
   [["10.0.0.0/8"], "10.255.1.2", true],
@@ -66,5 +72,27 @@ Deno.test("parseIPv6 reads compressed, full and IPv4-tailed forms, and refuses t
     ]
   ) {
     assert.equal(parseIPv6(bad), undefined, bad);
+  }
+});
+
+Deno.test("parseIPv4 reads dotted quads and refuses everything else", () => {
+  assert.deepEqual([...parseIPv4("192.0.2.255")!], [192, 0, 2, 255]);
+  assert.deepEqual([...parseIPv4("0.0.0.0")!], [0, 0, 0, 0]);
+  for (
+    const bad of [
+      "",
+      "1.2.3",
+      "1.2.3.4.",
+      ".1.2.3",
+      "1..2.3",
+      "256.1.1.1",
+      "1.2.3.1234",
+      "1.2.3.a",
+      " 1.2.3.4",
+      "1.2.3.4 ",
+      "::1",
+    ]
+  ) {
+    assert.equal(parseIPv4(bad), undefined, JSON.stringify(bad));
   }
 });
