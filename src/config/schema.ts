@@ -9,7 +9,7 @@
  */
 
 import { DEFAULT_MAX_LINE_BYTES } from "../control/line_reader.ts";
-import { parseCidr } from "../proxy/cidr.ts";
+import { passiveRulesProblem, proxyProtocolProblem } from "../proxy/settings.ts";
 
 /**
  * How a value is read and checked:
@@ -424,9 +424,10 @@ export function problemWith(
     case "boolean":
       return typeof value === "boolean" ? undefined : `must be true or false, got ${got}`;
     case "passive-address":
-      return typeof value === "string" ? textProblem(value, got) : passiveRulesProblem(value);
+      if (typeof value !== "string") return passiveRulesProblem(value);
+      return value.trim() === "" ? `must be a non-empty string, got ${got}` : undefined;
     case "proxy-protocol":
-      return proxyProtocolProblem(value);
+      return proxyProtocolProblem(value, MAX_DELAY_MS);
     case "address":
       if (typeof value === "string" && value.trim() !== "" && !/^[\w.:%-]+$/.test(value)) {
         return `is not an address: ${got}`;
@@ -438,69 +439,6 @@ export function problemWith(
       }
       return undefined;
   }
-}
-
-function textProblem(value: unknown, got: string): string | undefined {
-  return typeof value !== "string" || value.trim() === ""
-    ? `must be a non-empty string, got ${got}`
-    : undefined;
-}
-
-function rangesProblem(ranges: unknown, where: string): string | undefined {
-  if (!Array.isArray(ranges) || ranges.length === 0) {
-    return `${where} must be a non-empty list of CIDR ranges, got ${JSON.stringify(ranges)}`;
-  }
-  for (const range of ranges) {
-    try {
-      if (typeof range !== "string") throw new TypeError("not a string");
-      parseCidr(range);
-    } catch {
-      return `${where} has an entry that is not an IP address or CIDR range: ${
-        JSON.stringify(range)
-      }`;
-    }
-  }
-  return undefined;
-}
-
-/** A list of `{ networks?, address }` rules for `passive_address`. */
-function passiveRulesProblem(value: unknown): string | undefined {
-  const shape = "must be an address, `connected`, or a list of { networks: [CIDR], address }";
-  if (!Array.isArray(value) || value.length === 0) return `${shape}, got ${JSON.stringify(value)}`;
-  for (const [index, rule] of value.entries()) {
-    if (typeof rule !== "object" || rule === null || Array.isArray(rule)) {
-      return `${shape}, got ${JSON.stringify(rule)} at entry ${index + 1}`;
-    }
-    const unknown = Object.keys(rule).find((key) => key !== "networks" && key !== "address");
-    if (unknown) return `entry ${index + 1} has an unknown key "${unknown}"`;
-    const { networks, address } = rule as Record<string, unknown>;
-    if (typeof address !== "string" || address.trim() === "") {
-      return `entry ${index + 1} needs an address, got ${JSON.stringify(address)}`;
-    }
-    if (networks !== undefined) {
-      const problem = rangesProblem(networks, `entry ${index + 1}'s networks`);
-      if (problem) return problem;
-    }
-  }
-  return undefined;
-}
-
-/** `{ from: [CIDR, …] }` (and, from code, `headerTimeoutMs`). */
-function proxyProtocolProblem(value: unknown): string | undefined {
-  if (typeof value !== "object" || value === null || Array.isArray(value)) {
-    return `must be a mapping like { from: [10.0.0.0/8] }, got ${JSON.stringify(value)}`;
-  }
-  const unknown = Object.keys(value).find((key) => key !== "from" && key !== "headerTimeoutMs");
-  if (unknown) return `has an unknown key "${unknown}" (known: from)`;
-  const { from, headerTimeoutMs } = value as Record<string, unknown>;
-  if (
-    headerTimeoutMs !== undefined &&
-    (typeof headerTimeoutMs !== "number" || !(headerTimeoutMs > 0) ||
-      headerTimeoutMs > MAX_DELAY_MS)
-  ) {
-    return `headerTimeoutMs must be a number above 0, got ${JSON.stringify(headerTimeoutMs)}`;
-  }
-  return rangesProblem(from, "from");
 }
 
 /** A problem between two settings: the first one's name starts the message. */
