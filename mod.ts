@@ -35,7 +35,12 @@
  */
 
 export { FtpServer } from "./src/server.ts";
-export type { FtpServerOptions, PassiveAddress } from "./src/options.ts";
+export type {
+  FtpServerOptions,
+  PassiveAddress,
+  PassiveAddressRule,
+  ProxyProtocolOptions,
+} from "./src/options.ts";
 export type { ClusterOptions } from "./src/cluster/options.ts";
 export {
   MemoryState,

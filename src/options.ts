@@ -17,10 +17,41 @@ import { type TlsOptions, TlsSettings } from "./tls.ts";
 import { consoleLogger } from "./log.ts";
 
 /**
- * The address advertised in PASV replies: a fixed IPv4 address or host name,
- * or a function of the client's address (e.g. inside and outside a NAT).
+ * The address advertised in PASV replies: a fixed IPv4 address or host name;
+ * `"connected"`, the address the client connected to (the PROXY header's
+ * destination behind a balancer, else the control connection's local
+ * address); a list of {@linkcode PassiveAddressRule}s, the first whose
+ * networks hold the client's address applying; or a function of the client's
+ * address.
  */
-export type PassiveAddress = string | ((clientAddress: string) => string | Promise<string>);
+export type PassiveAddress =
+  | string
+  | readonly PassiveAddressRule[]
+  | ((clientAddress: string) => string | Promise<string>);
+
+/**
+ * One rule of a per-network passive address: clients in `networks` are told
+ * `address` (an IPv4 address, host name or `"connected"`). A rule without
+ * `networks` matches every client: put it last as the default.
+ */
+export interface PassiveAddressRule {
+  /** Client networks in CIDR notation (`10.0.0.0/8`); none: every client. */
+  readonly networks?: readonly string[];
+  /** What to advertise to them. */
+  readonly address: string;
+}
+
+/**
+ * PROXY protocol (HAProxy's v1 text or v2 binary header, both accepted):
+ * connections from `from` must start with a header naming the real client,
+ * or are closed; other peers are never read as PROXY.
+ */
+export interface ProxyProtocolOptions {
+  /** The balancers' addresses or CIDR ranges (`10.0.0.0/8`, `fd00::/8`, `127.0.0.1`). */
+  readonly from: readonly string[];
+  /** How long a trusted peer has to send the whole header, in ms. @default {5000} */
+  readonly headerTimeoutMs?: number;
+}
 
 /**
  * Options of {@linkcode FtpServer}. `authenticator` and `storage` are required
@@ -38,8 +69,18 @@ export interface FtpServerOptions {
   minPassivePort?: number;
   /** Highest passive data port. @default {40012} */
   maxPassivePort?: number;
-  /** Address advertised in 227 replies. @default the control connection's local address */
+  /** Address advertised in 227 replies. @default {"connected"} the address the client connected to */
   passiveAddress?: PassiveAddress;
+  /**
+   * `"by_client_address"`: sessions from different client addresses may wait
+   * on the same passive port (each connection goes to the waiting session of
+   * its source address; one address never has two sessions on a port), so a
+   * small range serves many clients.
+   * @default {"off"}
+   */
+  passivePortSharing?: "off" | "by_client_address";
+  /** Read PROXY headers from these peers; see {@linkcode ProxyProtocolOptions}. */
+  proxyProtocol?: ProxyProtocolOptions;
   /**
    * Who may log in: a built-in authenticator (`UsersFileAuthenticator`,
    * `BasicAuthenticator`, `PassthroughAuthenticator` for local testing…) or
@@ -141,6 +182,7 @@ export type ResolvedOptions =
       | "downloadBytesPerS"
       | "uploadBytesPerS"
       | "sharedState"
+      | "proxyProtocol"
     >
   >
   & {
@@ -150,6 +192,7 @@ export type ResolvedOptions =
     downloadBytesPerS?: number;
     uploadBytesPerS?: number;
     sharedState?: SharedState;
+    proxyProtocol?: ProxyProtocolOptions;
     onTransferComplete?: (detail: TransferEventDetail) => void;
     passiveAddress?: PassiveAddress;
     tls?: TlsSettings;

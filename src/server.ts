@@ -14,6 +14,7 @@ import {
   closeQuietly,
   type NetAddress,
   netAddress,
+  normalizeHost,
   writeAll,
 } from "./data/connection.ts";
 import { NodeSocketConnection } from "./data/node_connection.ts";
@@ -29,6 +30,8 @@ import { encodeReply, Reply } from "./replies.ts";
 import { Session } from "./session.ts";
 import type { SessionContext } from "./session_context.ts";
 import { PassthroughAuthenticator } from "./auth/passthrough.ts";
+import { CidrList } from "./proxy/cidr.ts";
+import { readProxyHeaderFromSocket } from "./proxy/read.ts";
 import { NoAuthAuthenticator } from "./auth/no_auth.ts";
 import { EventWebhooks } from "./webhooks/webhooks.ts";
 
@@ -120,6 +123,10 @@ export class FtpServer extends EventTarget implements AsyncDisposable {
   readonly #webhooks?: EventWebhooks;
   #listeners: ControlListener[] = [];
   #closing?: Promise<void>;
+  /** Peers whose connections start with a PROXY header (`proxyProtocol.from`). */
+  readonly #proxyFrom?: CidrList;
+  /** Trusted connections whose PROXY header is still being read. */
+  readonly #readingHeader = new Set<net.Socket>();
 
   /**
    * Create a server; nothing listens until {@linkcode FtpServer.listen}.
@@ -133,9 +140,16 @@ export class FtpServer extends EventTarget implements AsyncDisposable {
     requireOption(options, "authenticator", "new UsersFileAuthenticator({ path })");
     requireOption(options, "storage", 'new FileStorage({ root: "/srv/ftp" })');
     this.#options = resolveOptions(options);
+    const { proxyProtocol } = this.#options;
+    if (proxyProtocol) this.#proxyFrom = new CidrList(proxyProtocol.from);
     this.#portPool = new PassivePortPool(
       this.#options.minPassivePort,
       this.#options.maxPassivePort,
+      {
+        proxyFrom: this.#proxyFrom,
+        headerTimeoutMs: proxyProtocol?.headerTimeoutMs,
+        sharing: this.#options.passivePortSharing,
+      },
     );
     const { onTransferComplete, logger, events, cluster, sharedState } = this.#options;
     if (!sharedState && cluster) this.#clusterState = openClusterState(cluster, logger);
@@ -228,8 +242,8 @@ export class FtpServer extends EventTarget implements AsyncDisposable {
   async listen(): Promise<NetAddress> {
     if (this.#listeners.length) throw new Error("The server is already listening");
     const { hostname, port, authenticator, logger, tls, implicitTlsPort } = this.#options;
-    const onConnection = (connection: ByteConnection, implicitTls: boolean) =>
-      this.#startSession(connection, implicitTls);
+    const onConnection = (socket: net.Socket, implicitTls: boolean) =>
+      this.#accept(socket, implicitTls);
     // With a fleet, wait briefly for Redis so the first logins share state already.
     await this.#clusterState?.start(CLUSTER_CONNECT_WAIT_MS);
     await this.#webhooks?.start();
@@ -348,6 +362,7 @@ export class FtpServer extends EventTarget implements AsyncDisposable {
 
   async #close(): Promise<void> {
     await Promise.all(this.#listeners.map((listener) => listener.close()));
+    for (const socket of this.#readingHeader) socket.destroy();
     const grace = new AbortController();
     const timer = setTimeout(() => grace.abort(), this.#options.shutdownGraceMs);
     try {
@@ -364,18 +379,57 @@ export class FtpServer extends EventTarget implements AsyncDisposable {
     }
   }
 
-  #startSession(connection: ByteConnection, implicitTls: boolean): void {
+  /**
+   * A new control socket: from a `proxyProtocol.from` peer, its PROXY header
+   * is read first (bounded, with a deadline; no header, no session) and names
+   * the client for everything after, bans and limits included.
+   */
+  #accept(socket: net.Socket, implicitTls: boolean): void {
+    const wrap = () =>
+      implicitTls ? NodeSocketConnection.unread(socket) : NodeSocketConnection.plain(socket);
+    const peer = normalizeHost(socket.remoteAddress ?? "");
+    if (!this.#proxyFrom?.contains(peer) || this.#closing) {
+      this.#startSession(wrap(), implicitTls);
+      return;
+    }
+    this.#readingHeader.add(socket);
+    readProxyHeaderFromSocket(socket, this.#options.proxyProtocol?.headerTimeoutMs ?? 5000)
+      .then((header) => {
+        const connection = wrap();
+        if (header.command === "local") return this.#startSession(connection, implicitTls);
+        this.#startSession(connection, implicitTls, {
+          remote: header.source,
+          local: header.destination,
+        });
+      }, (error) => {
+        this.#options.logger("warn", "Connection closed: no valid PROXY header", {
+          peer,
+          error: String(error),
+        });
+        socket.destroy();
+      })
+      .finally(() => this.#readingHeader.delete(socket));
+  }
+
+  #startSession(
+    connection: ByteConnection,
+    implicitTls: boolean,
+    client: { remote: NetAddress; local: NetAddress } = {
+      remote: netAddress(connection.remoteAddr),
+      local: netAddress(connection.localAddr),
+    },
+  ): void {
     if (this.#closing) {
       closeQuietly(connection);
       return;
     }
-    const ip = netAddress(connection.remoteAddr).hostname;
+    const ip = client.remote.hostname;
     if (this.#sessions.size + this.#admitting >= this.#options.maxSessions) {
-      this.#refuse(connection, "Too many connections; try again later", implicitTls);
+      this.#refuse(connection, ip, "Too many connections; try again later", implicitTls);
       return;
     }
     this.#admitting++;
-    this.#admit(connection, implicitTls, ip)
+    this.#admit(connection, implicitTls, client)
       .catch((error) => {
         this.#options.logger("error", "Admitting a connection failed", { error: String(error) });
         closeQuietly(connection);
@@ -388,15 +442,20 @@ export class FtpServer extends EventTarget implements AsyncDisposable {
    * the session. An owner names the connection's slots; they are given back
    * when the session ends.
    */
-  async #admit(connection: ByteConnection, implicitTls: boolean, ip: string): Promise<void> {
+  async #admit(
+    connection: ByteConnection,
+    implicitTls: boolean,
+    client: { remote: NetAddress; local: NetAddress },
+  ): Promise<void> {
+    const ip = client.remote.hostname;
     if (await this.#loginGuard.isBanned(ip)) {
-      this.#refuse(connection, BANNED_REPLY, implicitTls);
+      this.#refuse(connection, ip, BANNED_REPLY, implicitTls);
       return;
     }
     const owner = `c${this.#nextConnection++}`;
     const limits = this.#sessionLimits;
     if (!(await limits.admitAddress(owner, ip, this.#options.maxSessionsPerIp))) {
-      this.#refuse(connection, "Too many connections from your address", implicitTls);
+      this.#refuse(connection, ip, "Too many connections from your address", implicitTls);
       return;
     }
     if (this.#closing) {
@@ -405,7 +464,7 @@ export class FtpServer extends EventTarget implements AsyncDisposable {
       return;
     }
     const context = this.#context;
-    const session = new Session(context, connection, implicitTls);
+    const session = new Session(context, connection, implicitTls, client);
     context.emit("session-open", session.eventDetail);
     session.log("info", "Connected");
     const running = session.run().finally(async () => {
@@ -418,11 +477,8 @@ export class FtpServer extends EventTarget implements AsyncDisposable {
     this.#sessions.set(session, running);
   }
 
-  #refuse(connection: ByteConnection, text: string, implicitTls: boolean): void {
-    this.#options.logger("warn", "Connection refused", {
-      client: netAddress(connection.remoteAddr).hostname,
-      reason: text,
-    });
+  #refuse(connection: ByteConnection, client: string, text: string, implicitTls: boolean): void {
+    this.#options.logger("warn", "Connection refused", { client, reason: text });
     // An implicit-TLS client can't read a plain reply: just close.
     const reply = implicitTls
       ? Promise.resolve()
@@ -438,7 +494,8 @@ interface ControlListener {
   close(): Promise<void>;
 }
 
-type ConnectionHandler = (connection: ByteConnection, implicitTls: boolean) => void;
+/** Gets each accepted socket, paused and unread. */
+type ConnectionHandler = (socket: net.Socket, implicitTls: boolean) => void;
 
 /** Accepts control connections with node:net, so that they can become TLS. */
 class NodeControlListener implements ControlListener {
@@ -461,10 +518,7 @@ class NodeControlListener implements ControlListener {
         { pauseOnConnect: true, noDelay: true },
         (socket: net.Socket) => {
           socket.on("error", () => {});
-          onConnection(
-            implicitTls ? NodeSocketConnection.unread(socket) : NodeSocketConnection.plain(socket),
-            implicitTls,
-          );
+          onConnection(socket, implicitTls);
         },
       );
       server.once("error", (error: Error) => reject(toDenoListenError(error, hostname, port)));

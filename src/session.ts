@@ -71,10 +71,16 @@ export class Session implements CommandHost {
   readonly context: SessionContext;
   /** The control connection (replaced when upgraded to TLS). */
   connection: ByteConnection;
-  /** The client's address. */
+  /**
+   * The client's address, the one value every check and record uses (limits,
+   * bans, PORT/EPRT, the passive source check, logs, events, authenticators):
+   * the PROXY header's source behind a balancer, else the peer's address.
+   */
   readonly remote: NetAddress;
-  /** The server end of the control connection. */
+  /** The address the client connected to: the PROXY header's destination, else the local end. */
   readonly local: NetAddress;
+  /** The control connection's own local address, where passive listeners bind. */
+  readonly bindAddress: NetAddress;
 
   /** The settings commands change (TYPE, REST, RNFR, PROT…): see {@linkcode CommandState}. */
   readonly state: CommandState = initialCommandState();
@@ -102,13 +108,22 @@ export class Session implements CommandHost {
   #queue: { line: CommandLine; spec?: CommandSpec }[] = [];
   #queueRunner?: Promise<void>;
 
-  /** Wrap an accepted control connection; `implicitTls` when it must start with a handshake. */
-  constructor(context: SessionContext, connection: ByteConnection, implicitTls = false) {
+  /**
+   * Wrap an accepted control connection; `implicitTls` when it must start
+   * with a handshake; `client`: the addresses a PROXY header gave, if any.
+   */
+  constructor(
+    context: SessionContext,
+    connection: ByteConnection,
+    implicitTls = false,
+    client?: { readonly remote: NetAddress; readonly local: NetAddress },
+  ) {
     this.context = context;
     this.connection = connection;
     this.#implicitTls = implicitTls;
-    this.remote = netAddress(connection.remoteAddr);
-    this.local = netAddress(connection.localAddr);
+    this.bindAddress = netAddress(connection.localAddr);
+    this.remote = client?.remote ?? netAddress(connection.remoteAddr);
+    this.local = client?.local ?? this.bindAddress;
     this.#commandContext = createCommandContext(context, this);
     this.#revalidation = new Revalidation(this.#commandContext);
   }

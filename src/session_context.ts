@@ -53,6 +53,8 @@ export interface SessionContext {
 export interface CommandHost {
   readonly remote: NetAddress;
   readonly local: NetAddress;
+  /** Where passive listeners bind (the control connection's own local address). */
+  readonly bindAddress: NetAddress;
   readonly state: CommandState;
   readonly user: FtpUser | undefined;
   readonly loggedInStorage: StorageConnector | undefined;
@@ -144,7 +146,7 @@ export function createCommandContext(context: SessionContext, host: CommandHost)
     },
     clearDataSetup: () => host.clearDataSetup(),
     listenPassive: () =>
-      context.portPool.listen(host.local.hostname, host.remote.hostname, {
+      context.portPool.listen(host.bindAddress.hostname, host.remote.hostname, {
         kind: host.dataSocketKind,
         pem: options.tls?.pem,
         // Counted from now, not from the transfer command: a session that never

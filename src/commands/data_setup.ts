@@ -9,6 +9,8 @@ import { lookup } from "node:dns/promises";
 import { isIPv6, normalizeHost } from "../data/connection.ts";
 import { type DataListener, PassivePortsExhausted } from "../data/passive.ts";
 import { FtpError } from "../errors.ts";
+import type { PassiveAddressRule } from "../options.ts";
+import { CidrList } from "../proxy/cidr.ts";
 import type { CommandContext, CommandSpec } from "./context.ts";
 import { Reply } from "../replies.ts";
 
@@ -29,13 +31,37 @@ async function openPassive(context: CommandContext): Promise<DataListener> {
   return listener;
 }
 
-/** The IPv4 address to advertise in 227. */
-async function advertisedAddress(context: CommandContext): Promise<string> {
-  const configured = context.options.passiveAddress;
-  let host = typeof configured === "function"
-    ? await configured(context.remote.hostname)
-    : configured ?? context.local.hostname;
-  host = normalizeHost(host);
+/** The rule lists of `passive_address`, with their networks parsed once. */
+const parsedRules = new WeakMap<readonly PassiveAddressRule[], [CidrList | undefined, string][]>();
+
+/**
+ * What `passive_address` says for this client: an address, a host name, or
+ * `connected` (the address the client connected to: the PROXY header's
+ * destination behind a balancer, else the control connection's local address).
+ */
+async function configuredAddress(context: CommandContext): Promise<string> {
+  const configured = context.options.passiveAddress ?? CONNECTED;
+  const client = context.remote.hostname;
+  if (typeof configured === "function") return await configured(client);
+  if (typeof configured === "string") return configured;
+  let rules = parsedRules.get(configured);
+  if (!rules) {
+    rules = configured.map((rule) => [
+      rule.networks ? new CidrList(rule.networks) : undefined,
+      rule.address,
+    ]);
+    parsedRules.set(configured, rules);
+  }
+  return rules.find(([networks]) => !networks || networks.contains(client))?.[1] ?? CONNECTED;
+}
+
+const CONNECTED = "connected";
+
+/** The IPv4 address to advertise in 227, or `undefined` when it would be IPv6 (EPSV only). */
+async function advertisedAddress(context: CommandContext): Promise<string | undefined> {
+  const configured = await configuredAddress(context);
+  let host = normalizeHost(configured === CONNECTED ? context.local.hostname : configured);
+  if (isIPv6(host)) return undefined;
   if (!/^\d{1,3}(\.\d{1,3}){3}$/.test(host)) {
     try {
       host = (await lookup(host, { family: 4 })).address;
@@ -84,10 +110,12 @@ export const dataSetupCommands: Record<string, CommandSpec> = {
     argument: "none",
     async handle(context) {
       refuseAfterEpsvAll(context, "PASV");
-      if (isIPv6(context.local.hostname) && !context.options.passiveAddress) {
+      // A client that reached us over IPv6 (directly or per its PROXY header)
+      // and has no IPv4 address configured for it gets EPSV.
+      const address = await advertisedAddress(context);
+      if (address === undefined) {
         throw new FtpError(Reply.NetworkProtocolNotSupported, "PASV is IPv4 only; use EPSV");
       }
-      const address = await advertisedAddress(context);
       const { port } = await openPassive(context);
       const numbers = `${address.replaceAll(".", ",")},${port >> 8},${port & 255}`;
       await context.reply(Reply.EnteringPassiveMode, `Entering Passive Mode (${numbers}).`);

@@ -140,8 +140,15 @@ export async function buildOptions(
 ): Promise<CliConfig> {
   const values = readSettings(raw);
   const get = (key: string) => values.get(key) ?? settingOfKey(key)?.default;
-  const passiveAddress = values.get("passive_address") as string | undefined;
-  if (passiveAddress !== undefined) await checkPassiveAddress(passiveAddress);
+  // One address, or a list of { networks, address } rules (each address checked).
+  const passiveAddress = values.get("passive_address") as
+    | string
+    | { address: string }[]
+    | undefined;
+  for (const rule of [passiveAddress ?? []].flat()) {
+    const address = typeof rule === "string" ? rule : rule.address;
+    if (address !== "connected") await checkPassiveAddress(address);
+  }
   const storageName = get("storage_connector") as string;
   let storageConfig = (values.get("storage_config") ?? {}) as Record<string, unknown>;
   if (storageName === "file" && typeof storageConfig.root === "string" && storageConfig.root) {

@@ -9,6 +9,7 @@
  */
 
 import { DEFAULT_MAX_LINE_BYTES } from "../control/line_reader.ts";
+import { passiveRulesProblem, proxyProtocolProblem } from "../proxy/settings.ts";
 
 /**
  * How a value is read and checked:
@@ -17,7 +18,12 @@ import { DEFAULT_MAX_LINE_BYTES } from "../control/line_reader.ts";
  *   (or at least 0 with `zero`), at most 2^31-1 ms (a timer's limit);
  * - `text`: a non-empty string; `address`: a listen address; `choice`: one of `values`;
  * - `list`: a list of some of `values` (a comma-separated string from the environment);
- * - `passive-address`: an IPv4 address or host name (resolved by the CLI at start);
+ * - `passive-address`: an IPv4 address or host name (resolved by the CLI at start),
+ *   `connected` (the address the client connected to), or a list of
+ *   `{ networks: [CIDR, …], address }` rules, the first whose networks hold the
+ *   client's address applying (a rule without `networks` matches everyone);
+ * - `proxy-protocol`: `{ from: [CIDR, …] }`, the peers whose connections start
+ *   with a PROXY header;
  * - `mapping`: a YAML mapping (the options of a plug-in, or the `tls` section);
  * - `boolean`: true or false;
  * - `path`: a path; from a flag it is relative to the working folder.
@@ -28,6 +34,7 @@ export type SettingKind =
   | "text"
   | "address"
   | "passive-address"
+  | "proxy-protocol"
   | "choice"
   | "list"
   | "mapping"
@@ -126,9 +133,24 @@ const TABLE = [
     key: "passive_address",
     option: "passiveAddress",
     kind: "passive-address",
-    shownDefault: "local address",
+    shownDefault: "connected",
     env: "FTP_PASSIVE_ADDRESS",
-    doc: "IPv4 address or host name advertised in 227 (NAT)",
+    doc: "advertised in 227: IPv4 address, host name, `connected`, or rules per client network",
+  },
+  {
+    key: "passive_port_sharing",
+    option: "passivePortSharing",
+    kind: "choice",
+    values: ["off", "by_client_address"],
+    default: "off",
+    doc: "`by_client_address`: sessions of different addresses may share a passive port",
+  },
+  {
+    key: "proxy_protocol",
+    option: "proxyProtocol",
+    kind: "proxy-protocol",
+    shownDefault: "off",
+    doc: "`{ from: [CIDR, …] }`: connections from these peers start with a PROXY header",
   },
   {
     key: "authenticator",
@@ -552,6 +574,11 @@ export function problemWith(
       return undefined;
     case "boolean":
       return typeof value === "boolean" ? undefined : `must be true or false, got ${got}`;
+    case "passive-address":
+      if (typeof value !== "string") return passiveRulesProblem(value);
+      return value.trim() === "" ? `must be a non-empty string, got ${got}` : undefined;
+    case "proxy-protocol":
+      return proxyProtocolProblem(value, MAX_DELAY_MS);
     case "address":
       if (typeof value === "string" && value.trim() !== "" && !/^[\w.:%-]+$/.test(value)) {
         return `is not an address: ${got}`;

@@ -1,17 +1,24 @@
 /**
  * Passive mode: a pool of ports to listen on, and one pending listener per
- * session that accepts a single data connection from the client's address.
+ * session that accepts a single data connection from the client's address
+ * (see `passive_port.ts` for how a connection's address is told, PROXY
+ * headers included, and how sessions share a port).
  * Plain sessions listen natively (fast); sessions whose control connection
  * is TLS listen with `node:net`, whose sockets can be upgraded for PROT P.
  *
  * @module
  */
 
-import * as net from "node:net";
 import { FtpError } from "../errors.ts";
 import { Reply } from "../replies.ts";
 import type { TlsSettings } from "../tls.ts";
-import { closeQuietly, normalizeHost } from "./connection.ts";
+import {
+  type AcceptedSocket,
+  PassivePort,
+  type PortIdentity,
+  type PortWaiter,
+  type ProxyTrust,
+} from "./passive_port.ts";
 
 /**
  * Which socket implementation a data connection uses: `native` plain sockets
@@ -36,7 +43,7 @@ export function passiveSocketKind(protectData: boolean, tls?: TlsSettings): Sock
  * to speak TLS over it: a native connection, or a `node:net` socket that has
  * not been read from.
  */
-export type RawDataSocket = Deno.TcpConn | Deno.TlsConn | net.Socket;
+export type RawDataSocket = AcceptedSocket;
 
 /** A listener waiting for the client's data connection. */
 export interface DataListener {
@@ -68,20 +75,47 @@ export interface PassiveListenOptions {
   expiresInMs?: number;
 }
 
+/** Options of {@linkcode PassivePortPool}'s constructor. */
+export interface PassivePortPoolOptions {
+  /**
+   * Balancers whose data connections start with a PROXY header: its source is
+   * the address compared with the client's. Others are compared by their peer
+   * address. @default none
+   */
+  proxyFrom?: ProxyTrust;
+  /** Deadline for a data connection's PROXY header, in ms. @default {5000} */
+  headerTimeoutMs?: number;
+  /**
+   * `by_client_address`: sessions of different client addresses may wait on
+   * one port (two of one address never do). @default {"off"}
+   */
+  sharing?: "off" | "by_client_address";
+}
+
 /**
  * Hands out listeners on random ports of a range. A busy port is skipped; an
  * exhausted range is a 425 reply, never a crash. A range of `0`–`0` lets the
- * system pick any free port.
+ * system pick any free port. With port sharing, a port already listening for
+ * other client addresses is reused before a new one is opened.
  */
 export class PassivePortPool {
   readonly #min: number;
   readonly #max: number;
+  readonly #identity: PortIdentity;
+  readonly #sharing: boolean;
+  /** Shared ports by bind address and socket kind. */
+  readonly #shared = new Map<string, Set<PassivePort>>();
 
   /** A pool over `min`..`max` inclusive. */
-  constructor(min: number, max: number) {
+  constructor(min: number, max: number, options: PassivePortPoolOptions = {}) {
     if (min > max) throw new RangeError(`Passive port range is empty: ${min} > ${max}`);
     this.#min = min;
     this.#max = max;
+    this.#identity = {
+      proxyFrom: options.proxyFrom,
+      headerTimeoutMs: options.headerTimeoutMs ?? 5000,
+    };
+    this.#sharing = options.sharing === "by_client_address";
   }
 
   /** Listen on a free port of the range at `hostname`, for `clientHost` only. */
@@ -90,22 +124,35 @@ export class PassivePortPool {
     clientHost: string,
     options: PassiveListenOptions = {},
   ): Promise<DataListener> {
-    const { kind = "native", pem, expiresInMs = Infinity } = options;
-    const open = kind === "node"
-      ? (port: number) => NodePassiveListener.open(hostname, port, clientHost, expiresInMs)
-      : kind === "native-tls"
-      ? (port: number) =>
-        Promise.resolve(
-          new PassiveListener(
-            Deno.listenTls({ hostname, port, ...pem! }),
-            clientHost,
-            expiresInMs,
-          ),
-        )
-      : (port: number) =>
-        Promise.resolve(
-          new PassiveListener(Deno.listen({ hostname, port }), clientHost, expiresInMs),
-        );
+    const { pem, expiresInMs = Infinity } = options;
+    let { kind = "native" } = options;
+    // A PROXY header comes before TLS, which a native TLS listener can't read around.
+    if (kind === "native-tls" && this.#identity.proxyFrom) kind = "node";
+    const identity = this.#identity;
+    const open = (port: number): Promise<PassivePort> =>
+      kind === "node" ? PassivePort.node(hostname, port, identity) : Promise.resolve(
+        PassivePort.native(
+          kind === "native-tls"
+            ? Deno.listenTls({ hostname, port, ...pem! })
+            : Deno.listen({ hostname, port }),
+          identity,
+        ),
+      );
+    if (!this.#sharing) return (await this.#openInRange(open)).wait(clientHost, expiresInMs);
+    const key = `${kind} ${hostname}`;
+    const ports = this.#shared.get(key) ?? new Set();
+    this.#shared.set(key, ports);
+    for (const port of ports) if (port.closed) ports.delete(port);
+    const free = [...ports].filter((port) => !port.has(clientHost));
+    if (free.length) {
+      return free[Math.floor(Math.random() * free.length)].wait(clientHost, expiresInMs);
+    }
+    const port = await this.#openInRange(open);
+    ports.add(port);
+    return port.wait(clientHost, expiresInMs);
+  }
+
+  async #openInRange(open: (port: number) => Promise<PassivePort>): Promise<PassivePort> {
     if (this.#min === 0) return await open(0);
     const size = this.#max - this.#min + 1;
     const start = Math.floor(Math.random() * size);
@@ -131,22 +178,18 @@ export class PassivePortsExhausted extends FtpError {
   }
 }
 
-function expiryTimer(expiresInMs: number, expire: () => void) {
-  return Number.isFinite(expiresInMs) ? setTimeout(expire, expiresInMs) : undefined;
-}
-
 function isBusy(error: unknown): boolean {
   const code = (error as { code?: string } | null)?.code;
   return error instanceof Deno.errors.AddrInUse || error instanceof Deno.errors.PermissionDenied ||
     code === "EADDRINUSE" || code === "EACCES";
 }
 
-/** A native passive listener (plain, or TLS from the first byte for PROT P). */
+/**
+ * A native passive listener (plain, or TLS from the first byte for PROT P)
+ * for one client address, made from a listener the caller opened.
+ */
 export class PassiveListener implements DataListener {
-  readonly #listener: Deno.Listener<Deno.TcpConn | Deno.TlsConn, Deno.NetAddr>;
-  readonly #clientHost: string;
-  readonly #expiry?: ReturnType<typeof setTimeout>;
-  #closed = false;
+  readonly #waiter: PortWaiter;
 
   /** Wrap `listener`, accepting only connections from `clientHost`, until it expires. */
   constructor(
@@ -154,121 +197,19 @@ export class PassiveListener implements DataListener {
     clientHost: string,
     expiresInMs = Infinity,
   ) {
-    this.#listener = listener;
-    this.#clientHost = normalizeHost(clientHost);
-    this.#expiry = expiryTimer(expiresInMs, () => this.close());
+    this.#waiter = PassivePort.native(listener, { headerTimeoutMs: 5000 })
+      .wait(clientHost, expiresInMs);
   }
 
   get port(): number {
-    return this.#listener.addr.port;
+    return this.#waiter.port;
   }
 
-  async accept(timeoutMs: number): Promise<Deno.TcpConn | Deno.TlsConn> {
-    const timer = setTimeout(() => this.close(), timeoutMs);
-    try {
-      while (true) {
-        let conn: Deno.TcpConn | Deno.TlsConn;
-        try {
-          conn = await this.#listener.accept();
-        } catch {
-          throw new FtpError(
-            Reply.CantOpenDataConnection,
-            "Can't open data connection: the client did not connect",
-          );
-        }
-        if (normalizeHost(conn.remoteAddr.hostname) === this.#clientHost) return conn;
-        closeQuietly(conn); // foreign address: bounce/hijack attempt
-      }
-    } finally {
-      clearTimeout(timer);
-      this.close();
-    }
+  accept(timeoutMs: number): Promise<RawDataSocket> {
+    return this.#waiter.accept(timeoutMs);
   }
 
   close(): void {
-    if (this.#closed) return;
-    this.#closed = true;
-    clearTimeout(this.#expiry);
-    closeQuietly(this.#listener);
-  }
-}
-
-/** A `node:net` passive listener, for sessions that may protect data with TLS. */
-export class NodePassiveListener implements DataListener {
-  readonly #server: net.Server;
-  readonly #clientHost: string;
-  readonly #waiting: net.Socket[] = [];
-  readonly #expiry?: ReturnType<typeof setTimeout>;
-  #wake?: () => void;
-  #closed = false;
-
-  readonly port: number;
-
-  private constructor(server: net.Server, clientHost: string, expiresInMs: number) {
-    this.#server = server;
-    this.#expiry = expiryTimer(expiresInMs, () => this.close());
-    this.port = (server.address() as net.AddressInfo).port;
-    this.#clientHost = normalizeHost(clientHost);
-    server.on("connection", (socket) => {
-      socket.on("error", () => {});
-      if (this.#closed || normalizeHost(socket.remoteAddress ?? "") !== this.#clientHost) {
-        socket.destroy(); // foreign address: bounce/hijack attempt
-        return;
-      }
-      this.#waiting.push(socket);
-      this.#wake?.();
-    });
-  }
-
-  /** Listen on `port` (0: any). Rejects with the node error (EADDRINUSE…) when busy. */
-  static open(
-    hostname: string,
-    port: number,
-    clientHost: string,
-    expiresInMs = Infinity,
-  ): Promise<NodePassiveListener> {
-    return new Promise((resolve, reject) => {
-      const server = net.createServer({ pauseOnConnect: true });
-      server.once("error", reject);
-      server.listen({ host: hostname, port, exclusive: true }, () => {
-        server.off("error", reject);
-        server.on("error", () => {});
-        resolve(new NodePassiveListener(server, clientHost, expiresInMs));
-      });
-    });
-  }
-
-  async accept(timeoutMs: number): Promise<net.Socket> {
-    const deadline = Date.now() + timeoutMs;
-    try {
-      while (this.#waiting.length === 0) {
-        if (this.#closed || Date.now() >= deadline) {
-          throw new FtpError(
-            Reply.CantOpenDataConnection,
-            "Can't open data connection: the client did not connect",
-          );
-        }
-        await new Promise<void>((resolve) => {
-          const timer = setTimeout(resolve, deadline - Date.now());
-          this.#wake = () => {
-            clearTimeout(timer);
-            resolve();
-          };
-        });
-        this.#wake = undefined;
-      }
-      return this.#waiting.shift()!;
-    } finally {
-      this.close();
-    }
-  }
-
-  close(): void {
-    if (this.#closed) return;
-    this.#closed = true;
-    clearTimeout(this.#expiry);
-    this.#server.close();
-    for (const socket of this.#waiting.splice(0)) socket.destroy();
-    this.#wake?.();
+    this.#waiter.close();
   }
 }

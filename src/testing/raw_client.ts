@@ -45,12 +45,17 @@ export class RawFtpClient implements Disposable {
     this.conn = conn;
   }
 
-  /** Connect and read the greeting. */
+  /**
+   * Connect and read the greeting; `proxyHeader` is sent first, as a load
+   * balancer speaking the PROXY protocol would.
+   */
   static async connect(
     address: { hostname: string; port: number },
+    options: { proxyHeader?: Uint8Array } = {},
   ): Promise<RawFtpClient> {
     const conn = await Deno.connect({ hostname: address.hostname, port: address.port });
     const client = new RawFtpClient(conn);
+    if (options.proxyHeader) await client.write(options.proxyHeader);
     client.greeting = await client.read();
     return client;
   }
