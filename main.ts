@@ -240,6 +240,20 @@ export async function main(args: string[]): Promise<number> {
     await cleanUp();
     return 1;
   }
+  // Before saying it listens: whoever reacts to that line (a supervisor, a
+  // test) may signal at once, and an unhandled SIGINT would kill the process.
+  const stopped = Promise.withResolvers<void>();
+  let stopping = false;
+  const stop = () => {
+    if (stopping) Deno.exit(130); // a second signal: stop now
+    stopping = true;
+    // Draining: close() refuses new connections and makes /healthz answer 503 at
+    // once; running transfers get shutdown_grace_s to finish.
+    say("info", "Shutting down…", { draining: "new connections refused, /healthz 503" });
+    server.close().then(stopped.resolve, stopped.reject);
+  };
+  const signals: Deno.Signal[] = Deno.build.os === "windows" ? ["SIGINT"] : ["SIGINT", "SIGTERM"];
+  for (const signal of signals) Deno.addSignalListener(signal, stop);
   say("info", `Accepting connections on ${hostPort(addr.hostname, addr.port)}`, {
     hostname: addr.hostname,
     port: addr.port,
@@ -276,24 +290,13 @@ export async function main(args: string[]): Promise<number> {
           : `can't serve metrics on ${where} (metrics_port): ${(error as Error).message}`,
         { key: "metrics_port" },
       );
+      for (const signal of signals) Deno.removeSignalListener(signal, stop);
       await server.close();
       await cleanUp();
       return 1;
     }
   }
 
-  const stopped = Promise.withResolvers<void>();
-  let stopping = false;
-  const stop = () => {
-    if (stopping) Deno.exit(130); // a second signal: stop now
-    stopping = true;
-    // Draining: close() refuses new connections and makes /healthz answer 503 at
-    // once; running transfers get shutdown_grace_s to finish.
-    say("info", "Shutting down…", { draining: "new connections refused, /healthz 503" });
-    server.close().then(stopped.resolve, stopped.reject);
-  };
-  const signals: Deno.Signal[] = Deno.build.os === "windows" ? ["SIGINT"] : ["SIGINT", "SIGTERM"];
-  for (const signal of signals) Deno.addSignalListener(signal, stop);
   await stopped.promise;
   for (const signal of signals) Deno.removeSignalListener(signal, stop);
   await metrics?.shutdown();
