@@ -1,6 +1,7 @@
 /**
  * Quotas with real clients (curl uploads, a raw client for SITE QUOTA, AVBL
- * and DELE) on the file, memory and S3 (s3rver) connectors: uploads over a
+ * and DELE), profiles from a real HTTP auth service (Basic, JSON answer), on
+ * the file, memory and S3 (s3rver) connectors: uploads over a
  * limit end in 552 and leave nothing, with no size announced in advance and
  * with several sessions racing for the last bytes; overwrites, APPE, deletes
  * and renames keep the usage right; the usage is computed from what is stored.
@@ -17,6 +18,7 @@ import {
   type StorageConnector,
 } from "../../mod.ts";
 import { S3Storage } from "../../src/storage/s3/mod.ts";
+import { BasicAuthenticator } from "../../src/auth/basic.ts";
 import type { RawFtpClient } from "../../src/testing/raw_client.ts";
 import { commandHarness } from "../../src/testing/harness.ts";
 import { MemoryState } from "../../src/cluster/state.ts";
@@ -208,13 +210,38 @@ async function quotaSteps(t: Deno.TestContext, f: Fixture) {
   });
 }
 
+/**
+ * A real HTTP auth service answering Basic logins with the user's profile as
+ * JSON (snake_case, as the README documents it): the connector suites get
+ * their quotas the way a deployment does.
+ */
+function profileService(): { url: string } & AsyncDisposable {
+  const snake = (key: string) => key.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
+  const server = Deno.serve({ port: 0, hostname: "127.0.0.1", onListen() {} }, (request) => {
+    const basic = /^Basic (.+)$/.exec(request.headers.get("authorization") ?? "")?.[1];
+    const username = basic ? atob(basic).split(":")[0] : "";
+    if (!Object.hasOwn(PROFILES, username)) return new Response("no", { status: 401 });
+    const profile = PROFILES[username as keyof typeof PROFILES];
+    return Response.json({
+      username,
+      home: `/${username}`,
+      ...Object.fromEntries(Object.entries(profile).map(([k, v]) => [snake(k), v])),
+    });
+  });
+  return {
+    url: `http://127.0.0.1:${server.addr.port}/login`,
+    [Symbol.asyncDispose]: () => server.shutdown(),
+  };
+}
+
 async function withFixture(
   storage: StorageConnector,
   body: (f: Fixture) => Promise<void>,
 ): Promise<void> {
+  await using service = profileService();
   await using ts = await startServer({
     storage,
-    authenticator: new ProfileAuthenticator(PROFILES),
+    authenticator: new BasicAuthenticator({ loginUrl: service.url }),
   });
   await using local = await tempDir();
   await body({ ts, storage, local: local.path });
