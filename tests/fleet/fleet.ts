@@ -44,6 +44,11 @@ export interface FleetOptions {
   hosts?: string[];
   /** More YAML keys for every node (`ban_after_failures: 3`…). */
   config?: string;
+  /**
+   * Top-level keys of one node's config that replace the defaults above
+   * (`ftp_port`, `min_passive_port`, `server_name`…) or come in addition.
+   */
+  nodeConfig?: (host: string, index: number) => Record<string, string | number>;
 }
 
 /** Nodes sharing one Redis and one bucket, under keys and a prefix of their own. */
@@ -72,10 +77,10 @@ export async function startFleet(
   const nodes: FleetNode[] = [];
   const hosts = options.hosts ?? ["127.0.0.2", "127.0.0.3"];
   try {
-    for (const node of await Promise.allSettled(hosts.map((host) => startNode(host)))) {
-      if (node.status === "fulfilled") nodes.push(node.value);
-      else throw node.reason;
-    }
+    const started = await Promise.allSettled(hosts.map((host, index) => startNode(host, index)));
+    // Every node that started is pushed (and killed below) before a failure is thrown.
+    for (const node of started) if (node.status === "fulfilled") nodes.push(node.value);
+    for (const node of started) if (node.status === "rejected") throw node.reason;
   } catch (error) {
     await Promise.all(nodes.map((node) => node.kill()));
     await Deno.remove(dir, { recursive: true }).catch(() => {});
@@ -90,16 +95,20 @@ export async function startFleet(
     },
   };
 
-  async function startNode(host: string): Promise<FleetNode> {
+  async function startNode(host: string, index: number): Promise<FleetNode> {
     const file = `${dir}/${host}.yaml`;
+    const scalars: Record<string, string | number> = {
+      ftp_addr: host,
+      ftp_port: 0,
+      min_passive_port: 0,
+      max_passive_port: 0,
+      metrics_port: 0,
+      ...options.nodeConfig?.(host, index),
+    };
     await Deno.writeTextFile(
       file,
       [
-        `ftp_addr: ${host}`,
-        "ftp_port: 0",
-        "min_passive_port: 0",
-        "max_passive_port: 0",
-        "metrics_port: 0",
+        ...Object.entries(scalars).map(([key, value]) => `${key}: ${value}`),
         "authenticator: users_file",
         "authenticator_config:",
         "  path: users.yaml",
