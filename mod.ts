@@ -102,6 +102,7 @@ export {
   type S3Credentials,
   S3Storage,
   type S3StorageOptions,
+  type SweepResult,
 } from "./src/storage/s3/mod.ts";
 export { FtpError, StorageError, type StorageErrorKind } from "./src/errors.ts";
 export { Reply, type ReplyCode } from "./src/replies.ts";
