@@ -8,7 +8,6 @@
 
 import assert from "node:assert/strict";
 import { FileStorage, MemoryStorage } from "../../mod.ts";
-import { S3Storage } from "../../src/storage/s3/mod.ts";
 import type { StorageConnector } from "../../src/storage/types.ts";
 import type { TransferEventDetail } from "../../src/events.ts";
 import { hasCommand, randomBytes, startServer } from "../helpers.ts";

@@ -154,7 +154,7 @@ async function content(storage: StorageConnector, path: string): Promise<string 
   }
 }
 
-function curl(setup: Setup, user: string, args: string[]): Promise<RunResult> {
+function curl(_setup: Setup, user: string, args: string[]): Promise<RunResult> {
   const password = USERS[user].password;
   return run("curl", ["-sS", "-v", "--max-time", "20", "-u", `${user}:${password}`, ...args]);
 }

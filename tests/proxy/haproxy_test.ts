@@ -171,7 +171,7 @@ async function ftplib(setup: Setup, source: string, body: string): Promise<strin
   return result.stdout;
 }
 
-function curlArgs(setup: Setup, ...args: string[]): string[] {
+function curlArgs(_setup: Setup, ...args: string[]): string[] {
   return [
     "-sS",
     "--max-time",
