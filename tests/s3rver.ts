@@ -8,6 +8,7 @@
  * @module
  */
 
+import { S3Client } from "@aws-sdk/client-s3";
 import { S3Storage, type S3StorageOptions } from "../src/storage/s3/mod.ts";
 
 const S3RVER_VERSION = "3.7.1";
@@ -235,4 +236,20 @@ async function waitUntilAnswering(endpoint: string): Promise<void> {
 
 if (import.meta.main) {
   console.log(`s3rver ${S3RVER_VERSION} is in ${await ensureS3rver()}`);
+}
+
+/**
+ * An SDK client for a running s3rver: path-style, its fixed credentials, and
+ * checksums only when required (the SDK's default corrupts streamed uploads
+ * on s3rver; see PLATFORM.md). The caller destroys it.
+ */
+export function s3rverClient(s3: S3rver): S3Client {
+  return new S3Client({
+    endpoint: s3.endpoint,
+    region: "us-east-1",
+    forcePathStyle: true,
+    credentials: { ...S3RVER_CREDENTIALS },
+    requestChecksumCalculation: "WHEN_REQUIRED",
+    responseChecksumValidation: "WHEN_REQUIRED",
+  });
 }

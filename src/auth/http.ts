@@ -14,6 +14,7 @@ import {
   type FtpUser,
 } from "./types.ts";
 import { parseProfile, ProfileError, profileOfBody } from "../policy/profile.ts";
+import { readLimitedText } from "../http_body.ts";
 
 /** Default request timeout of the HTTP authenticators, in ms. */
 export const DEFAULT_HTTP_TIMEOUT_MS = 10_000;
@@ -207,7 +208,7 @@ export class HttpClient {
         signal: controller.signal,
       });
       let body: string | undefined;
-      if (request.readBody) body = await readLimited(response);
+      if (request.readBody) body = await readLimitedText(response, MAX_BODY_BYTES);
       else await response.body?.cancel();
       return {
         ok: true,
@@ -230,30 +231,6 @@ export class HttpClient {
       clearTimeout(timer);
     }
   }
-}
-
-async function readLimited(response: Response): Promise<string> {
-  if (!response.body) return "";
-  const reader = response.body.getReader();
-  const chunks: Uint8Array[] = [];
-  let size = 0;
-  try {
-    while (size < MAX_BODY_BYTES) {
-      const { done, value } = await reader.read();
-      if (done) break;
-      chunks.push(value);
-      size += value.length;
-    }
-  } finally {
-    await reader.cancel().catch(() => {});
-  }
-  const bytes = new Uint8Array(size);
-  let offset = 0;
-  for (const chunk of chunks) {
-    bytes.set(chunk, offset);
-    offset += chunk.length;
-  }
-  return new TextDecoder().decode(bytes.subarray(0, MAX_BODY_BYTES));
 }
 
 /** Remove the URL's query and every secret from an error message. */

@@ -23,7 +23,7 @@ import { Reply } from "../replies.ts";
 import { Session } from "../session.ts";
 import type { SessionContext } from "../session_context.ts";
 import type { StorageProvider } from "../storage/types.ts";
-import type { FtpReply } from "./raw_client.ts";
+import { type FtpReply, readReply } from "./raw_client.ts";
 
 /** Options of {@linkcode commandHarness}. */
 export interface CommandHarnessOptions {
@@ -262,21 +262,8 @@ class ReplyReader {
     this.#connection = connection;
   }
 
-  async read(): Promise<FtpReply> {
-    const lines: string[] = [];
-    while (true) {
-      const line = await this.#readLine();
-      if (line === null) {
-        throw new Error(`Connection closed by the server after ${JSON.stringify(lines)}`);
-      }
-      lines.push(line);
-      const match = /^(\d{3})([ -])(.*)$/.exec(lines[0]);
-      if (!match) throw new Error(`Not a reply: ${JSON.stringify(line)}`);
-      if (match[2] === " ") return { code: Number(match[1]), lines, text: match[3] };
-      if (lines.length > 1 && line.startsWith(`${match[1]} `)) {
-        return { code: Number(match[1]), lines, text: line.slice(4) };
-      }
-    }
+  read(): Promise<FtpReply> {
+    return readReply(() => this.#readLine());
   }
 
   async #readLine(): Promise<string | null> {

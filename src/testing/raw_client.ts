@@ -74,21 +74,8 @@ export class RawFtpClient implements Disposable {
   }
 
   /** Read the next complete reply; rejects if the server closes first. */
-  async read(): Promise<FtpReply> {
-    const lines: string[] = [];
-    while (true) {
-      const line = await this.#readLine();
-      if (line === null) {
-        throw new Error(`Connection closed by the server after ${JSON.stringify(lines)}`);
-      }
-      lines.push(line);
-      const match = /^(\d{3})([ -])(.*)$/.exec(lines[0]);
-      if (!match) throw new Error(`Not a reply: ${JSON.stringify(line)}`);
-      if (match[2] === " ") return { code: Number(match[1]), lines, text: match[3] };
-      if (lines.length > 1 && line.startsWith(`${match[1]} `)) {
-        return { code: Number(match[1]), lines, text: line.slice(4) };
-      }
-    }
+  read(): Promise<FtpReply> {
+    return readReply(() => this.#readLine());
   }
 
   /** Resolve true once the server closes the connection (reading and discarding). */
@@ -211,5 +198,26 @@ export class RawFtpClient implements Disposable {
   /** Same as {@linkcode close}, for `using`. */
   [Symbol.dispose](): void {
     this.close();
+  }
+}
+
+/**
+ * Read one complete reply (single or multi-line, RFC 959 §4.2) from a source
+ * of lines; rejects when the lines end first or one is not a reply.
+ */
+export async function readReply(readLine: () => Promise<string | null>): Promise<FtpReply> {
+  const lines: string[] = [];
+  while (true) {
+    const line = await readLine();
+    if (line === null) {
+      throw new Error(`Connection closed by the server after ${JSON.stringify(lines)}`);
+    }
+    lines.push(line);
+    const match = /^(\d{3})([ -])(.*)$/.exec(lines[0]);
+    if (!match) throw new Error(`Not a reply: ${JSON.stringify(line)}`);
+    if (match[2] === " ") return { code: Number(match[1]), lines, text: match[3] };
+    if (lines.length > 1 && line.startsWith(`${match[1]} `)) {
+      return { code: Number(match[1]), lines, text: line.slice(4) };
+    }
   }
 }

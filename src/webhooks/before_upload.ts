@@ -17,6 +17,7 @@ import { Reply } from "../replies.ts";
 import { VERSION } from "../version.ts";
 import { type EventWebhookOptions, resolveWebhookOptions } from "./options.ts";
 import { SIGNATURE_HEADER, signWebhook } from "./signature.ts";
+import { readLimitedText } from "../http_body.ts";
 
 /** What the before-upload service is asked about. */
 export interface UploadIntent {
@@ -81,7 +82,7 @@ export async function checkBeforeUpload(
       signal: controller.signal,
     });
     status = response.status;
-    answer = await readLimited(response);
+    answer = await readLimitedText(response, MAX_ANSWER_BYTES);
   } catch (error) {
     const reason = controller.signal.aborted
       ? `no answer within ${options.timeoutMs} ms`
@@ -126,25 +127,4 @@ function refusalOf(answer: string): { allow?: boolean; reason?: string } {
   } catch {
     return {};
   }
-}
-
-async function readLimited(response: Response): Promise<string> {
-  if (!response.body) return "";
-  const reader = response.body.getReader();
-  const chunks: Uint8Array[] = [];
-  let size = 0;
-  try {
-    while (size < MAX_ANSWER_BYTES) {
-      const { done, value } = await reader.read();
-      if (done) break;
-      chunks.push(value);
-      size += value.length;
-    }
-  } finally {
-    await reader.cancel().catch(() => {});
-  }
-  const bytes = new Uint8Array(size);
-  let at = 0;
-  for (const chunk of chunks) bytes.set(chunk, (at += chunk.length) - chunk.length);
-  return new TextDecoder().decode(bytes.subarray(0, MAX_ANSWER_BYTES));
 }

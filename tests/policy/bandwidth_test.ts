@@ -7,7 +7,6 @@
  */
 
 import assert from "node:assert/strict";
-import { S3Client } from "@aws-sdk/client-s3";
 import {
   type Authenticator,
   type Credentials,
@@ -20,7 +19,7 @@ import { TokenBucket } from "../../src/policy/bandwidth.ts";
 import { S3Storage } from "../../src/storage/s3/mod.ts";
 import { hasCommand, randomBytes, startServer, type TestServer } from "../helpers.ts";
 import { runOk, tempDir } from "../integration/_clients.ts";
-import { S3RVER_CREDENTIALS, s3rverUnavailable, startS3rver } from "../s3rver.ts";
+import { s3rverClient, s3rverUnavailable, startS3rver } from "../s3rver.ts";
 
 const KIB = 1024;
 const RATE = 512 * KIB;
@@ -216,14 +215,7 @@ Deno.test({
   ignore: noCurl || s3Unavailable !== undefined,
   async fn(t) {
     await using s3 = await startS3rver();
-    const client = new S3Client({
-      endpoint: s3.endpoint,
-      region: "us-east-1",
-      forcePathStyle: true,
-      credentials: { ...S3RVER_CREDENTIALS },
-      requestChecksumCalculation: "WHEN_REQUIRED",
-      responseChecksumValidation: "WHEN_REQUIRED",
-    });
+    const client = s3rverClient(s3);
     try {
       await bandwidthSteps(t, new S3Storage({ bucket: s3.bucket, prefix: "bw", client }));
     } finally {

@@ -8,7 +8,6 @@
  */
 
 import assert from "node:assert/strict";
-import { S3Client } from "@aws-sdk/client-s3";
 import {
   type Authenticator,
   type Credentials,
@@ -24,7 +23,7 @@ import { commandHarness } from "../../src/testing/harness.ts";
 import { MemoryState } from "../../src/cluster/state.ts";
 import { hasCommand, randomBytes, startServer, type TestServer } from "../helpers.ts";
 import { run, type RunResult, tempDir } from "../integration/_clients.ts";
-import { S3RVER_CREDENTIALS, s3rverUnavailable, startS3rver } from "../s3rver.ts";
+import { s3rverClient, s3rverUnavailable, startS3rver } from "../s3rver.ts";
 
 const KIB = 1024;
 const noCurl = !hasCommand("curl");
@@ -276,14 +275,7 @@ Deno.test({
   ignore: noCurl || s3Unavailable !== undefined,
   async fn(t) {
     await using s3 = await startS3rver();
-    const client = new S3Client({
-      endpoint: s3.endpoint,
-      region: "us-east-1",
-      forcePathStyle: true,
-      credentials: { ...S3RVER_CREDENTIALS },
-      requestChecksumCalculation: "WHEN_REQUIRED",
-      responseChecksumValidation: "WHEN_REQUIRED",
-    });
+    const client = s3rverClient(s3);
     try {
       const storage = new S3Storage({ bucket: s3.bucket, prefix: "quota", client });
       await withFixture(storage, (f) => quotaSteps(t, f));

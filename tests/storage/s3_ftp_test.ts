@@ -5,10 +5,10 @@
  */
 
 import assert from "node:assert/strict";
-import { ListObjectsV2Command, PutObjectCommand, S3Client } from "@aws-sdk/client-s3";
+import { ListObjectsV2Command, PutObjectCommand, type S3Client } from "@aws-sdk/client-s3";
 import { S3Storage } from "../../src/storage/s3/mod.ts";
 import { randomBytes, sha256, startServer, type TestServer, waitFor } from "../helpers.ts";
-import { type S3rver, S3RVER_CREDENTIALS, s3rverUnavailable, startS3rver } from "../s3rver.ts";
+import { type S3rver, s3rverClient, s3rverUnavailable, startS3rver } from "../s3rver.ts";
 
 const unavailable = s3rverUnavailable();
 const text = (s: string) => new TextEncoder().encode(s);
@@ -23,14 +23,7 @@ const MIB = 1024 * 1024;
 function countingClient(
   s3: S3rver,
 ): { client: S3Client; counts: Map<string, number>; openUploads: Set<string> } {
-  const client = new S3Client({
-    endpoint: s3.endpoint,
-    region: "us-east-1",
-    forcePathStyle: true,
-    credentials: { ...S3RVER_CREDENTIALS },
-    requestChecksumCalculation: "WHEN_REQUIRED",
-    responseChecksumValidation: "WHEN_REQUIRED",
-  });
+  const client = s3rverClient(s3);
   const counts = new Map<string, number>();
   const openUploads = new Set<string>();
   client.middlewareStack.add(

@@ -11,7 +11,7 @@ import {
   GetObjectCommand,
   ListObjectsV2Command,
   PutObjectCommand,
-  S3Client,
+  type S3Client,
 } from "@aws-sdk/client-s3";
 import { S3Storage, type S3StorageOptions, StorageError } from "../../mod.ts";
 import {
@@ -26,7 +26,7 @@ import { ftpUrl, runOk, tempDir } from "../integration/_clients.ts";
 import { ConfigError } from "../../src/config/error.ts";
 import { s3Options } from "../../src/storage/registry.ts";
 import { testConformance } from "../../src/testing/conformance.ts";
-import { type S3rver, S3RVER_CREDENTIALS, s3rverUnavailable, startS3rver } from "../s3rver.ts";
+import { type S3rver, s3rverClient, s3rverUnavailable, startS3rver } from "../s3rver.ts";
 
 const unavailable = s3rverUnavailable();
 const MIB = 1024 * 1024;
@@ -36,14 +36,7 @@ const GONE_UPLOAD = "aborted-by-a-lifecycle-rule";
 
 /** An SDK client that counts the commands that succeeded, by name. */
 function countingClient(s3: S3rver): { client: S3Client; counts: Map<string, number> } {
-  const client = new S3Client({
-    endpoint: s3.endpoint,
-    region: "us-east-1",
-    forcePathStyle: true,
-    credentials: { ...S3RVER_CREDENTIALS },
-    requestChecksumCalculation: "WHEN_REQUIRED",
-    responseChecksumValidation: "WHEN_REQUIRED",
-  });
+  const client = s3rverClient(s3);
   const counts = new Map<string, number>();
   client.middlewareStack.add(
     (next, context) => async (args) => {

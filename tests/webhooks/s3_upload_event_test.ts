@@ -5,11 +5,10 @@
  */
 
 import assert from "node:assert/strict";
-import { S3Client } from "@aws-sdk/client-s3";
 import { silentLogger } from "../../mod.ts";
 import { S3Storage } from "../../src/storage/s3/mod.ts";
 import { randomBytes, startServer, waitFor } from "../helpers.ts";
-import { S3RVER_CREDENTIALS, s3rverUnavailable, startS3rver } from "../s3rver.ts";
+import { s3rverClient, s3rverUnavailable, startS3rver } from "../s3rver.ts";
 import { test } from "../deadline.ts";
 import { startReceiver } from "./_receiver.ts";
 
@@ -22,14 +21,7 @@ test({
   deadlineMs: 120_000,
   async fn() {
     await using s3 = await startS3rver("events");
-    const sdk = new S3Client({
-      endpoint: s3.endpoint,
-      region: "us-east-1",
-      forcePathStyle: true,
-      credentials: { ...S3RVER_CREDENTIALS },
-      requestChecksumCalculation: "WHEN_REQUIRED",
-      responseChecksumValidation: "WHEN_REQUIRED",
-    });
+    const sdk = s3rverClient(s3);
     let completed = 0;
     sdk.middlewareStack.add(
       (next, context) => async (args) => {
