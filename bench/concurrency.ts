@@ -40,6 +40,8 @@ const USAGE =
   --idle N       the larger idle-session count (default 10000; the smaller is N/10)
   --dir DIR      where the temp folder goes (default /dev/shm)
   --only LIST    comma-separated servers to run (exftp,pyftpdlib,vsftpd)
+  --workloads L  comma-separated workloads (idle,login,download,upload,list,single; default all)
+  --deno-flags F extra flags for exftp's \`deno run\` (e.g. "--v8-flags=--prof" to profile it)
   --help         show this help`;
 
 const MIB = 1024 * 1024;
@@ -59,6 +61,8 @@ interface Settings {
   bigMiB: number;
   dir: string;
   only: string[];
+  workloads: string[];
+  denoFlags: string[];
   quick: boolean;
 }
 
@@ -72,6 +76,8 @@ function parseSettings(args: string[]): Settings | undefined {
       idle: { type: "string" },
       dir: { type: "string" },
       only: { type: "string" },
+      workloads: { type: "string" },
+      "deno-flags": { type: "string" },
       help: { type: "boolean", short: "h" },
     },
     strict: true,
@@ -96,6 +102,8 @@ function parseSettings(args: string[]): Settings | undefined {
     bigMiB: quick ? 64 : 256,
     dir: values.dir ?? "/dev/shm",
     only: (values.only ?? "exftp,pyftpdlib,vsftpd").split(","),
+    workloads: (values.workloads ?? "idle,login,download,upload,list,single").split(","),
+    denoFlags: (values["deno-flags"] ?? "").split(" ").filter(Boolean),
   };
 }
 
@@ -156,7 +164,7 @@ function serverMemory(server: Server): number {
   return total;
 }
 
-async function startExftp(root: string, work: string): Promise<Server> {
+async function startExftp(root: string, work: string, denoFlags: string[]): Promise<Server> {
   const config = path.join(work, "exftp.yaml");
   await Deno.writeTextFile(
     config,
@@ -165,6 +173,7 @@ async function startExftp(root: string, work: string): Promise<Server> {
   const [command, args] = withNofile(Deno.execPath(), [
     "run",
     "-A",
+    ...denoFlags,
     path.join(REPO, "main.ts"),
     "-c",
     config,
@@ -342,8 +351,9 @@ function table(title: string, rows: Record<string, Row>): string {
 }
 
 /** Ratios of exftp against each peer for `key` (higher is better unless `lowerBetter`). */
-function ratios(values: Record<string, number>, label: string): string {
-  const exftp = values.exftp;
+function ratios(values: Record<string, number> | undefined, label: string): string {
+  const exftp = values?.exftp;
+  if (!values || exftp === undefined) return "";
   return Object.keys(values).filter((n) => n !== "exftp").map((n) =>
     `${label}: exftp / ${n} = ${fixed(exftp / values[n], 2)}`
   ).join("; ");
@@ -400,7 +410,9 @@ async function main(args: string[]): Promise<number> {
 
     log(`Starting ${settings.only.join(", ")} …`);
     const servers: Server[] = [];
-    if (settings.only.includes("exftp")) servers.push(await startExftp(root, work));
+    if (settings.only.includes("exftp")) {
+      servers.push(await startExftp(root, work, settings.denoFlags));
+    }
     if (settings.only.includes("pyftpdlib")) servers.push(await startPyftpdlib(root));
     if (settings.only.includes("vsftpd")) servers.push(await startVsftpd(root, work));
     await sleep(2000);
@@ -419,7 +431,8 @@ async function main(args: string[]): Promise<number> {
     // Idle sessions: memory with N/10 and N held, on fresh servers (before the transfers).
     const idleRows: Record<string, Row> = {};
     const small = Math.max(1, Math.round(settings.idle / 10));
-    for (const s of rotated()) {
+    const wanted = (workload: string) => settings.workloads.includes(workload);
+    for (const s of wanted("idle") ? rotated() : []) {
       const counts = s.name === "vsftpd" ? [small] : [small, settings.idle];
       const row: Row = {};
       const before = serverMemory(s);
@@ -443,7 +456,7 @@ async function main(args: string[]): Promise<number> {
 
     // Login storm.
     const loginRows: Record<string, Row> = {};
-    for (const s of rotated()) {
+    for (const s of wanted("login") ? rotated() : []) {
       log(`${s.name}: login storm …`);
       const cpu0 = cpuWithChildren(s.proc.pid);
       const r = await runClients(
@@ -467,7 +480,7 @@ async function main(args: string[]): Promise<number> {
     for (const mode of ["download", "upload", "list"] as const) {
       workloadRows[mode] = {};
       rates[mode] = {};
-      for (const s of rotated()) {
+      for (const s of wanted(mode) ? rotated() : []) {
         log(`${s.name}: ${settings.clients} clients, ${mode}, ${settings.seconds} s …`);
         const cpu0 = cpuWithChildren(s.proc.pid);
         const r = await runClients(
@@ -514,7 +527,7 @@ async function main(args: string[]): Promise<number> {
     const singleRows: Record<string, Row> = {};
     const singleSeconds = Math.max(3, Math.round(settings.seconds / 2));
     const bigBytes = settings.bigMiB * MIB;
-    {
+    if (wanted("single")) {
       const speeds = { download: [] as number[], upload: [] as number[] };
       for (const mode of ["download", "upload"] as const) {
         log(`socat: one stream, ${mode} of ${settings.bigMiB} MiB, ${singleSeconds} s …`);
@@ -544,7 +557,7 @@ async function main(args: string[]): Promise<number> {
       rates["single-download"] = { socat: median(speeds.download) };
       rates["single-upload"] = { socat: median(speeds.upload) };
     }
-    for (const s of rotated()) {
+    for (const s of wanted("single") ? rotated() : []) {
       const row: Row = {};
       for (const mode of ["download", "upload"] as const) {
         log(`${s.name}: one stream, ${mode} of ${settings.bigMiB} MiB files, ${singleSeconds} s …`);
@@ -561,7 +574,7 @@ async function main(args: string[]): Promise<number> {
         const speed = r.bytes / MIB / r.wallSeconds;
         row[mode === "download" ? "RETR MiB/s" : "STOR MiB/s"] = fixed(speed, 0) +
           (r.errors ? ` (${r.errors} errors)` : "");
-        rates[`single-${mode}`][s.name] = speed;
+        (rates[`single-${mode}`] ??= {})[s.name] = speed;
         if (r.errors) log(`  errors: ${r.errorSamples.join(" | ")}`);
       }
       singleRows[s.name] = row;
