@@ -64,6 +64,11 @@ export class ControlLineSplitter {
     this.#maxBytes = maxBytes;
   }
 
+  /** Bytes of line buffer this splitter holds now (kept small between lines). */
+  get retainedBytes(): number {
+    return this.#buffer.byteLength;
+  }
+
   /** Feed bytes; returns the lines they completed, in order. */
   push(chunk: Uint8Array): ControlLine[] {
     const lines: ControlLine[] = [];
