@@ -37,6 +37,8 @@ export interface ClientJob {
   listPath?: string;
   /** list: the listing must have at least this many lines. */
   minLines?: number;
+  /** idle: connections opened at once (vsftpd's accept backlog is 32). */
+  connectConcurrency?: number;
   /** Index of this client process, to keep upload names apart. */
   clientIndex?: number;
 }
@@ -309,8 +311,10 @@ async function loginStorm(job: ClientJob): Promise<ClientResult> {
   const total = job.total ?? 1000;
   const cpuStart = cpuSeconds();
   const started = performance.now();
+  // A server that can't keep up (vsftpd's accept backlog) must not stretch the run.
+  const deadline = started + (job.durationMs ?? 60_000);
   await Promise.all(Array.from({ length: job.connections }, async () => {
-    while (next < total) {
+    while (next < total && performance.now() < deadline) {
       next++;
       const opStart = performance.now();
       let control: Control | undefined;
@@ -347,13 +351,14 @@ async function loginStorm(job: ClientJob): Promise<ClientResult> {
   return result;
 }
 
-/** Log `connections` sessions in (200 at a time), say READY, hold them until stdin ends. */
+/** Log `connections` sessions in (`connectConcurrency` at a time), say READY, hold them until stdin ends. */
 async function idle(job: ClientJob): Promise<void> {
   const controls: Control[] = [];
   let errors = 0;
   let sample = "";
   let next = 0;
-  await Promise.all(Array.from({ length: Math.min(200, job.connections) }, async () => {
+  const concurrency = Math.min(job.connectConcurrency ?? 200, job.connections);
+  await Promise.all(Array.from({ length: concurrency }, async () => {
     while (next < job.connections) {
       next++;
       try {
