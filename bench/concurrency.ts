@@ -238,6 +238,9 @@ function sleep(ms: number): Promise<void> {
 // ---------------------------------------------------------------------------------------------
 // Clients
 
+/** Aborted on SIGINT/SIGTERM: kills the client processes in flight. */
+const interrupted = new AbortController();
+
 /** Run one client process to completion and parse its JSON line. */
 async function runClient(job: ClientJob, timeoutMs: number): Promise<ClientResult> {
   const [command, args] = withNofile(Deno.execPath(), [
@@ -250,7 +253,7 @@ async function runClient(job: ClientJob, timeoutMs: number): Promise<ClientResul
     args,
     stdout: "piped",
     stderr: "piped",
-    signal: AbortSignal.timeout(timeoutMs),
+    signal: AbortSignal.any([AbortSignal.timeout(timeoutMs), interrupted.signal]),
   }).output();
   const text = new TextDecoder().decode(output.stdout).trim();
   if (!output.success || !text) {
@@ -374,6 +377,7 @@ async function main(args: string[]): Promise<number> {
   const started = new Date();
   const work = await Deno.makeTempDir({ dir: settings.dir, prefix: "exftp-concurrency-" });
   const onSignal = () => {
+    interrupted.abort();
     for (const proc of Proc.live) proc.killNow();
     try {
       Deno.removeSync(work, { recursive: true });

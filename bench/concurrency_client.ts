@@ -226,16 +226,38 @@ async function timedLoop(job: ClientJob): Promise<ClientResult> {
     if (result.errorSamples.length < 5) result.errorSamples.push(String(error));
   };
   const controls: Control[] = [];
-  const opened = await Promise.allSettled(
-    Array.from({ length: job.connections }, async () => {
-      const control = await Control.open(job.host, job.port);
-      controls.push(control);
-      await control.login();
-      return control;
-    }),
-  );
-  const ready = opened.flatMap((o) => o.status === "fulfilled" ? [o.value] : []);
-  for (const o of opened) if (o.status === "rejected") fail(o.reason);
+  // Logged in 16 at a time (vsftpd's accept backlog is 32: all at once, some
+  // connects wait minutes for SYN-ACK retransmits), each within 15 s; the
+  // login phase is not timed.
+  const ready: Control[] = [];
+  let opening = 0;
+  await Promise.all(Array.from({ length: Math.min(16, job.connections) }, async () => {
+    while (opening < job.connections) {
+      opening++;
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const login = (async () => {
+        const control = await Control.open(job.host, job.port);
+        controls.push(control);
+        await control.login();
+        return control;
+      })();
+      login.catch(() => {});
+      try {
+        ready.push(
+          await Promise.race([
+            login,
+            new Promise<never>((_, reject) => {
+              timer = setTimeout(() => reject(new Error("no login within 15 s")), 15_000);
+            }),
+          ]),
+        );
+      } catch (error) {
+        fail(error);
+      } finally {
+        clearTimeout(timer);
+      }
+    }
+  }));
   const shared = job.mode === "upload" ? pattern() : undefined;
   const cpuStart = cpuSeconds();
   const started = performance.now();
@@ -422,4 +444,6 @@ if (import.meta.main) {
       : await timedLoop(job);
     console.log(JSON.stringify(result));
   }
+  // Connects and reads abandoned by a timed-out login cycle would keep the process alive.
+  Deno.exit(0);
 }
