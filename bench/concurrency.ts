@@ -554,10 +554,13 @@ async function main(args: string[]): Promise<number> {
         log(`socat: one stream, ${mode} of ${settings.bigMiB} MiB, ${singleSeconds} s …`);
         const port = freePort();
         const listen = `TCP-LISTEN:${port},bind=127.0.0.1,reuseaddr,fork`;
-        const target = mode === "download"
-          ? [`OPEN:${path.join(root, "big.bin")}`, listen]
-          : [listen, `CREATE:${path.join(root, "up", "socat.bin")}`];
-        const socat = new Proc("socat", "socat", ["-u", "-b", String(MIB), ...target]);
+        // The listening address first, so each forked child opens the file anew
+        // (opened once before the fork, every child would share its offset).
+        const file = mode === "download"
+          ? `OPEN:${path.join(root, "big.bin")}`
+          : `CREATE:${path.join(root, "up", "socat.bin")}`;
+        const direction = mode === "download" ? "-U" : "-u"; // -U: second → first
+        const socat = new Proc("socat", "socat", [direction, "-b", String(MIB), listen, file]);
         await waitListening(socat, port);
         const r = await runClient({
           mode: mode === "download" ? "raw-read" : "raw-write",
