@@ -98,7 +98,7 @@ function isFolder(folder: string): boolean {
 // Processes
 
 /** A spawned process whose output is drained (so it never blocks on a full pipe) and kept. */
-class Proc {
+export class Proc {
   /** Every process started and not yet exited, for the signal handler. */
   static readonly live = new Set<Proc>();
   readonly name: string;
@@ -178,7 +178,7 @@ class Proc {
 }
 
 /** `promise`'s value, or undefined if it takes longer than `ms`. */
-async function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T | undefined> {
+export async function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T | undefined> {
   let timer: ReturnType<typeof setTimeout> | undefined;
   const timeout = new Promise<undefined>((resolve) => {
     timer = setTimeout(() => resolve(undefined), ms);
@@ -221,7 +221,7 @@ async function run(
 }
 
 /** A port nobody listens on right now. */
-function freePort(): number {
+export function freePort(): number {
   const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   const { port } = listener.addr as Deno.NetAddr;
   listener.close();
@@ -229,7 +229,7 @@ function freePort(): number {
 }
 
 /** Whether something listens on 127.0.0.1:`port` (or 0.0.0.0), from /proc/net/tcp. */
-function isListening(port: number): boolean {
+export function isListening(port: number): boolean {
   const hexPort = port.toString(16).toUpperCase().padStart(4, "0");
   const lines = Deno.readTextFileSync("/proc/net/tcp").split("\n").slice(1);
   return lines.some((line) => {
@@ -240,7 +240,7 @@ function isListening(port: number): boolean {
 }
 
 /** Poll until `port` listens; fails if the process exits first or after `timeoutMs`. */
-async function waitListening(proc: Proc, port: number, timeoutMs = 20_000): Promise<void> {
+export async function waitListening(proc: Proc, port: number, timeoutMs = 20_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!isListening(port)) {
     if (proc.exited) {
@@ -255,7 +255,7 @@ async function waitListening(proc: Proc, port: number, timeoutMs = 20_000): Prom
   }
 }
 
-function procStatus(pid: number, field: string): number | undefined {
+export function procStatus(pid: number, field: string): number | undefined {
   try {
     const status = Deno.readTextFileSync(`/proc/${pid}/status`);
     const match = status.match(new RegExp(`^${field}:\\s+(\\d+) kB`, "m"));
@@ -266,7 +266,7 @@ function procStatus(pid: number, field: string): number | undefined {
 }
 
 /** User + system CPU seconds used so far by process `pid` (all its threads). */
-function cpuSeconds(pid: number): number | undefined {
+export function cpuSeconds(pid: number): number | undefined {
   try {
     const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
     // Fields after the parenthesised command name; utime and stime are fields 14 and 15.
@@ -283,7 +283,7 @@ const CLOCK_TICKS = 100;
 // ---------------------------------------------------------------------------------------------
 // Servers
 
-interface Server {
+export interface Server {
   name: string;
   proc: Proc;
   port: number;
@@ -307,7 +307,7 @@ async function startExftp(root: string): Promise<Server> {
   }
 }
 
-async function startVsftpd(root: string, work: string): Promise<Server> {
+export async function startVsftpd(root: string, work: string): Promise<Server> {
   const port = freePort();
   const conf = path.join(work, "vsftpd.conf");
   // Anonymous access as root: vsftpd chroots the anonymous user (`ftp`) into anon_root, which

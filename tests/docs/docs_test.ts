@@ -48,6 +48,7 @@ const NOT_RUN: Record<string, string> = {
   "deno task ok":
     "the whole gate (fmt, lint, check, doc lint, publish dry run, every test); CI runs it in parts",
   "deno task bench": "a benchmark of minutes against vsftpd and pyftpdlib, not a test",
+  "deno task bench:concurrency": "a benchmark of minutes against pyftpdlib and vsftpd, not a test",
   "deno task fuzz": "the 200000-iteration fuzz run; the test suite runs the short one",
   "deno run -A bench/ftps.ts": "a benchmark, not a test",
   "deno run -A bench/s3_upload.ts": "a benchmark, not a test",
