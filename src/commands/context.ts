@@ -81,7 +81,13 @@ export interface RunningTransferView {
   readonly progress: TransferProgress;
 }
 
-/** What a command handler is given: one session's view, and nothing else of it. */
+/**
+ * What a command handler is given: one session's view, and nothing else of it.
+ * Call its methods on it (`context.log(…)`); never pass one detached
+ * (`f(context.log)`): the session's context is a class, so a detached method
+ * loses its `this` (a detached `log` once turned every before-upload refusal
+ * into a 451).
+ */
 export interface CommandContext {
   /** The client's address. */
   readonly remote: NetAddress;

@@ -167,7 +167,7 @@ async function store(
     path,
     size: announced || undefined,
     offset,
-  }, context.log);
+  }, (level, message, fields) => context.log(level, message, fields));
   // Checksums of the whole file, so only when the upload is the whole file.
   const tap = position === "truncate" ? new ChecksumTap() : undefined;
   await context.startTransfer({
@@ -221,7 +221,7 @@ async function storeUnique(context: CommandContext, argument: string): Promise<v
     path: reserved,
     size: announced || undefined,
     offset: 0,
-  }, context.log).catch(async (error) => {
+  }, (level, message, fields) => context.log(level, message, fields)).catch(async (error) => {
     await context.storage.remove(reserved).catch(() => {});
     throw error;
   });
