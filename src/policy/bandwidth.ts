@@ -240,6 +240,8 @@ export class ThrottledStorage implements StorageConnector {
   readonly setModifiedTime?: (path: string, time: Date) => Promise<void>;
   /** Change permission bits (present when the inner connector has it). */
   readonly chmod?: (path: string, mode: number) => Promise<void>;
+  /** The kept checksum (present when the inner connector has it): reads nothing, so not paced. */
+  readonly checksum?: StorageConnector["checksum"];
 
   /** Pace `inner` by the leases in `options`. */
   constructor(inner: StorageConnector, options: ThrottleOptions) {
@@ -249,6 +251,7 @@ export class ThrottledStorage implements StorageConnector {
       this.setModifiedTime = (path, time) => inner.setModifiedTime!(path, time);
     }
     if (inner.chmod) this.chmod = (path, mode) => inner.chmod!(path, mode);
+    if (inner.checksum) this.checksum = (path, algorithm) => inner.checksum!(path, algorithm);
   }
 
   /** The connector below. */

@@ -65,6 +65,8 @@ export class MountStorage implements StorageConnector {
   readonly setModifiedTime?: (path: string, time: Date) => Promise<void>;
   /** Change permission bits (present when any of the storages has it). */
   readonly chmod?: (path: string, mode: number) => Promise<void>;
+  /** The kept checksum (present when any of the storages has it; undefined from one without). */
+  readonly checksum?: StorageConnector["checksum"];
 
   /** Mount `mounts` over `home`. */
   constructor(home: StorageConnector, mounts: readonly Mount[]) {
@@ -85,6 +87,12 @@ export class MountStorage implements StorageConnector {
         const { storage, inner } = this.#route(path);
         if (!storage.chmod) return unsupported("permission bits", path);
         return storage.chmod(inner, mode);
+      };
+    }
+    if (all.some((storage) => storage.checksum)) {
+      this.checksum = (path, algorithm) => {
+        const { storage, inner } = this.#route(path);
+        return storage.checksum ? storage.checksum(inner, algorithm) : Promise.resolve(undefined);
       };
     }
   }

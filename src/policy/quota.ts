@@ -223,6 +223,8 @@ export class QuotaStorage implements StorageConnector {
   readonly setModifiedTime?: (path: string, time: Date) => Promise<void>;
   /** Change permission bits (present when the inner connector has it). */
   readonly chmod?: (path: string, mode: number) => Promise<void>;
+  /** The kept checksum (present when the inner connector has it). */
+  readonly checksum?: StorageConnector["checksum"];
 
   /** Account the changes to `inner` in `account`; `onClose` runs when the session ends. */
   constructor(inner: StorageConnector, account: QuotaAccount, onClose?: () => void) {
@@ -233,6 +235,7 @@ export class QuotaStorage implements StorageConnector {
       this.setModifiedTime = (path, time) => inner.setModifiedTime!(path, time);
     }
     if (inner.chmod) this.chmod = (path, mode) => inner.chmod!(path, mode);
+    if (inner.checksum) this.checksum = (path, algorithm) => inner.checksum!(path, algorithm);
   }
 
   /** The user's account. */
