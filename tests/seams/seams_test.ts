@@ -7,6 +7,8 @@
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
 import type { FtpUser } from "../../src/auth/types.ts";
+import { FailoverState, type ProbedState } from "../../src/cluster/failover.ts";
+import { MemoryState } from "../../src/cluster/state.ts";
 import { MemoryStorage } from "../../src/storage/memory.ts";
 import { commandHarness } from "../../src/testing/harness.ts";
 import { countingReads } from "../checksums/_fixtures.ts";
@@ -35,4 +37,101 @@ Deno.test("HASH of a fresh upload reads nothing under a quota, a bandwidth limit
   }
   // The checksums kept by the uploads answered: no byte was read back.
   assert.deepEqual([home.reads, archive.reads], [0, 0]);
+});
+
+Deno.test("an upload stopped by the quota (552) is a failed upload event without checksums, and nothing stays", async () => {
+  const storage = new MemoryStorage();
+  await using h = commandHarness({ storage, user: { username: "bob", quotaBytes: 1000 } });
+  const reply = await h.transfer("STOR big.bin", new Uint8Array(5000));
+  assert.equal(reply.code, 552, reply.text);
+  await assert.rejects(storage.stat("/big.bin"));
+  const uploads = h.events.filter((e) => e.type.startsWith("transfer-"));
+  assert.equal(uploads.length, 1);
+  const detail = uploads[0].detail as { outcome: string; checksums?: unknown; path: string };
+  assert.deepEqual([uploads[0].type, detail.outcome, detail.checksums, detail.path], [
+    "transfer-failed",
+    "failed",
+    undefined,
+    "/big.bin",
+  ]);
+  assert.match((await h.run("SITE QUOTA")).lines.join("\n"), /Bytes used: 0 of 1000/);
+});
+
+Deno.test("STOR and STOU refused by before_upload (553) reserve no quota and keep nothing", async () => {
+  await using service = Deno.serve(
+    { port: 0, hostname: "127.0.0.1", onListen() {} },
+    () => new Response("no uploads today", { status: 403 }),
+  );
+  const storage = countingReads(new MemoryStorage());
+  await using h = commandHarness({
+    storage,
+    user: { username: "carol", quotaBytes: 1000, quotaFiles: 1 },
+    options: {
+      events: {
+        secret: "s",
+        beforeUploadUrl: `http://127.0.0.1:${service.addr.port}/`,
+      },
+    },
+  });
+  for (const command of ["STOR a.txt", "STOU b.txt"]) {
+    const reply = await h.transfer(command, "hello");
+    assert.equal(reply.code, 553, `${command}: ${reply.text}`);
+  }
+  assert.deepEqual(await Array.fromAsync(storage.list("/")), []);
+  // The one file the quota allows is still free, and no byte is counted.
+  const site = (await h.run("SITE QUOTA")).lines.join("\n");
+  assert.match(site, /Bytes used: 0 of 1000/, site);
+  assert.match(site, /Files used: 0 of 1\b/, site);
+});
+
+/** A shared store that can be switched off: every call and ping rejects while it is down. */
+class SwitchableStore extends MemoryState implements ProbedState {
+  down = false;
+  constructor() {
+    super();
+    const self = this as unknown as Record<string, (...a: unknown[]) => Promise<unknown>>;
+    for (const name of ["reserve", "readCounter", "writeCounter", "acquireSlot", "releaseSlot"]) {
+      const method = self[name].bind(this);
+      self[name] = (...args) =>
+        this.down ? Promise.reject(new Error("connection refused")) : method(...args);
+    }
+  }
+  override get mode() {
+    return "shared" as const;
+  }
+  ping() {
+    return this.down ? Promise.reject(new Error("connection refused")) : Promise.resolve();
+  }
+}
+
+Deno.test({
+  name:
+    "quota while the shared state is degraded: usage is not forgotten (local state starts at 0)",
+  // Known defect, a design decision for the lead: FailoverState switches to a
+  // fresh MemoryState, where the quota counters are missing, but QuotaAccount
+  // counted once (#counted is cached) and never counts again, so while
+  // degraded a user is measured from 0 and may store a whole extra quota;
+  // after rejoining, the store's counters miss what changed meanwhile.
+  ignore: true,
+  async fn() {
+    const store = new SwitchableStore();
+    const state = new FailoverState(store, { probeEveryMs: 60_000 });
+    await state.start(100);
+    try {
+      const storage = new MemoryStorage();
+      await using h = commandHarness({
+        storage,
+        user: { username: "dave", quotaBytes: 1000 },
+        options: { sharedState: state },
+      });
+      assert.equal((await h.transfer("STOR a.bin", new Uint8Array(900))).code, 226);
+      store.down = true;
+      const second = await h.transfer("STOR b.bin", new Uint8Array(900));
+      assert.equal(state.mode, "degraded");
+      assert.equal(second.code, 552, "900 + 900 bytes over a 1000-byte quota");
+      assert.match((await h.run("SITE QUOTA")).lines.join("\n"), /Bytes used: 900 of 1000/);
+    } finally {
+      await state.close();
+    }
+  },
 });
