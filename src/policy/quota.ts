@@ -82,6 +82,8 @@ export class QuotaAccount {
   readonly #walkRoot: () => StorageConnector;
   readonly #log: QuotaLog;
   #counted?: Promise<void>;
+  /** Where the state lived when usage was counted (see {@linkcode ensureCounted}). */
+  #countedIn?: SharedState["mode"];
 
   /**
    * The account of `username`; `walkRoot` gives the home's connector when the
@@ -102,16 +104,32 @@ export class QuotaAccount {
     this.#log = log;
   }
 
-  /** Compute the usage from storage unless the shared state already has it. */
+  /**
+   * Compute the usage from storage unless the shared state already has it.
+   * When the state moved since (Redis became unreachable and a fresh local
+   * state took over, or Redis came back with counters that missed what
+   * happened meanwhile), the home is walked again: a quota never starts from
+   * zero in an outage. Uploads running across the switch may leave the count
+   * off by what they reserved before it, until the next switch or restart.
+   */
   ensureCounted(): Promise<void> {
-    this.#counted ??= this.#count().catch((error) => {
+    const mode = this.#state.mode;
+    const moved = this.#countedIn !== undefined && this.#countedIn !== mode;
+    if (moved) this.#counted = undefined;
+    this.#counted ??= this.#count(moved).catch((error) => {
       this.#counted = undefined;
       throw error;
     });
+    this.#countedIn = mode;
     return this.#counted;
   }
 
-  async #count(): Promise<void> {
+  async #count(recount: boolean): Promise<void> {
+    if (!recount) await this.#countUnlessKept();
+    else await this.#walkAndSave();
+  }
+
+  async #countUnlessKept(): Promise<void> {
     const [bytes, files] = await Promise.all([
       this.#state.readCounter(this.#bytesKey),
       this.#state.readCounter(this.#filesKey),
@@ -122,6 +140,10 @@ export class QuotaAccount {
       return [undefined, undefined];
     });
     if (bytes !== undefined && files !== undefined) return;
+    await this.#walkAndSave();
+  }
+
+  async #walkAndSave(): Promise<void> {
     const usage = await walkUsage(this.#walkRoot());
     await Promise.all([
       this.#state.writeCounter(this.#bytesKey, usage.bytes),
@@ -159,7 +181,16 @@ export class QuotaAccount {
   async #reserve(key: string, delta: number, limit: number | undefined): Promise<boolean> {
     if (delta === 0) return true;
     try {
-      return (await this.#state.reserve(key, delta, limit)).ok;
+      const before = this.#state.mode;
+      if (this.#countedIn !== undefined && this.#countedIn !== before) await this.ensureCounted();
+      let result = await this.#state.reserve(key, delta, limit);
+      if (this.#state.mode !== before) {
+        // The state moved during this very call (the store failed and a fresh
+        // local state answered): count the home into it, then reserve again.
+        await this.ensureCounted();
+        result = await this.#state.reserve(key, delta, limit);
+      }
+      return result.ok;
     } catch (error) {
       // The shared store is out: serve (the quota is not enforced meanwhile) rather than refuse.
       this.#log("Quota reservation failed; allowed", { key, delta, error: String(error) });

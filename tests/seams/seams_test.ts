@@ -107,12 +107,10 @@ class SwitchableStore extends MemoryState implements ProbedState {
 Deno.test({
   name:
     "quota while the shared state is degraded: usage is not forgotten (local state starts at 0)",
-  // Known defect, a design decision for the lead: FailoverState switches to a
-  // fresh MemoryState, where the quota counters are missing, but QuotaAccount
-  // counted once (#counted is cached) and never counts again, so while
-  // degraded a user is measured from 0 and may store a whole extra quota;
-  // after rejoining, the store's counters miss what changed meanwhile.
-  ignore: true,
+  // FailoverState switches to a fresh MemoryState, where the quota counters are
+  // missing; QuotaAccount used to count once and never again, so while degraded
+  // a user was measured from 0 and could store a whole extra quota. It now walks
+  // the home again whenever the state moved.
   async fn() {
     const store = new SwitchableStore();
     const state = new FailoverState(store, { probeEveryMs: 60_000 });
