@@ -78,14 +78,17 @@ async function list(context: CommandContext, argument: string, command: "LIST" |
     openingText: `Opening ASCII mode data connection for file list`,
     async run(connection, signal, progress) {
       const batch = new LineBatcher(connection, progress);
-      for await (const entry of entries(context, plan)) {
-        signal.throwIfAborted();
-        if (long) {
-          await batch.add(formatListLine(entry, now));
-        } else if (plan.file) {
-          await batch.add(safeName(argumentPath(argument)));
-        } else {
-          await batch.add(safeName(plan.prefix + entry.name));
+      if (plan.file) {
+        await batch.add(
+          long ? formatListLine(plan.file, now) : safeName(argumentPath(argument)),
+        );
+      } else {
+        // The storage's iterator directly, not through entries(): one async
+        // hop per entry instead of two (1,000 entries, 100 listings at once).
+        for await (const entry of context.storage.list(plan.path)) {
+          signal.throwIfAborted();
+          if (!plan.showHidden && entry.name.startsWith(".")) continue;
+          await batch.add(long ? formatListLine(entry, now) : safeName(plan.prefix + entry.name));
         }
       }
       await batch.flush();

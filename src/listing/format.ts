@@ -15,14 +15,13 @@ export function safeName(name: string): string {
   return name.replace(/[\r\n\0]/g, "?");
 }
 
+/** `rwx` triplets by three mode bits. */
+const TRIPLETS = ["---", "--x", "-w-", "-wx", "r--", "r-x", "rw-", "rwx"];
+
 function permissionString(info: FileInfo): string {
   const mode = info.mode ?? (info.type === "directory" ? 0o755 : 0o644);
-  let out = info.type === "directory" ? "d" : "-";
-  for (const shift of [6, 3, 0]) {
-    const bits = (mode >> shift) & 7;
-    out += (bits & 4 ? "r" : "-") + (bits & 2 ? "w" : "-") + (bits & 1 ? "x" : "-");
-  }
-  return out;
+  return (info.type === "directory" ? "d" : "-") + TRIPLETS[(mode >> 6) & 7] +
+    TRIPLETS[(mode >> 3) & 7] + TRIPLETS[mode & 7];
 }
 
 /**

@@ -106,7 +106,8 @@ export class FileStorage implements StorageConnector {
       }
       if (next.done) return;
       const entry = next.value;
-      const child = realPathLib.join(real, entry.name);
+      // A readdir name has no "/" and is never "." or "..": no join needed.
+      const child = real.endsWith("/") ? real + entry.name : real + "/" + entry.name;
       if (entry.name.startsWith(TEMP_PREFIX)) {
         await this.#removeIfOrphan(child);
         continue;
