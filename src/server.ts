@@ -8,7 +8,7 @@
 
 import { buildCommandTable } from "./commands/table.ts";
 import type { CommandSpec } from "./commands/context.ts";
-import * as net from "node:net";
+import type * as net from "node:net";
 import {
   type ByteConnection,
   closeQuietly,
@@ -34,9 +34,15 @@ import { CidrList } from "./proxy/cidr.ts";
 import { readProxyHeaderFromSocket } from "./proxy/read.ts";
 import { NoAuthAuthenticator } from "./auth/no_auth.ts";
 import { EventWebhooks } from "./webhooks/webhooks.ts";
+import {
+  closeSoon,
+  type ControlListener,
+  type ListenerOption,
+  NodeControlListener,
+  tagListenError,
+} from "./control/listener.ts";
 
-/** The option whose listener failed to open (on a listen error's `option`). */
-export type ListenerOption = "port" | "implicitTlsPort";
+export type { ListenerOption };
 
 /** Whether a listen address only reaches this machine (127.0.0.0/8, ::1, localhost). */
 export function isLoopbackAddress(hostname: string): boolean {
@@ -56,11 +62,6 @@ function requireOption(
       `Option "${name}" is required: pass one to new FtpServer({ ${name}: ... }), e.g. ${suggestion}`,
     );
   }
-}
-
-function tagListenError(error: unknown, option: ListenerOption): unknown {
-  if (error instanceof Error) Object.assign(error, { option });
-  return error;
 }
 
 /**
@@ -485,76 +486,4 @@ export class FtpServer extends EventTarget implements AsyncDisposable {
       : writeAll(connection, encodeReply(Reply.ServiceNotAvailable, text));
     reply.catch(() => {}).finally(() => closeSoon(connection));
   }
-}
-
-/** A control listener (plain FTP, or implicit FTPS). */
-interface ControlListener {
-  readonly addr: NetAddress;
-  readonly implicitTls: boolean;
-  close(): Promise<void>;
-}
-
-/** Gets each accepted socket, paused and unread. */
-type ConnectionHandler = (socket: net.Socket, implicitTls: boolean) => void;
-
-/** Accepts control connections with node:net, so that they can become TLS. */
-class NodeControlListener implements ControlListener {
-  readonly #server: net.Server;
-  readonly implicitTls: boolean;
-
-  private constructor(server: net.Server, implicitTls: boolean) {
-    this.#server = server;
-    this.implicitTls = implicitTls;
-  }
-
-  static open(
-    hostname: string,
-    port: number,
-    implicitTls: boolean,
-    onConnection: ConnectionHandler,
-  ): Promise<NodeControlListener> {
-    return new Promise((resolve, reject) => {
-      const server = net.createServer(
-        { pauseOnConnect: true, noDelay: true },
-        (socket: net.Socket) => {
-          socket.on("error", () => {});
-          onConnection(socket, implicitTls);
-        },
-      );
-      server.once("error", (error: Error) => reject(toDenoListenError(error, hostname, port)));
-      server.listen({ host: hostname, port }, () => {
-        server.removeAllListeners("error");
-        server.on("error", () => {});
-        resolve(new NodeControlListener(server, implicitTls));
-      });
-    });
-  }
-
-  get addr(): NetAddress {
-    const { address, port } = this.#server.address() as net.AddressInfo;
-    return netAddress({ transport: "tcp", hostname: address, port });
-  }
-
-  close(): Promise<void> {
-    // Stops accepting at once; node's close callback would wait for every open
-    // connection to end, which the graceful shutdown itself brings about later.
-    this.#server.close();
-    return Promise.resolve();
-  }
-}
-
-/** Close after what was written is sent (a node socket's close() would drop it). */
-function closeSoon(connection: ByteConnection): void {
-  if (connection.closeGracefully) connection.closeGracefully(1000).catch(() => {});
-  else closeQuietly(connection);
-}
-
-function toDenoListenError(error: Error, hostname: string, port: number): Error {
-  const code = (error as { code?: string }).code;
-  const where = `${hostname}:${port}`;
-  if (code === "EADDRINUSE") {
-    return new Deno.errors.AddrInUse(`${where} is in use`, { cause: error });
-  }
-  if (code === "EACCES") return new Deno.errors.PermissionDenied(`${where}: ${error.message}`);
-  return error;
 }
