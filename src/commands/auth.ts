@@ -93,6 +93,8 @@ async function pass(context: CommandContext, password: string): Promise<void> {
       });
       await context.logIn(user, connector);
     } catch (error) {
+      // Not logged in after all: the user's session slot is free again.
+      await context.sessionLimits.release(sessionOwner(context.eventDetail.sessionId));
       if (error instanceof ProfileError) {
         // The profile names what the config lacks: the login can't be served as asked.
         context.log("error", "Login refused: the profile doesn't fit the config", {
@@ -104,7 +106,6 @@ async function pass(context: CommandContext, password: string): Promise<void> {
         return;
       }
       context.log("error", "Opening storage failed", { username, error: String(error) });
-      await context.sessionLimits.release(sessionOwner(context.eventDetail.sessionId));
       await context.reply(Reply.NotLoggedIn, "Login failed: storage is not available");
     }
     return;

@@ -6,11 +6,13 @@
 
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
-import type { FtpUser } from "../../src/auth/types.ts";
+import type { Authenticator, FtpUser } from "../../src/auth/types.ts";
 import { FailoverState, type ProbedState } from "../../src/cluster/failover.ts";
 import { MemoryState } from "../../src/cluster/state.ts";
 import { MemoryStorage } from "../../src/storage/memory.ts";
 import { commandHarness } from "../../src/testing/harness.ts";
+import { RawFtpClient } from "../../src/testing/raw_client.ts";
+import { startServer } from "../helpers.ts";
 import { countingReads } from "../checksums/_fixtures.ts";
 
 const sha256 = (text: string) => createHash("sha256").update(text).digest("hex");
@@ -132,4 +134,25 @@ Deno.test({
       await state.close();
     }
   },
+});
+
+Deno.test("a login refused for a profile the config can't serve gives its user session slot back", async () => {
+  // `u` may hold one session; with password "bad" the profile mounts a storage the
+  // config lacks (530). The refused login used to keep u's slot until its connection
+  // closed, so u's next login elsewhere got 421.
+  const authenticator: Authenticator = {
+    authenticate: ({ username, password }) =>
+      Promise.resolve({
+        username,
+        maxSessions: 1,
+        folders: password === "bad" ? [{ path: "/x", storage: "missing" }] : [],
+      }),
+  };
+  await using ts = await startServer({ authenticator });
+  using first = await RawFtpClient.connect(ts.addr);
+  assert.equal((await first.send("USER u")).code, 331);
+  assert.equal((await first.send("PASS bad")).code, 530);
+  using second = await RawFtpClient.connect(ts.addr);
+  assert.equal((await second.send("USER u")).code, 331);
+  assert.equal((await second.send("PASS good")).code, 230, "u's slot was kept by a refused login");
 });
