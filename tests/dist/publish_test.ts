@@ -19,6 +19,7 @@
  * @module
  */
 
+import { spawnCollecting } from "../spawn.ts";
 import assert from "node:assert/strict";
 import { dirname, join } from "node:path";
 import { Client } from "basic-ftp";
@@ -54,32 +55,10 @@ function spawn(
   args: string[],
   options: { cwd: string; env: Record<string, string>; stdin?: string },
 ): Running {
-  const child = new Deno.Command(command, {
-    args,
-    cwd: options.cwd,
-    env: options.env,
-    stdin: options.stdin === undefined ? "null" : "piped",
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
-  if (options.stdin !== undefined) {
-    const writer = child.stdin.getWriter();
-    writer.write(new TextEncoder().encode(options.stdin)).then(() => writer.close()).catch(
-      () => {},
-    );
-  }
-  let output = "";
-  const collect = async (stream: ReadableStream<Uint8Array>) => {
-    for await (const chunk of stream.pipeThrough(new TextDecoderStream())) output += chunk;
-  };
-  const collected = Promise.all([collect(child.stdout), collect(child.stderr)]);
-  const status = child.status.then(async (status) => {
-    await collected;
-    return status;
-  });
+  const { child, output, status } = spawnCollecting(command, args, options);
   return {
     child,
-    output: () => output,
+    output,
     status,
     async stop(signal: Deno.Signal = "SIGTERM") {
       try {

@@ -16,6 +16,7 @@
  * so does a listed command that the docs no longer show.
  */
 
+import { type CollectedProcess, spawnCollecting } from "../spawn.ts";
 import assert from "node:assert/strict";
 import { dirname, join } from "node:path";
 import { RawFtpClient } from "../../src/testing/raw_client.ts";
@@ -142,13 +143,7 @@ async function makeSandbox(endpoint?: string): Promise<Sandbox> {
   return sandbox;
 }
 
-interface Running {
-  child: Deno.ChildProcess;
-  /** The exit status, once all output is read. */
-  status: Promise<Deno.CommandStatus>;
-  /** Standard output and error so far. */
-  output(): string;
-}
+type Running = CollectedProcess;
 
 /** `sh -c` in the sandbox, with this `deno` first on the PATH. */
 function spawn(
@@ -157,32 +152,15 @@ function spawn(
   env: Record<string, string>,
   stdin?: string,
 ): Running {
-  const child = new Deno.Command("sh", {
-    args: ["-c", command],
+  return spawnCollecting("sh", ["-c", command], {
     cwd: sandbox.dir,
     env: {
       PATH: `${dirname(Deno.execPath())}:${Deno.env.get("PATH")}`,
       NO_COLOR: "1",
       ...env,
     },
-    stdin: stdin === undefined ? "null" : "piped",
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
-  if (stdin !== undefined) {
-    const writer = child.stdin.getWriter();
-    writer.write(new TextEncoder().encode(stdin)).then(() => writer.close()).catch(() => {});
-  }
-  let output = "";
-  const collect = async (stream: ReadableStream<Uint8Array>) => {
-    for await (const chunk of stream.pipeThrough(new TextDecoderStream())) output += chunk;
-  };
-  const collected = Promise.all([collect(child.stdout), collect(child.stderr)]);
-  const status = child.status.then(async (status) => {
-    await collected;
-    return status;
+    stdin,
   });
-  return { child, status, output: () => output };
 }
 
 async function runToEnd(
