@@ -11,7 +11,7 @@
 import { asciiUpperCase } from "../control/ascii.ts";
 import { isConnectionError } from "../data/connection.ts";
 import { FtpError, replyForError, StorageError } from "../errors.ts";
-import { type PermissionCheck, refusal } from "../policy/permissions.ts";
+import { hasRestrictions, type PermissionCheck, refusal } from "../policy/permissions.ts";
 import { quotePath, Reply, sanitizeReplyText } from "../replies.ts";
 import type { CommandContext, CommandSpec, PermissionRule } from "./context.ts";
 
@@ -105,7 +105,8 @@ export async function requirePermissions(
   argument: string,
 ): Promise<void> {
   const user = context.user;
-  if (!user) return;
+  // Most users have no policy: nothing to resolve or ask per command.
+  if (!user || !hasRestrictions(user)) return;
   for (const check of await rule.checks(context, argument)) {
     const refused = refusal(user, check.action, check.path);
     if (!refused) continue;

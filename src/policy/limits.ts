@@ -135,20 +135,6 @@ export function withBandwidth(
 }
 
 /**
- * Both: {@linkcode withQuota} over `home`, then {@linkcode withBandwidth}
- * (for a user without mounts). The session's `close()` of the result gives
- * the shared budgets back.
- */
-export function applyUserLimits(
-  home: StorageConnector,
-  user: FtpUser,
-  options: ResolvedOptions,
-  state?: SharedState,
-): StorageConnector {
-  return withBandwidth(withQuota(home, user, options, state), user, options);
-}
-
-/**
  * The quota account of `user` on this server while one of their sessions is
  * logged in; undefined when no quota applies to them.
  */
