@@ -44,7 +44,9 @@ const NO_LIMIT = Number.MAX_SAFE_INTEGER;
  * `probeEveryMs`, and once it answers the node uses it again. On each switch
  * the session slots this node holds are registered in the state it switches
  * to, so per-user and per-IP counts include this node's sessions on both
- * sides. What happened locally while degraded (failures, bans) stays local.
+ * sides. Flags set while degraded (bans) are written to the store on rejoin
+ * for the rest of their time, so a ban made during an outage holds across the
+ * fleet afterwards; failure counts of that time stay local.
  *
  * @example
  * ```ts ignore
@@ -60,6 +62,8 @@ export class FailoverState implements SharedState {
   readonly #probeEveryMs: number;
   readonly #clock?: () => number;
   readonly #held = new Map<string, HeldSlot>();
+  /** Flags set in local state while degraded: key → when they expire (this node's clock). */
+  readonly #localFlags = new Map<string, number>();
   #local: MemoryState;
   #degraded: boolean;
   #probe?: ReturnType<typeof setInterval>;
@@ -129,7 +133,10 @@ export class FailoverState implements SharedState {
 
   /** {@inheritDoc SharedState.setFlag} */
   setFlag(key: string, ttlMs: number): Promise<void> {
-    return this.#call((state) => state.setFlag(key, ttlMs));
+    return this.#call((state) => {
+      if (state === this.#local) this.#localFlags.set(key, this.#now() + ttlMs);
+      return state.setFlag(key, ttlMs);
+    });
   }
 
   /** {@inheritDoc SharedState.hasFlag} */
@@ -222,11 +229,16 @@ export class FailoverState implements SharedState {
     });
     // Local state starts afresh with this node's own sessions in it.
     this.#local = new MemoryState(this.#clock);
+    this.#localFlags.clear();
     for (const slot of this.#held.values()) {
       this.#local.acquireSlot(slot.key, slot.holder, NO_LIMIT, slot.ttlMs);
     }
     this.#probe = setInterval(() => this.#tryRejoin(), this.#probeEveryMs);
     Deno.unrefTimer(this.#probe);
+  }
+
+  #now(): number {
+    return this.#clock?.() ?? Date.now();
   }
 
   async #tryRejoin(): Promise<void> {
@@ -242,6 +254,14 @@ export class FailoverState implements SharedState {
         const id = slotId(slot.key, slot.holder);
         if (!this.#held.has(id)) await store.releaseSlot(slot.key, slot.holder);
       }
+      // Bans made while degraded hold fleet-wide for the rest of their time.
+      // (A loop until none are left: a ban made while this runs is carried too.)
+      for (let next = first(this.#localFlags); next; next = first(this.#localFlags)) {
+        const [key, expires] = next;
+        const left = expires - this.#now();
+        if (left > 0) await store.setFlag(key, left);
+        if (this.#localFlags.get(key) === expires) this.#localFlags.delete(key);
+      }
       if (this.#closed) return;
       this.#degraded = false;
       clearInterval(this.#probe);
@@ -255,6 +275,10 @@ export class FailoverState implements SharedState {
       this.#probing = false;
     }
   }
+}
+
+function first<K, V>(map: Map<K, V>): [K, V] | undefined {
+  return map.entries().next().value;
 }
 
 function slotId(key: string, holder: string): string {

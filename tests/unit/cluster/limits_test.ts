@@ -174,6 +174,31 @@ test("FailoverState: serves locally while the store fails, logs it, rejoins and 
   }
 });
 
+test("FailoverState: a ban made while degraded is written to the store on rejoin, for the rest of its time", async () => {
+  const store = new SwitchableStore();
+  let now = 1_000_000;
+  const state = new FailoverState(store, { probeEveryMs: 10, clock: () => now });
+  try {
+    await state.start(100);
+    store.down = true;
+    await state.setFlag("ban:192.0.2.7", 60_000); // degraded: set locally
+    assert.equal(state.mode, "degraded");
+    assert.equal(await state.hasFlag("ban:192.0.2.7"), true, "the ban holds on this node");
+    await state.setFlag("ban:192.0.2.8", 5_000);
+    now += 10_000; // the second ban has run out by the time the store is back
+    store.down = false;
+    for (let i = 0; i < 200 && (state.mode as string) !== "shared"; i++) {
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    assert.equal(state.mode as string, "shared");
+    assert.equal(await store.hasFlag("ban:192.0.2.7"), true, "the fleet sees the ban");
+    assert.equal(await store.hasFlag("ban:192.0.2.8"), false, "an expired ban is not revived");
+    assert.equal(await state.hasFlag("ban:192.0.2.7"), true);
+  } finally {
+    await state.close();
+  }
+});
+
 test("/healthz: 503 draining from the moment close() is called; /metrics shows mode and draining", async () => {
   const server = new FtpServer({
     port: 0,
