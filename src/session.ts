@@ -18,7 +18,8 @@ import {
   initialCommandState,
 } from "./commands/context.ts";
 import { type CommandLine, dispatchCommand, parseCommandLine } from "./commands/dispatch.ts";
-import { readControlLines } from "./control/line_reader.ts";
+import { DeadlineQueues } from "./control/deadlines.ts";
+import { type ControlLine, ControlReader, PullingSource } from "./control/line_reader.ts";
 import {
   type ByteConnection,
   closeQuietly,
@@ -93,20 +94,34 @@ export class Session implements CommandHost {
   #storage?: StorageConnector;
   /** What the command handlers see of this session. */
   readonly #commandContext: CommandContext;
-  /** Asks the authenticator, now and then, whether the user is still valid. */
-  readonly #revalidation: Revalidation;
+  /** Asks the authenticator, now and then, whether the user is still valid (if it can). */
+  readonly #revalidation?: Revalidation;
   #transfer?: RunningTransfer;
   #closing = false;
   #terminated = false;
-  #writeChain: Promise<void> = Promise.resolve();
-  #idleTimer?: ReturnType<typeof setTimeout>;
-  #loginTimer?: ReturnType<typeof setTimeout>;
+  /** The last reply being written, if any (the next one waits for it). */
+  #writeChain?: Promise<void>;
+  /** Resolves {@linkcode run}'s promise. */
+  #ended?: () => void;
 
   readonly #implicitTls: boolean;
   #connectionReplaced = false;
   #handshaking = false;
-  #queue: { line: CommandLine; spec?: CommandSpec }[] = [];
+  /** Commands waiting for the transfer (made when the first one waits). */
+  #queue?: { line: CommandLine; spec?: CommandSpec }[];
   #queueRunner?: Promise<void>;
+
+  /**
+   * The idle and login deadlines of every session, one timer per duration
+   * (see {@linkcode DeadlineQueues}): a `setTimeout` per session held ~350
+   * bytes of each idle session.
+   */
+  static readonly #idleDeadlines = new DeadlineQueues<Session>((session) =>
+    session.terminate("Idle timeout: closing control connection")
+  );
+  static readonly #loginDeadlines = new DeadlineQueues<Session>((session) =>
+    session.terminate("Login timeout: closing control connection")
+  );
 
   /**
    * Wrap an accepted control connection; `implicitTls` when it must start
@@ -121,11 +136,18 @@ export class Session implements CommandHost {
     this.context = context;
     this.connection = connection;
     this.#implicitTls = implicitTls;
-    this.bindAddress = netAddress(connection.localAddr);
+    const bindAddress = netAddress(connection.localAddr);
+    // The same address twice (no PROXY header) is kept once.
+    const local = client?.local;
+    this.bindAddress = local?.hostname === bindAddress.hostname && local.port === bindAddress.port
+      ? local
+      : bindAddress;
     this.remote = client?.remote ?? netAddress(connection.remoteAddr);
-    this.local = client?.local ?? this.bindAddress;
+    this.local = local ?? this.bindAddress;
     this.#commandContext = createCommandContext(context, this);
-    this.#revalidation = new Revalidation(this.#commandContext);
+    if (context.options.authenticator.isStillValid) {
+      this.#revalidation = new Revalidation(this.#commandContext);
+    }
   }
 
   /** The logged-in user. */
@@ -178,73 +200,102 @@ export class Session implements CommandHost {
   /** Send one reply (multi-line when `text` has several lines). Replies never interleave. */
   reply(code: number, text: string | readonly string[]): Promise<void> {
     const bytes = encodeReply(code, text);
-    const write = this.#writeChain.then(() => writeAll(this.connection, bytes));
-    this.#writeChain = write.catch(() => {});
+    const write = (this.#writeChain ?? Promise.resolve()).then(() =>
+      writeAll(this.connection, bytes)
+    );
+    const chain = write.catch(() => {});
+    this.#writeChain = chain;
+    // An idle session keeps no settled promise.
+    chain.then(() => {
+      if (this.#writeChain === chain) this.#writeChain = undefined;
+    });
     return write;
   }
 
-  /** Serve the connection until the client quits, vanishes or is timed out. */
-  async run(): Promise<void> {
+  /**
+   * Serve the connection until the client quits, vanishes or is timed out.
+   * Between commands nothing waits: the {@linkcode ControlReader} is told
+   * when bytes arrive, so an idle session holds no pending read or frame.
+   */
+  run(): Promise<void> {
+    return new Promise((resolve) => {
+      this.#ended = resolve;
+      this.#start().catch((error) => this.stopped(error));
+    });
+  }
+
+  async #start(): Promise<void> {
     const { options } = this.context;
-    try {
-      // Implicit TLS: the handshake comes first (with its own deadline); no
-      // reply may be written before it, not even a timeout's 421.
-      if (this.#implicitTls) {
-        this.#handshaking = true; // terminate() (shutdown) must not write a plain 421 into it
-        try {
-          await this.#startTls(this.connection as NodeSocketConnection);
-        } catch (error) {
-          this.log("warn", "TLS handshake failed", { error: String(error) });
-          return;
-        } finally {
-          this.#handshaking = false;
-        }
-        this.state.protectionBufferSizeSet = true;
-        this.state.protection = "P";
-      }
-      this.#loginTimer = setTimeout(
-        () => this.terminate("Login timeout: closing control connection"),
-        options.loginTimeoutMs,
-      );
-      this.#armIdleTimer();
-      await this.reply(Reply.ServiceReady, `Hello from ${sanitizeReplyText(options.serverName)}.`);
-      do {
-        this.#connectionReplaced = false;
-        for await (const line of readControlLines(this.connection, options.maxLineBytes)) {
-          this.#armIdleTimer();
-          if (line.tooLong) {
-            await this.reply(
-              Reply.SyntaxError,
-              `Command line too long (limit ${options.maxLineBytes} bytes)`,
-            );
-            continue;
-          }
-          const command = parseCommandLine(line.text, this.context.commands);
-          const spec = this.context.commands.get(command.verb);
-          if (!this.busy) {
-            await this.dispatch(command, spec);
-          } else if (spec?.duringTransfer) {
-            await this.dispatch(command, spec); // ABOR, STAT, QUIT: at once
-          } else {
-            // Other commands wait for the transfer, in order, while reading goes on
-            // (so an ABOR behind them is still seen); a long queue stops reading.
-            this.#queue.push({ line: command, spec });
-            this.#queueRunner ??= this.#runQueue();
-            if (this.#queue.length >= MAX_QUEUED_COMMANDS) await this.#queueRunner;
-          }
-          // After AUTH TLS, lines still buffered from the plain connection are dropped.
-          if (this.#closing || this.#connectionReplaced) break;
-        }
-      } while (this.#connectionReplaced && !this.#closing);
-    } catch (error) {
-      this.#logFailure("Session", error);
-    } finally {
+    // Implicit TLS: the handshake comes first (with its own deadline); no
+    // reply may be written before it, not even a timeout's 421.
+    if (this.#implicitTls) {
+      this.#handshaking = true; // terminate() (shutdown) must not write a plain 421 into it
       try {
-        await this.#cleanUp();
+        await this.#startTls(this.connection as NodeSocketConnection);
       } catch (error) {
-        this.#logFailure("Session clean-up", error);
+        this.log("warn", "TLS handshake failed", { error: String(error) });
+        return this.stopped();
+      } finally {
+        this.#handshaking = false;
       }
+      this.state.protectionBufferSizeSet = true;
+      this.state.protection = "P";
     }
+    Session.#loginDeadlines.of(options.loginTimeoutMs).arm(this);
+    this.#armIdleTimer();
+    await this.reply(Reply.ServiceReady, `Hello from ${sanitizeReplyText(options.serverName)}.`);
+    this.#read();
+  }
+
+  /** Read command lines from the (current) control connection. */
+  #read(): void {
+    this.#connectionReplaced = false;
+    const connection = this.connection;
+    const source = connection instanceof NodeSocketConnection
+      ? connection
+      : new PullingSource(connection);
+    new ControlReader(source, this, this.context.options.maxLineBytes).start();
+  }
+
+  /** One command line from the reader; `false` stops reading. */
+  async line(line: ControlLine): Promise<boolean> {
+    const { options } = this.context;
+    this.#armIdleTimer();
+    if (line.tooLong) {
+      await this.reply(
+        Reply.SyntaxError,
+        `Command line too long (limit ${options.maxLineBytes} bytes)`,
+      );
+      return true;
+    }
+    const command = parseCommandLine(line.text, this.context.commands);
+    const spec = this.context.commands.get(command.verb);
+    if (!this.busy) {
+      await this.dispatch(command, spec);
+    } else if (spec?.duringTransfer) {
+      await this.dispatch(command, spec); // ABOR, STAT, QUIT: at once
+    } else {
+      // Other commands wait for the transfer, in order, while reading goes on
+      // (so an ABOR behind them is still seen); a long queue stops reading.
+      const queue = this.#queue ??= [];
+      queue.push({ line: command, spec });
+      this.#queueRunner ??= this.#runQueue();
+      if (queue.length >= MAX_QUEUED_COMMANDS) await this.#queueRunner;
+    }
+    // After AUTH TLS, lines still buffered from the plain connection are dropped.
+    return !(this.#closing || this.#connectionReplaced);
+  }
+
+  /**
+   * The reader stopped: after AUTH TLS, read the TLS connection; otherwise
+   * (the client left, QUIT, a timeout, a failure) clean up and end the session.
+   */
+  stopped(error?: unknown): void {
+    if (error !== undefined) this.#logFailure("Session", error);
+    else if (this.#connectionReplaced && !this.#closing) return this.#read();
+    this.#cleanUp()
+      .catch((error) => this.#logFailure("Session clean-up", error))
+      .finally(() => this.#ended?.());
   }
 
   /**
@@ -286,7 +337,7 @@ export class Session implements CommandHost {
    */
   async #runQueue(): Promise<void> {
     try {
-      while (this.#queue.length > 0) {
+      while (this.#queue && this.#queue.length > 0) {
         await this.#transfer?.done;
         if (this.#closing) break;
         const { line, spec } = this.#queue.shift()!;
@@ -295,14 +346,20 @@ export class Session implements CommandHost {
     } catch (error) {
       this.#fail(`Queued command`, error);
     } finally {
-      this.#queue = [];
+      this.#queue = undefined;
       this.#queueRunner = undefined;
     }
   }
 
   /** Run one command through the check pipeline and its handler. */
   dispatch(line: CommandLine, spec: CommandSpec | undefined): Promise<void> {
-    return dispatchCommand(this.#commandContext, line, spec, () => this.#revalidation.check());
+    const revalidation = this.#revalidation;
+    return dispatchCommand(
+      this.#commandContext,
+      line,
+      spec,
+      revalidation ? () => revalidation.check() : () => Promise.resolve(true),
+    );
   }
 
   /**
@@ -510,10 +567,9 @@ export class Session implements CommandHost {
   async logIn(user: FtpUser, storage: StorageConnector): Promise<void> {
     this.#user = user;
     this.#storage = storage;
-    this.#revalidation.loggedIn();
+    this.#revalidation?.loggedIn();
     this.state.pendingUsername = undefined;
-    clearTimeout(this.#loginTimer);
-    this.#loginTimer = undefined; // a cleared timer object is ~250 bytes held for the session
+    Session.#loginDeadlines.disarm(this);
     this.context.emit("login", this.eventDetail);
     this.log("info", "Logged in");
     try {
@@ -589,22 +645,17 @@ export class Session implements CommandHost {
   }
 
   #armIdleTimer(): void {
-    this.#clearIdleTimer();
-    if (this.#transfer) return; // paused while data moves
-    this.#idleTimer = setTimeout(
-      () => this.terminate("Idle timeout: closing control connection"),
-      this.context.options.idleTimeoutMs,
-    );
+    if (this.#transfer) return this.#clearIdleTimer(); // paused while data moves
+    Session.#idleDeadlines.of(this.context.options.idleTimeoutMs).arm(this);
   }
 
   #clearIdleTimer(): void {
-    clearTimeout(this.#idleTimer);
-    this.#idleTimer = undefined;
+    Session.#idleDeadlines.disarm(this);
   }
 
   async #cleanUp(): Promise<void> {
     this.#closing = true;
-    clearTimeout(this.#loginTimer);
+    Session.#loginDeadlines.disarm(this);
     this.#clearIdleTimer();
     // The control connection is gone: an unfinished upload must not be stored.
     this.#transfer?.controller.abort(

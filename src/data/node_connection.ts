@@ -12,6 +12,12 @@ import type { Socket } from "node:net";
 import * as tls from "node:tls";
 import type { ByteConnection } from "./connection.ts";
 
+/** Told when a connection read without a pending read has something to say. */
+export interface ReadableListener {
+  /** {@linkcode NodeSocketConnection.take} would now return bytes, the end, or throw. */
+  readable(): void;
+}
+
 /**
  * Stop reading a control connection (plain or TLS) when this much unread
  * data is queued: command lines are short (4 KiB by default), and a client
@@ -56,7 +62,8 @@ export class NodeSocketConnection implements ByteConnection {
   #ended = false;
   #error?: Error;
   #closed = false;
-  #wake?: () => void;
+  /** Who waits for bytes: a pending {@linkcode read}, or a {@linkcode whenReadable} listener. */
+  #listener?: ReadableListener;
   #detached = false;
   #paused = false;
   readonly #highWater: number;
@@ -130,31 +137,54 @@ export class NodeSocketConnection implements ByteConnection {
   };
 
   #notify(): void {
-    const wake = this.#wake;
-    this.#wake = undefined;
-    wake?.();
+    const listener = this.#listener;
+    this.#listener = undefined;
+    listener?.readable();
   }
 
   async read(buffer: Uint8Array): Promise<number | null> {
     while (true) {
-      if (this.#detached) throw new Deno.errors.BadResource("Connection was handed over to TLS");
-      if (this.#queue.length > 0) {
-        const head = this.#queue[0];
-        const n = Math.min(head.length, buffer.length);
-        buffer.set(head.subarray(0, n));
-        if (n === head.length) this.#queue.shift();
-        else this.#queue[0] = head.subarray(n);
-        this.#queued -= n;
-        if (this.#queued < this.#highWater / 2 && this.#paused) {
-          this.#paused = false;
-          setReading(this.#flowControl, true);
-        }
-        return n;
+      const bytes = this.take(buffer.length);
+      if (bytes === null) return null;
+      if (bytes !== undefined) {
+        buffer.set(bytes);
+        return bytes.length;
       }
-      if (this.#error) throw asDenoError(this.#error);
-      if (this.#ended || this.#closed) return null;
-      await new Promise<void>((resolve) => (this.#wake = resolve));
+      await new Promise<void>((resolve) => this.whenReadable({ readable: resolve }));
     }
+  }
+
+  /**
+   * Read without waiting: up to `maxBytes` unread bytes (a view of what was
+   * received, not a copy), `undefined` when none has arrived yet, `null` at
+   * the end of the stream; throws the connection's error once the bytes
+   * before it are taken. With {@linkcode whenReadable}, a connection is read
+   * with nothing pending between reads (an idle control connection).
+   */
+  take(maxBytes: number): Uint8Array | null | undefined {
+    if (this.#detached) throw new Deno.errors.BadResource("Connection was handed over to TLS");
+    if (this.#queue.length > 0) {
+      const head = this.#queue[0];
+      const n = Math.min(head.length, maxBytes);
+      const bytes = n === head.length ? head : head.subarray(0, n);
+      if (n < head.length) this.#queue[0] = head.subarray(n);
+      else if (this.#queue.length > 1) this.#queue.shift();
+      else this.#queue = []; // an emptied array keeps its backing store: drop it
+      this.#queued -= n;
+      if (this.#queued < this.#highWater / 2 && this.#paused) {
+        this.#paused = false;
+        setReading(this.#flowControl, true);
+      }
+      return bytes;
+    }
+    if (this.#error) throw asDenoError(this.#error);
+    if (this.#ended || this.#closed) return null;
+    return undefined;
+  }
+
+  /** Call `listener.readable()` once, when {@linkcode take} has something to say. */
+  whenReadable(listener: ReadableListener): void {
+    this.#listener = listener;
   }
 
   write(data: Uint8Array): Promise<number> {
