@@ -18,77 +18,50 @@ import {
   initialCommandState,
 } from "./commands/context.ts";
 import { type CommandLine, dispatchCommand, parseCommandLine } from "./commands/dispatch.ts";
-import { DeadlineQueues } from "./control/deadlines.ts";
-import { type ControlLine, ControlReader, PullingSource } from "./control/line_reader.ts";
+import { ControlConnection } from "./control/control_connection.ts";
+import type { ControlLine } from "./control/line_reader.ts";
 import {
   type ByteConnection,
   closeQuietly,
   isConnectionError,
   type NetAddress,
-  netAddress,
-  writeAll,
 } from "./data/connection.ts";
-import type { SecureContext } from "node:tls";
-import type { DataChannelOptions, DataSetup } from "./data/channel.ts";
+import type { DataSetup } from "./data/channel.ts";
 import { NodeSocketConnection } from "./data/node_connection.ts";
 import { passiveSocketKind, type SocketKind } from "./data/passive.ts";
-import {
-  isUnexpectedTransferFailure,
-  runTask,
-  runTransfer,
-  type TaskRequest,
-  TransferProgress,
-  type TransferRequest,
-} from "./data/transfer.ts";
+import { type TaskRequest, TransferProgress, type TransferRequest } from "./data/transfer.ts";
 import { FtpError, TransferAbort } from "./errors.ts";
-import type { SessionEventDetail, TransferEventDetail, TransferKind } from "./events.ts";
-import { encodeReply, Reply, sanitizeReplyText } from "./replies.ts";
+import type { SessionEventDetail, TransferKind } from "./events.ts";
+import { Reply, sanitizeReplyText } from "./replies.ts";
 import { type CommandHost, createCommandContext, type SessionContext } from "./session_context.ts";
+import {
+  emitOperation,
+  type RunningTransfer,
+  runTaskBeside,
+  runTransferBeside,
+} from "./session_transfers.ts";
 import type { StorageConnector } from "./storage/types.ts";
 
 // The data layer's types, where handlers have always found them.
 export type { DataSetup } from "./data/channel.ts";
 export { TransferProgress, type TransferRequest } from "./data/transfer.ts";
 
-interface RunningTransfer {
-  readonly request: Pick<TransferRequest, "command" | "path">;
-  readonly progress: TransferProgress;
-  readonly controller: AbortController;
-  readonly done: Promise<void>;
-}
-
 let nextSessionNumber = 1;
 
 /** Commands kept waiting for a transfer before the session stops reading. */
 const MAX_QUEUED_COMMANDS = 32;
-/** How long a terminated session may take to say 421 before it is dropped. */
-const TERMINATE_DEADLINE_MS = 1000;
 
 /** One client's control connection. */
-export class Session implements CommandHost {
+export class Session extends ControlConnection implements CommandHost {
   /** Unique id for logs and events. */
   readonly id: string = String(nextSessionNumber++);
   /** The server's shared state. */
   readonly context: SessionContext;
-  /** The control connection (replaced when upgraded to TLS). */
-  connection: ByteConnection;
-  /**
-   * The client's address, the one value every check and record uses (limits,
-   * bans, PORT/EPRT, the passive source check, logs, events, authenticators):
-   * the PROXY header's source behind a balancer, else the peer's address.
-   */
-  readonly remote: NetAddress;
-  /** The address the client connected to: the PROXY header's destination, else the local end. */
-  readonly local: NetAddress;
-  /** The control connection's own local address, where passive listeners bind. */
-  readonly bindAddress: NetAddress;
 
   /** The settings commands change (TYPE, REST, RNFR, PROT…): see {@linkcode CommandState}. */
   readonly state: CommandState = initialCommandState();
   /** How the next data connection is made. */
   dataSetup?: DataSetup;
-  /** The control connection's TLS context, once it speaks TLS (data connections reuse it). */
-  tlsContext?: SecureContext;
 
   #user?: FtpUser;
   #storage?: StorageConnector;
@@ -99,8 +72,6 @@ export class Session implements CommandHost {
   #transfer?: RunningTransfer;
   #closing = false;
   #terminated = false;
-  /** The last reply being written, if any (the next one waits for it). */
-  #writeChain?: Promise<void>;
   /** Resolves {@linkcode run}'s promise. */
   #ended?: () => void;
 
@@ -112,18 +83,6 @@ export class Session implements CommandHost {
   #queueRunner?: Promise<void>;
 
   /**
-   * The idle and login deadlines of every session, one timer per duration
-   * (see {@linkcode DeadlineQueues}): a `setTimeout` per session held ~350
-   * bytes of each idle session.
-   */
-  static readonly #idleDeadlines = new DeadlineQueues<Session>((session) =>
-    session.terminate("Idle timeout: closing control connection")
-  );
-  static readonly #loginDeadlines = new DeadlineQueues<Session>((session) =>
-    session.terminate("Login timeout: closing control connection")
-  );
-
-  /**
    * Wrap an accepted control connection; `implicitTls` when it must start
    * with a handshake; `client`: the addresses a PROXY header gave, if any.
    */
@@ -133,17 +92,9 @@ export class Session implements CommandHost {
     implicitTls = false,
     client?: { readonly remote: NetAddress; readonly local: NetAddress },
   ) {
+    super(connection, client);
     this.context = context;
-    this.connection = connection;
     this.#implicitTls = implicitTls;
-    const bindAddress = netAddress(connection.localAddr);
-    // The same address twice (no PROXY header) is kept once.
-    const local = client?.local;
-    this.bindAddress = local?.hostname === bindAddress.hostname && local.port === bindAddress.port
-      ? local
-      : bindAddress;
-    this.remote = client?.remote ?? netAddress(connection.remoteAddr);
-    this.local = local ?? this.bindAddress;
     this.#commandContext = createCommandContext(context, this);
     if (context.options.authenticator.isStillValid) {
       this.#revalidation = new Revalidation(this.#commandContext);
@@ -197,25 +148,10 @@ export class Session implements CommandHost {
     });
   }
 
-  /** Send one reply (multi-line when `text` has several lines). Replies never interleave. */
-  reply(code: number, text: string | readonly string[]): Promise<void> {
-    const bytes = encodeReply(code, text);
-    const write = (this.#writeChain ?? Promise.resolve()).then(() =>
-      writeAll(this.connection, bytes)
-    );
-    const chain = write.catch(() => {});
-    this.#writeChain = chain;
-    // An idle session keeps no settled promise.
-    chain.then(() => {
-      if (this.#writeChain === chain) this.#writeChain = undefined;
-    });
-    return write;
-  }
-
   /**
    * Serve the connection until the client quits, vanishes or is timed out.
-   * Between commands nothing waits: the {@linkcode ControlReader} is told
-   * when bytes arrive, so an idle session holds no pending read or frame.
+   * Between commands nothing waits (see {@linkcode ControlConnection}): an
+   * idle session holds no pending read or suspended frame.
    */
   run(): Promise<void> {
     return new Promise((resolve) => {
@@ -231,7 +167,7 @@ export class Session implements CommandHost {
     if (this.#implicitTls) {
       this.#handshaking = true; // terminate() (shutdown) must not write a plain 421 into it
       try {
-        await this.#startTls(this.connection as NodeSocketConnection);
+        await this.#startTls();
       } catch (error) {
         this.log("warn", "TLS handshake failed", { error: String(error) });
         return this.stopped();
@@ -241,20 +177,15 @@ export class Session implements CommandHost {
       this.state.protectionBufferSizeSet = true;
       this.state.protection = "P";
     }
-    Session.#loginDeadlines.of(options.loginTimeoutMs).arm(this);
+    this.armLoginTimer(options.loginTimeoutMs);
     this.#armIdleTimer();
     await this.reply(Reply.ServiceReady, `Hello from ${sanitizeReplyText(options.serverName)}.`);
     this.#read();
   }
 
-  /** Read command lines from the (current) control connection. */
   #read(): void {
     this.#connectionReplaced = false;
-    const connection = this.connection;
-    const source = connection instanceof NodeSocketConnection
-      ? connection
-      : new PullingSource(connection);
-    new ControlReader(source, this, this.context.options.maxLineBytes).start();
+    this.readLines(this.context.options.maxLineBytes);
   }
 
   /** One command line from the reader; `false` stops reading. */
@@ -291,27 +222,11 @@ export class Session implements CommandHost {
    * (the client left, QUIT, a timeout, a failure) clean up and end the session.
    */
   stopped(error?: unknown): void {
-    if (error !== undefined) this.#logFailure("Session", error);
+    if (error !== undefined) this.logFailure("Session", error);
     else if (this.#connectionReplaced && !this.#closing) return this.#read();
     this.#cleanUp()
-      .catch((error) => this.#logFailure("Session clean-up", error))
+      .catch((error) => this.logFailure("Session clean-up", error))
       .finally(() => this.#ended?.());
-  }
-
-  /**
-   * Log why something inside this session failed: a lost connection is the
-   * client's doing (info), anything else is a bug or a broken dependency (error).
-   */
-  #logFailure(what: string, error: unknown): void {
-    try {
-      if (isConnectionError(error)) {
-        this.log("info", "Control connection lost", { during: what, error: String(error) });
-      } else {
-        this.log("error", `${what} failed; closing the session`, { error: String(error) });
-      }
-    } catch {
-      // A logger that throws must not take the server down either.
-    }
   }
 
   /**
@@ -319,7 +234,7 @@ export class Session implements CommandHost {
    * promises: log it, stop reading, drop the control connection.
    */
   #fail(what: string, error: unknown): void {
-    this.#logFailure(what, error);
+    this.logFailure(what, error);
     this.#closing = true;
     this.#transfer?.controller.abort(new TransferAbort(Reply.TransferAborted, "Session failed"));
     closeQuietly(this.connection);
@@ -373,10 +288,10 @@ export class Session implements CommandHost {
     }
     connection.detach();
     await this.reply(Reply.SecurityAccepted, "Proceed with TLS negotiation");
-    await this.#writeChain;
+    await this.flushReplies();
     this.#handshaking = true;
     try {
-      await this.#startTls(connection);
+      await this.#startTls();
     } catch (error) {
       this.log("warn", "TLS handshake failed", { error: String(error) });
       this.close();
@@ -388,14 +303,9 @@ export class Session implements CommandHost {
     this.#connectionReplaced = true;
   }
 
-  async #startTls(connection: NodeSocketConnection): Promise<void> {
-    const settings = this.context.options.tls!;
-    const secureContext = settings.createContext();
-    this.connection = await connection.startTls({
-      secureContext,
-      timeoutMs: this.context.options.loginTimeoutMs,
-    });
-    this.tlsContext = secureContext;
+  async #startTls(): Promise<void> {
+    const { tls, loginTimeoutMs } = this.context.options;
+    await this.startTls(tls!.createContext(), loginTimeoutMs);
     this.log("debug", "TLS established on the control connection");
   }
 
@@ -430,7 +340,7 @@ export class Session implements CommandHost {
     }
     const controller = new AbortController();
     const progress = new TransferProgress();
-    this.#clearIdleTimer();
+    this.clearIdleTimer();
     try {
       await this.reply(Reply.OpeningDataConnection, request.openingText);
     } catch (error) {
@@ -439,7 +349,7 @@ export class Session implements CommandHost {
       throw error;
     }
     // Awaited by the queue, ABOR, QUIT, shutdown and clean-up: it must never reject.
-    const done = this.#runTransfer(request, setup, controller, progress).catch((error) => {
+    const done = runTransferBeside(this, request, setup, controller, progress).catch((error) => {
       this.#transfer = undefined;
       this.#fail(`${request.command} transfer`, error);
     });
@@ -450,17 +360,8 @@ export class Session implements CommandHost {
   startTask(request: TaskRequest): void {
     const controller = new AbortController();
     const progress = new TransferProgress();
-    this.#clearIdleTimer();
-    const done = runTask(request, controller, progress).then(async ({ outcome, reply }) => {
-      this.#transfer = undefined;
-      this.#armIdleTimer();
-      this.log(outcome === "ok" ? "info" : "warn", `${request.command} ${outcome}`, {
-        path: request.path,
-        bytes: progress.bytes,
-        reply: reply.code,
-      });
-      await this.reply(reply.code, reply.text).catch(() => {});
-    }).catch((error) => {
+    this.clearIdleTimer();
+    const done = runTaskBeside(this, request, controller, progress).catch((error) => {
       this.#transfer = undefined;
       this.#fail(`${request.command} task`, error);
     });
@@ -487,55 +388,10 @@ export class Session implements CommandHost {
     }
   }
 
-  async #runTransfer(
-    request: TransferRequest,
-    setup: DataSetup,
-    controller: AbortController,
-    progress: TransferProgress,
-  ): Promise<void> {
-    const result = await runTransfer(request, setup, controller, progress, {
-      channel: this.#dataChannelOptions(),
-      stallTimeoutMs: this.context.options.dataStallTimeoutMs,
-    });
-    const { outcome, reply, failure } = result;
-    if (isUnexpectedTransferFailure(result)) {
-      this.log("error", `${request.command} failed`, { error: String(failure) });
-    }
+  /** The running transfer (or task) is over (before its event and final reply). */
+  transferEnded(): void {
     this.#transfer = undefined;
     this.#armIdleTimer();
-    const detail: TransferEventDetail = {
-      ...this.eventDetail,
-      kind: request.kind,
-      command: request.command,
-      path: request.path,
-      bytes: progress.bytes,
-      durationMs: Date.now() - progress.startedAt,
-      outcome,
-      error: failure === undefined ? undefined : reply.text,
-      checksums: outcome === "ok" ? request.checksums?.() : undefined,
-    };
-    this.context.emit(outcome === "ok" ? "transfer-complete" : "transfer-failed", detail);
-    if (request.kind !== "listing" || outcome !== "ok") {
-      this.log(outcome === "ok" ? "info" : "warn", `${request.command} ${outcome}`, {
-        path: request.path,
-        bytes: progress.bytes,
-        ms: detail.durationMs,
-        reply: reply.code,
-      });
-    }
-    await this.reply(reply.code, reply.text).catch(() => {});
-  }
-
-  /** How this session's data connections are opened and protected (PROT P needs TLS). */
-  #dataChannelOptions(): DataChannelOptions {
-    const { options } = this.context;
-    return {
-      tls: this.protection === "P" && this.tlsContext
-        ? { context: this.tlsContext, sessionReuse: options.tls?.sessionReuse ?? "off" }
-        : undefined,
-      timeoutMs: options.passiveAcceptTimeoutMs,
-      log: (level, message) => this.log(level, message),
-    };
   }
 
   /**
@@ -549,18 +405,7 @@ export class Session implements CommandHost {
     error?: unknown,
     from?: string,
   ): void {
-    const detail: TransferEventDetail = {
-      ...this.eventDetail,
-      kind,
-      command,
-      path,
-      ...(from === undefined ? {} : { from }),
-      bytes: 0,
-      durationMs: 0,
-      outcome: error === undefined ? "ok" : "failed",
-      error: error === undefined ? undefined : String(error),
-    };
-    this.context.emit(error === undefined ? "transfer-complete" : "transfer-failed", detail);
+    emitOperation(this, kind, command, path, error, from);
   }
 
   /** Mark the session as logged in. */
@@ -569,7 +414,7 @@ export class Session implements CommandHost {
     this.#storage = storage;
     this.#revalidation?.loggedIn();
     this.state.pendingUsername = undefined;
-    Session.#loginDeadlines.disarm(this);
+    this.clearLoginTimer();
     this.context.emit("login", this.eventDetail);
     this.log("info", "Logged in");
     try {
@@ -578,7 +423,7 @@ export class Session implements CommandHost {
       // The client left while its login was checked: that is no storage failure
       // (PASS treats any throw from here as one); the read loop ends the session.
       if (!isConnectionError(error)) throw error;
-      this.#logFailure("Login", error);
+      this.logFailure("Login", error);
       this.close();
     }
   }
@@ -607,19 +452,7 @@ export class Session implements CommandHost {
         closeQuietly(this.connection);
         return;
       }
-      // A client that reads nothing can't stall this: the connection is dropped
-      // after a deadline whether or not the 421 could be written.
-      const connection = this.connection;
-      const hardClose = setTimeout(() => closeQuietly(connection), TERMINATE_DEADLINE_MS);
-      transferDone
-        .then(() => this.reply(Reply.ServiceNotAvailable, text))
-        .catch(() => {})
-        .then(() => this.connection.closeGracefully?.(1000))
-        .catch(() => {})
-        .finally(() => {
-          clearTimeout(hardClose);
-          closeQuietly(this.connection);
-        })
+      this.replyAndClose(transferDone, Reply.ServiceNotAvailable, text)
         .catch((error) => this.#fail("Terminating", error));
     } catch (error) {
       this.#fail("Terminating", error);
@@ -645,18 +478,14 @@ export class Session implements CommandHost {
   }
 
   #armIdleTimer(): void {
-    if (this.#transfer) return this.#clearIdleTimer(); // paused while data moves
-    Session.#idleDeadlines.of(this.context.options.idleTimeoutMs).arm(this);
-  }
-
-  #clearIdleTimer(): void {
-    Session.#idleDeadlines.disarm(this);
+    if (this.#transfer) return this.clearIdleTimer(); // paused while data moves
+    this.armIdleTimer(this.context.options.idleTimeoutMs);
   }
 
   async #cleanUp(): Promise<void> {
     this.#closing = true;
-    Session.#loginDeadlines.disarm(this);
-    this.#clearIdleTimer();
+    this.clearLoginTimer();
+    this.clearIdleTimer();
     // The control connection is gone: an unfinished upload must not be stored.
     this.#transfer?.controller.abort(
       new TransferAbort(Reply.TransferAborted, "Control connection closed"),
@@ -664,10 +493,7 @@ export class Session implements CommandHost {
     await this.#transfer?.done;
     await this.#queueRunner;
     this.clearDataSetup();
-    await this.#writeChain;
-    // TLS: send close_notify so the client sees a clean end, not a truncation.
-    await this.connection.closeGracefully?.().catch(() => {});
-    closeQuietly(this.connection);
+    await this.closeConnection();
     try {
       await this.#storage?.close?.();
     } catch (error) {
