@@ -38,10 +38,11 @@ const enum TelnetState {
 export const DEFAULT_MAX_LINE_BYTES = 4096;
 
 /**
- * Bytes read from the connection at a time. An idle session always has a read
- * pending, which holds this buffer: with 8 KiB, 10,000 idle sessions held
- * 80 MiB in read buffers alone (bench/README.md). Command lines are short; a
- * longer one just takes several reads.
+ * Bytes read from the connection at a time. A pending read holds its buffer:
+ * with 8 KiB, 10,000 idle sessions held 80 MiB in read buffers alone
+ * (bench/README.md; a session's {@linkcode ControlReader} now has no read
+ * pending between commands). Command lines are short; a longer one just takes
+ * several reads.
  */
 export const READ_BUFFER_BYTES = 512;
 /** The splitter's first line buffer; it grows (to the cap) only for longer lines. */
