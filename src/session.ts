@@ -18,94 +18,68 @@ import {
   initialCommandState,
 } from "./commands/context.ts";
 import { type CommandLine, dispatchCommand, parseCommandLine } from "./commands/dispatch.ts";
-import { readControlLines } from "./control/line_reader.ts";
+import { ControlConnection } from "./control/control_connection.ts";
+import type { ControlLine } from "./control/line_reader.ts";
 import {
   type ByteConnection,
   closeQuietly,
   isConnectionError,
   type NetAddress,
-  netAddress,
-  writeAll,
 } from "./data/connection.ts";
-import type { SecureContext } from "node:tls";
-import type { DataChannelOptions, DataSetup } from "./data/channel.ts";
+import type { DataSetup } from "./data/channel.ts";
 import { NodeSocketConnection } from "./data/node_connection.ts";
 import { passiveSocketKind, type SocketKind } from "./data/passive.ts";
-import {
-  isUnexpectedTransferFailure,
-  runTask,
-  runTransfer,
-  type TaskRequest,
-  TransferProgress,
-  type TransferRequest,
-} from "./data/transfer.ts";
+import { type TaskRequest, TransferProgress, type TransferRequest } from "./data/transfer.ts";
 import { FtpError, TransferAbort } from "./errors.ts";
-import type { SessionEventDetail, TransferEventDetail, TransferKind } from "./events.ts";
-import { encodeReply, Reply, sanitizeReplyText } from "./replies.ts";
+import type { SessionEventDetail, TransferKind } from "./events.ts";
+import { Reply, sanitizeReplyText } from "./replies.ts";
 import { type CommandHost, createCommandContext, type SessionContext } from "./session_context.ts";
+import {
+  emitOperation,
+  type RunningTransfer,
+  runTaskBeside,
+  runTransferBeside,
+} from "./session_transfers.ts";
 import type { StorageConnector } from "./storage/types.ts";
 
 // The data layer's types, where handlers have always found them.
 export type { DataSetup } from "./data/channel.ts";
 export { TransferProgress, type TransferRequest } from "./data/transfer.ts";
 
-interface RunningTransfer {
-  readonly request: Pick<TransferRequest, "command" | "path">;
-  readonly progress: TransferProgress;
-  readonly controller: AbortController;
-  readonly done: Promise<void>;
-}
-
 let nextSessionNumber = 1;
 
 /** Commands kept waiting for a transfer before the session stops reading. */
 const MAX_QUEUED_COMMANDS = 32;
-/** How long a terminated session may take to say 421 before it is dropped. */
-const TERMINATE_DEADLINE_MS = 1000;
 
 /** One client's control connection. */
-export class Session implements CommandHost {
+export class Session extends ControlConnection implements CommandHost {
   /** Unique id for logs and events. */
   readonly id: string = String(nextSessionNumber++);
   /** The server's shared state. */
   readonly context: SessionContext;
-  /** The control connection (replaced when upgraded to TLS). */
-  connection: ByteConnection;
-  /**
-   * The client's address, the one value every check and record uses (limits,
-   * bans, PORT/EPRT, the passive source check, logs, events, authenticators):
-   * the PROXY header's source behind a balancer, else the peer's address.
-   */
-  readonly remote: NetAddress;
-  /** The address the client connected to: the PROXY header's destination, else the local end. */
-  readonly local: NetAddress;
-  /** The control connection's own local address, where passive listeners bind. */
-  readonly bindAddress: NetAddress;
 
   /** The settings commands change (TYPE, REST, RNFR, PROT…): see {@linkcode CommandState}. */
   readonly state: CommandState = initialCommandState();
   /** How the next data connection is made. */
   dataSetup?: DataSetup;
-  /** The control connection's TLS context, once it speaks TLS (data connections reuse it). */
-  tlsContext?: SecureContext;
 
   #user?: FtpUser;
   #storage?: StorageConnector;
   /** What the command handlers see of this session. */
   readonly #commandContext: CommandContext;
-  /** Asks the authenticator, now and then, whether the user is still valid. */
-  readonly #revalidation: Revalidation;
+  /** Asks the authenticator, now and then, whether the user is still valid (if it can). */
+  readonly #revalidation?: Revalidation;
   #transfer?: RunningTransfer;
   #closing = false;
   #terminated = false;
-  #writeChain: Promise<void> = Promise.resolve();
-  #idleTimer?: ReturnType<typeof setTimeout>;
-  #loginTimer?: ReturnType<typeof setTimeout>;
+  /** Resolves {@linkcode run}'s promise. */
+  #ended?: () => void;
 
   readonly #implicitTls: boolean;
   #connectionReplaced = false;
   #handshaking = false;
-  #queue: { line: CommandLine; spec?: CommandSpec }[] = [];
+  /** Commands waiting for the transfer (made when the first one waits). */
+  #queue?: { line: CommandLine; spec?: CommandSpec }[];
   #queueRunner?: Promise<void>;
 
   /**
@@ -118,14 +92,13 @@ export class Session implements CommandHost {
     implicitTls = false,
     client?: { readonly remote: NetAddress; readonly local: NetAddress },
   ) {
+    super(connection, client);
     this.context = context;
-    this.connection = connection;
     this.#implicitTls = implicitTls;
-    this.bindAddress = netAddress(connection.localAddr);
-    this.remote = client?.remote ?? netAddress(connection.remoteAddr);
-    this.local = client?.local ?? this.bindAddress;
     this.#commandContext = createCommandContext(context, this);
-    this.#revalidation = new Revalidation(this.#commandContext);
+    if (context.options.authenticator.isStillValid) {
+      this.#revalidation = new Revalidation(this.#commandContext);
+    }
   }
 
   /** The logged-in user. */
@@ -175,92 +148,85 @@ export class Session implements CommandHost {
     });
   }
 
-  /** Send one reply (multi-line when `text` has several lines). Replies never interleave. */
-  reply(code: number, text: string | readonly string[]): Promise<void> {
-    const bytes = encodeReply(code, text);
-    const write = this.#writeChain.then(() => writeAll(this.connection, bytes));
-    this.#writeChain = write.catch(() => {});
-    return write;
+  /**
+   * Serve the connection until the client quits, vanishes or is timed out.
+   * Between commands nothing waits (see {@linkcode ControlConnection}): an
+   * idle session holds no pending read or suspended frame.
+   */
+  run(): Promise<void> {
+    return new Promise((resolve) => {
+      this.#ended = resolve;
+      this.#start().catch((error) => this.stopped(error));
+    });
   }
 
-  /** Serve the connection until the client quits, vanishes or is timed out. */
-  async run(): Promise<void> {
+  async #start(): Promise<void> {
     const { options } = this.context;
-    try {
-      // Implicit TLS: the handshake comes first (with its own deadline); no
-      // reply may be written before it, not even a timeout's 421.
-      if (this.#implicitTls) {
-        this.#handshaking = true; // terminate() (shutdown) must not write a plain 421 into it
-        try {
-          await this.#startTls(this.connection as NodeSocketConnection);
-        } catch (error) {
-          this.log("warn", "TLS handshake failed", { error: String(error) });
-          return;
-        } finally {
-          this.#handshaking = false;
-        }
-        this.state.protectionBufferSizeSet = true;
-        this.state.protection = "P";
-      }
-      this.#loginTimer = setTimeout(
-        () => this.terminate("Login timeout: closing control connection"),
-        options.loginTimeoutMs,
-      );
-      this.#armIdleTimer();
-      await this.reply(Reply.ServiceReady, `Hello from ${sanitizeReplyText(options.serverName)}.`);
-      do {
-        this.#connectionReplaced = false;
-        for await (const line of readControlLines(this.connection, options.maxLineBytes)) {
-          this.#armIdleTimer();
-          if (line.tooLong) {
-            await this.reply(
-              Reply.SyntaxError,
-              `Command line too long (limit ${options.maxLineBytes} bytes)`,
-            );
-            continue;
-          }
-          const command = parseCommandLine(line.text, this.context.commands);
-          const spec = this.context.commands.get(command.verb);
-          if (!this.busy) {
-            await this.dispatch(command, spec);
-          } else if (spec?.duringTransfer) {
-            await this.dispatch(command, spec); // ABOR, STAT, QUIT: at once
-          } else {
-            // Other commands wait for the transfer, in order, while reading goes on
-            // (so an ABOR behind them is still seen); a long queue stops reading.
-            this.#queue.push({ line: command, spec });
-            this.#queueRunner ??= this.#runQueue();
-            if (this.#queue.length >= MAX_QUEUED_COMMANDS) await this.#queueRunner;
-          }
-          // After AUTH TLS, lines still buffered from the plain connection are dropped.
-          if (this.#closing || this.#connectionReplaced) break;
-        }
-      } while (this.#connectionReplaced && !this.#closing);
-    } catch (error) {
-      this.#logFailure("Session", error);
-    } finally {
+    // Implicit TLS: the handshake comes first (with its own deadline); no
+    // reply may be written before it, not even a timeout's 421.
+    if (this.#implicitTls) {
+      this.#handshaking = true; // terminate() (shutdown) must not write a plain 421 into it
       try {
-        await this.#cleanUp();
+        await this.#startTls();
       } catch (error) {
-        this.#logFailure("Session clean-up", error);
+        this.log("warn", "TLS handshake failed", { error: String(error) });
+        return this.stopped();
+      } finally {
+        this.#handshaking = false;
       }
+      this.state.protectionBufferSizeSet = true;
+      this.state.protection = "P";
     }
+    this.armLoginTimer(options.loginTimeoutMs);
+    this.#armIdleTimer();
+    await this.reply(Reply.ServiceReady, `Hello from ${sanitizeReplyText(options.serverName)}.`);
+    this.#read();
+  }
+
+  #read(): void {
+    this.#connectionReplaced = false;
+    this.readLines(this.context.options.maxLineBytes);
+  }
+
+  /** One command line from the reader; `false` stops reading. */
+  async line(line: ControlLine): Promise<boolean> {
+    const { options } = this.context;
+    this.#armIdleTimer();
+    if (line.tooLong) {
+      await this.reply(
+        Reply.SyntaxError,
+        `Command line too long (limit ${options.maxLineBytes} bytes)`,
+      );
+      return true;
+    }
+    const command = parseCommandLine(line.text, this.context.commands);
+    const spec = this.context.commands.get(command.verb);
+    if (!this.busy) {
+      await this.dispatch(command, spec);
+    } else if (spec?.duringTransfer) {
+      await this.dispatch(command, spec); // ABOR, STAT, QUIT: at once
+    } else {
+      // Other commands wait for the transfer, in order, while reading goes on
+      // (so an ABOR behind them is still seen); a long queue stops reading.
+      const queue = this.#queue ??= [];
+      queue.push({ line: command, spec });
+      this.#queueRunner ??= this.#runQueue();
+      if (queue.length >= MAX_QUEUED_COMMANDS) await this.#queueRunner;
+    }
+    // After AUTH TLS, lines still buffered from the plain connection are dropped.
+    return !(this.#closing || this.#connectionReplaced);
   }
 
   /**
-   * Log why something inside this session failed: a lost connection is the
-   * client's doing (info), anything else is a bug or a broken dependency (error).
+   * The reader stopped: after AUTH TLS, read the TLS connection; otherwise
+   * (the client left, QUIT, a timeout, a failure) clean up and end the session.
    */
-  #logFailure(what: string, error: unknown): void {
-    try {
-      if (isConnectionError(error)) {
-        this.log("info", "Control connection lost", { during: what, error: String(error) });
-      } else {
-        this.log("error", `${what} failed; closing the session`, { error: String(error) });
-      }
-    } catch {
-      // A logger that throws must not take the server down either.
-    }
+  stopped(error?: unknown): void {
+    if (error !== undefined) this.logFailure("Session", error);
+    else if (this.#connectionReplaced && !this.#closing) return this.#read();
+    this.#cleanUp()
+      .catch((error) => this.logFailure("Session clean-up", error))
+      .finally(() => this.#ended?.());
   }
 
   /**
@@ -268,7 +234,7 @@ export class Session implements CommandHost {
    * promises: log it, stop reading, drop the control connection.
    */
   #fail(what: string, error: unknown): void {
-    this.#logFailure(what, error);
+    this.logFailure(what, error);
     this.#closing = true;
     this.#transfer?.controller.abort(new TransferAbort(Reply.TransferAborted, "Session failed"));
     closeQuietly(this.connection);
@@ -286,7 +252,7 @@ export class Session implements CommandHost {
    */
   async #runQueue(): Promise<void> {
     try {
-      while (this.#queue.length > 0) {
+      while (this.#queue && this.#queue.length > 0) {
         await this.#transfer?.done;
         if (this.#closing) break;
         const { line, spec } = this.#queue.shift()!;
@@ -295,14 +261,20 @@ export class Session implements CommandHost {
     } catch (error) {
       this.#fail(`Queued command`, error);
     } finally {
-      this.#queue = [];
+      this.#queue = undefined;
       this.#queueRunner = undefined;
     }
   }
 
   /** Run one command through the check pipeline and its handler. */
   dispatch(line: CommandLine, spec: CommandSpec | undefined): Promise<void> {
-    return dispatchCommand(this.#commandContext, line, spec, () => this.#revalidation.check());
+    const revalidation = this.#revalidation;
+    return dispatchCommand(
+      this.#commandContext,
+      line,
+      spec,
+      revalidation ? () => revalidation.check() : () => Promise.resolve(true),
+    );
   }
 
   /**
@@ -316,10 +288,10 @@ export class Session implements CommandHost {
     }
     connection.detach();
     await this.reply(Reply.SecurityAccepted, "Proceed with TLS negotiation");
-    await this.#writeChain;
+    await this.flushReplies();
     this.#handshaking = true;
     try {
-      await this.#startTls(connection);
+      await this.#startTls();
     } catch (error) {
       this.log("warn", "TLS handshake failed", { error: String(error) });
       this.close();
@@ -331,14 +303,9 @@ export class Session implements CommandHost {
     this.#connectionReplaced = true;
   }
 
-  async #startTls(connection: NodeSocketConnection): Promise<void> {
-    const settings = this.context.options.tls!;
-    const secureContext = settings.createContext();
-    this.connection = await connection.startTls({
-      secureContext,
-      timeoutMs: this.context.options.loginTimeoutMs,
-    });
-    this.tlsContext = secureContext;
+  async #startTls(): Promise<void> {
+    const { tls, loginTimeoutMs } = this.context.options;
+    await this.startTls(tls!.createContext(), loginTimeoutMs);
     this.log("debug", "TLS established on the control connection");
   }
 
@@ -373,7 +340,7 @@ export class Session implements CommandHost {
     }
     const controller = new AbortController();
     const progress = new TransferProgress();
-    this.#clearIdleTimer();
+    this.clearIdleTimer();
     try {
       await this.reply(Reply.OpeningDataConnection, request.openingText);
     } catch (error) {
@@ -382,7 +349,7 @@ export class Session implements CommandHost {
       throw error;
     }
     // Awaited by the queue, ABOR, QUIT, shutdown and clean-up: it must never reject.
-    const done = this.#runTransfer(request, setup, controller, progress).catch((error) => {
+    const done = runTransferBeside(this, request, setup, controller, progress).catch((error) => {
       this.#transfer = undefined;
       this.#fail(`${request.command} transfer`, error);
     });
@@ -393,17 +360,8 @@ export class Session implements CommandHost {
   startTask(request: TaskRequest): void {
     const controller = new AbortController();
     const progress = new TransferProgress();
-    this.#clearIdleTimer();
-    const done = runTask(request, controller, progress).then(async ({ outcome, reply }) => {
-      this.#transfer = undefined;
-      this.#armIdleTimer();
-      this.log(outcome === "ok" ? "info" : "warn", `${request.command} ${outcome}`, {
-        path: request.path,
-        bytes: progress.bytes,
-        reply: reply.code,
-      });
-      await this.reply(reply.code, reply.text).catch(() => {});
-    }).catch((error) => {
+    this.clearIdleTimer();
+    const done = runTaskBeside(this, request, controller, progress).catch((error) => {
       this.#transfer = undefined;
       this.#fail(`${request.command} task`, error);
     });
@@ -430,55 +388,10 @@ export class Session implements CommandHost {
     }
   }
 
-  async #runTransfer(
-    request: TransferRequest,
-    setup: DataSetup,
-    controller: AbortController,
-    progress: TransferProgress,
-  ): Promise<void> {
-    const result = await runTransfer(request, setup, controller, progress, {
-      channel: this.#dataChannelOptions(),
-      stallTimeoutMs: this.context.options.dataStallTimeoutMs,
-    });
-    const { outcome, reply, failure } = result;
-    if (isUnexpectedTransferFailure(result)) {
-      this.log("error", `${request.command} failed`, { error: String(failure) });
-    }
+  /** The running transfer (or task) is over (before its event and final reply). */
+  transferEnded(): void {
     this.#transfer = undefined;
     this.#armIdleTimer();
-    const detail: TransferEventDetail = {
-      ...this.eventDetail,
-      kind: request.kind,
-      command: request.command,
-      path: request.path,
-      bytes: progress.bytes,
-      durationMs: Date.now() - progress.startedAt,
-      outcome,
-      error: failure === undefined ? undefined : reply.text,
-      checksums: outcome === "ok" ? request.checksums?.() : undefined,
-    };
-    this.context.emit(outcome === "ok" ? "transfer-complete" : "transfer-failed", detail);
-    if (request.kind !== "listing" || outcome !== "ok") {
-      this.log(outcome === "ok" ? "info" : "warn", `${request.command} ${outcome}`, {
-        path: request.path,
-        bytes: progress.bytes,
-        ms: detail.durationMs,
-        reply: reply.code,
-      });
-    }
-    await this.reply(reply.code, reply.text).catch(() => {});
-  }
-
-  /** How this session's data connections are opened and protected (PROT P needs TLS). */
-  #dataChannelOptions(): DataChannelOptions {
-    const { options } = this.context;
-    return {
-      tls: this.protection === "P" && this.tlsContext
-        ? { context: this.tlsContext, sessionReuse: options.tls?.sessionReuse ?? "off" }
-        : undefined,
-      timeoutMs: options.passiveAcceptTimeoutMs,
-      log: (level, message) => this.log(level, message),
-    };
   }
 
   /**
@@ -492,28 +405,16 @@ export class Session implements CommandHost {
     error?: unknown,
     from?: string,
   ): void {
-    const detail: TransferEventDetail = {
-      ...this.eventDetail,
-      kind,
-      command,
-      path,
-      ...(from === undefined ? {} : { from }),
-      bytes: 0,
-      durationMs: 0,
-      outcome: error === undefined ? "ok" : "failed",
-      error: error === undefined ? undefined : String(error),
-    };
-    this.context.emit(error === undefined ? "transfer-complete" : "transfer-failed", detail);
+    emitOperation(this, kind, command, path, error, from);
   }
 
   /** Mark the session as logged in. */
   async logIn(user: FtpUser, storage: StorageConnector): Promise<void> {
     this.#user = user;
     this.#storage = storage;
-    this.#revalidation.loggedIn();
+    this.#revalidation?.loggedIn();
     this.state.pendingUsername = undefined;
-    clearTimeout(this.#loginTimer);
-    this.#loginTimer = undefined; // a cleared timer object is ~250 bytes held for the session
+    this.clearLoginTimer();
     this.context.emit("login", this.eventDetail);
     this.log("info", "Logged in");
     try {
@@ -522,7 +423,7 @@ export class Session implements CommandHost {
       // The client left while its login was checked: that is no storage failure
       // (PASS treats any throw from here as one); the read loop ends the session.
       if (!isConnectionError(error)) throw error;
-      this.#logFailure("Login", error);
+      this.logFailure("Login", error);
       this.close();
     }
   }
@@ -551,19 +452,7 @@ export class Session implements CommandHost {
         closeQuietly(this.connection);
         return;
       }
-      // A client that reads nothing can't stall this: the connection is dropped
-      // after a deadline whether or not the 421 could be written.
-      const connection = this.connection;
-      const hardClose = setTimeout(() => closeQuietly(connection), TERMINATE_DEADLINE_MS);
-      transferDone
-        .then(() => this.reply(Reply.ServiceNotAvailable, text))
-        .catch(() => {})
-        .then(() => this.connection.closeGracefully?.(1000))
-        .catch(() => {})
-        .finally(() => {
-          clearTimeout(hardClose);
-          closeQuietly(this.connection);
-        })
+      this.replyAndClose(transferDone, Reply.ServiceNotAvailable, text)
         .catch((error) => this.#fail("Terminating", error));
     } catch (error) {
       this.#fail("Terminating", error);
@@ -589,23 +478,14 @@ export class Session implements CommandHost {
   }
 
   #armIdleTimer(): void {
-    this.#clearIdleTimer();
-    if (this.#transfer) return; // paused while data moves
-    this.#idleTimer = setTimeout(
-      () => this.terminate("Idle timeout: closing control connection"),
-      this.context.options.idleTimeoutMs,
-    );
-  }
-
-  #clearIdleTimer(): void {
-    clearTimeout(this.#idleTimer);
-    this.#idleTimer = undefined;
+    if (this.#transfer) return this.clearIdleTimer(); // paused while data moves
+    this.armIdleTimer(this.context.options.idleTimeoutMs);
   }
 
   async #cleanUp(): Promise<void> {
     this.#closing = true;
-    clearTimeout(this.#loginTimer);
-    this.#clearIdleTimer();
+    this.clearLoginTimer();
+    this.clearIdleTimer();
     // The control connection is gone: an unfinished upload must not be stored.
     this.#transfer?.controller.abort(
       new TransferAbort(Reply.TransferAborted, "Control connection closed"),
@@ -613,10 +493,7 @@ export class Session implements CommandHost {
     await this.#transfer?.done;
     await this.#queueRunner;
     this.clearDataSetup();
-    await this.#writeChain;
-    // TLS: send close_notify so the client sees a clean end, not a truncation.
-    await this.connection.closeGracefully?.().catch(() => {});
-    closeQuietly(this.connection);
+    await this.closeConnection();
     try {
       await this.#storage?.close?.();
     } catch (error) {

@@ -40,7 +40,8 @@ export class SessionLimits {
   readonly #ttlMs: number;
   readonly #nodeId: string;
   readonly #logger: Logger;
-  readonly #held = new Map<string, Set<string>>();
+  /** Owner → the keys it holds (one or two: an array, a `Set` cost ~190 bytes per session). */
+  readonly #held = new Map<string, string[]>();
   #timer?: ReturnType<typeof setInterval>;
   #closed = false;
 
@@ -92,9 +93,9 @@ export class SessionLimits {
       return true;
     }
     if (!taken) return false;
-    const keys = this.#held.get(owner) ?? new Set<string>();
-    keys.add(key);
-    this.#held.set(owner, keys);
+    const keys = this.#held.get(owner);
+    if (!keys) this.#held.set(owner, [key]);
+    else if (!keys.includes(key)) keys.push(key);
     if (!local) this.#startRenewing();
     return true;
   }

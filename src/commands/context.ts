@@ -51,11 +51,14 @@ export interface CommandState {
   protectionBufferSizeSet: boolean;
   /** PROT: `C` clear data connections, `P` private (TLS). */
   protection: "C" | "P";
-  /** The facts MLSD/MLST send (OPTS MLST selects them). */
-  mlstFacts: Set<MlstFact>;
+  /** The facts MLSD/MLST send (OPTS MLST replaces the set; it is never changed). */
+  mlstFacts: ReadonlySet<MlstFact>;
   /** The algorithm HASH uses (OPTS HASH selects it). */
   hashAlgorithm: ChecksumAlgorithm;
 }
+
+/** Every session's facts until OPTS MLST: one set for all (about 400 bytes each). */
+const ALL_MLST_FACTS: ReadonlySet<MlstFact> = new Set(MLST_FACTS);
 
 /** A fresh session's {@linkcode CommandState}. */
 export function initialCommandState(): CommandState {
@@ -68,7 +71,7 @@ export function initialCommandState(): CommandState {
     epsvAll: false,
     protectionBufferSizeSet: false,
     protection: "C",
-    mlstFacts: new Set(MLST_FACTS),
+    mlstFacts: ALL_MLST_FACTS,
     hashAlgorithm: DEFAULT_CHECKSUM_ALGORITHM,
   };
 }

@@ -1,0 +1,138 @@
+/**
+ * The session's side of a transfer that runs beside its control loop: the
+ * data channel's options for this session, and what follows the transfer
+ * (its event, its log line, its final reply); and the event of a file
+ * operation without a data connection. Split from `session.ts`, which keeps
+ * the running transfer itself.
+ *
+ * @module
+ */
+
+import type { SecureContext } from "node:tls";
+import type { DataChannelOptions, DataSetup } from "./data/channel.ts";
+import {
+  isUnexpectedTransferFailure,
+  runTask,
+  runTransfer,
+  type TaskRequest,
+  type TransferProgress,
+  type TransferRequest,
+} from "./data/transfer.ts";
+import type { SessionEventDetail, TransferEventDetail, TransferKind } from "./events.ts";
+import type { SessionContext } from "./session_context.ts";
+
+/** A transfer (or task) running beside the control loop. */
+export interface RunningTransfer {
+  readonly request: Pick<TransferRequest, "command" | "path">;
+  readonly progress: TransferProgress;
+  readonly controller: AbortController;
+  readonly done: Promise<void>;
+}
+
+/** What a transfer needs of its session. */
+export interface TransferHost {
+  readonly context: SessionContext;
+  readonly eventDetail: SessionEventDetail;
+  /** PROT: `C` clear data connections, `P` private (TLS). */
+  readonly protection: "C" | "P";
+  readonly tlsContext?: SecureContext;
+  log(level: "debug" | "info" | "warn" | "error", message: string, fields?: object): void;
+  reply(code: number, text: string | readonly string[]): Promise<void>;
+  /** The transfer is over (before its event and final reply): the session is no longer busy. */
+  transferEnded(): void;
+}
+
+/** Move the data, then emit the event, log and send the final reply. */
+export async function runTransferBeside(
+  host: TransferHost,
+  request: TransferRequest,
+  setup: DataSetup,
+  controller: AbortController,
+  progress: TransferProgress,
+): Promise<void> {
+  const result = await runTransfer(request, setup, controller, progress, {
+    channel: dataChannelOptions(host),
+    stallTimeoutMs: host.context.options.dataStallTimeoutMs,
+  });
+  const { outcome, reply, failure } = result;
+  if (isUnexpectedTransferFailure(result)) {
+    host.log("error", `${request.command} failed`, { error: String(failure) });
+  }
+  host.transferEnded();
+  const detail: TransferEventDetail = {
+    ...host.eventDetail,
+    kind: request.kind,
+    command: request.command,
+    path: request.path,
+    bytes: progress.bytes,
+    durationMs: Date.now() - progress.startedAt,
+    outcome,
+    error: failure === undefined ? undefined : reply.text,
+    checksums: outcome === "ok" ? request.checksums?.() : undefined,
+  };
+  host.context.emit(outcome === "ok" ? "transfer-complete" : "transfer-failed", detail);
+  if (request.kind !== "listing" || outcome !== "ok") {
+    host.log(outcome === "ok" ? "info" : "warn", `${request.command} ${outcome}`, {
+      path: request.path,
+      bytes: progress.bytes,
+      ms: detail.durationMs,
+      reply: reply.code,
+    });
+  }
+  await host.reply(reply.code, reply.text).catch(() => {});
+}
+
+/** Run a task (HASH) like a transfer, without a data connection; then log and reply. */
+export async function runTaskBeside(
+  host: TransferHost,
+  request: TaskRequest,
+  controller: AbortController,
+  progress: TransferProgress,
+): Promise<void> {
+  const { outcome, reply } = await runTask(request, controller, progress);
+  host.transferEnded();
+  host.log(outcome === "ok" ? "info" : "warn", `${request.command} ${outcome}`, {
+    path: request.path,
+    bytes: progress.bytes,
+    reply: reply.code,
+  });
+  await host.reply(reply.code, reply.text).catch(() => {});
+}
+
+/** How the host's data connections are opened and protected (PROT P needs TLS). */
+function dataChannelOptions(host: TransferHost): DataChannelOptions {
+  const { options } = host.context;
+  return {
+    tls: host.protection === "P" && host.tlsContext
+      ? { context: host.tlsContext, sessionReuse: options.tls?.sessionReuse ?? "off" }
+      : undefined,
+    timeoutMs: options.passiveAcceptTimeoutMs,
+    log: (level, message) => host.log(level, message),
+  };
+}
+
+/**
+ * Emit the event of a file operation that has no data connection (DELE,
+ * RNTO…). The caller logs it, with the reason of a refusal.
+ */
+export function emitOperation(
+  host: Pick<TransferHost, "context" | "eventDetail">,
+  kind: TransferKind,
+  command: string,
+  path: string,
+  error?: unknown,
+  from?: string,
+): void {
+  const detail: TransferEventDetail = {
+    ...host.eventDetail,
+    kind,
+    command,
+    path,
+    ...(from === undefined ? {} : { from }),
+    bytes: 0,
+    durationMs: 0,
+    outcome: error === undefined ? "ok" : "failed",
+    error: error === undefined ? undefined : String(error),
+  };
+  host.context.emit(error === undefined ? "transfer-complete" : "transfer-failed", detail);
+}
