@@ -38,6 +38,8 @@ const USAGE =
   --seconds N    seconds per timed workload and server (default 20)
   --clients N    concurrent clients for downloads, uploads and listings (default 300)
   --idle N       the larger idle-session count (default 10000; the smaller is N/10)
+  --settle N     seconds over which memory is also read as its lowest ("settled"), with the
+                 idle sessions held and after the workloads (default 40; --quick 6; 0 = off)
   --dir DIR      where the temp folder goes (default /dev/shm)
   --only LIST    comma-separated servers to run (exftp,pyftpdlib,vsftpd)
   --workloads L  comma-separated workloads (idle,login,download,upload,list,single; default all)
@@ -64,6 +66,8 @@ interface Settings {
   workloads: string[];
   denoFlags: string[];
   quick: boolean;
+  /** Memory is also read as its lowest over this long (ms). */
+  settleMs: number;
 }
 
 function parseSettings(args: string[]): Settings | undefined {
@@ -74,6 +78,7 @@ function parseSettings(args: string[]): Settings | undefined {
       seconds: { type: "string" },
       clients: { type: "string" },
       idle: { type: "string" },
+      settle: { type: "string" },
       dir: { type: "string" },
       only: { type: "string" },
       workloads: { type: "string" },
@@ -104,6 +109,8 @@ function parseSettings(args: string[]): Settings | undefined {
     only: (values.only ?? "exftp,pyftpdlib,vsftpd").split(","),
     workloads: (values.workloads ?? "idle,login,download,upload,list,single").split(","),
     denoFlags: (values["deno-flags"] ?? "").split(" ").filter(Boolean),
+    settleMs: (values.settle === "0" ? 0 : positive("settle", values.settle, quick ? 6 : 40)) *
+      1000,
   };
 }
 
@@ -294,11 +301,32 @@ function quantile(sorted: number[], q: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))];
 }
 
-/** Hold `count` idle logged-in sessions; returns the server's memory while they are held. */
+/**
+ * Lowest memory of `server` over `ms`, sampled every 2 s: V8 gives back the
+ * young generation a burst grew only some seconds after the burst (measured:
+ * 20–30 s for 10,000 logins), so the figure a few seconds after a burst says
+ * more about the burst than about what the server holds.
+ */
+async function settledMemory(server: Server, ms: number): Promise<number> {
+  let lowest = serverMemory(server);
+  for (let waited = 0; waited < ms; waited += 2000) {
+    await sleep(2000);
+    lowest = Math.min(lowest, serverMemory(server));
+  }
+  return lowest;
+}
+
+/**
+ * Hold `count` idle logged-in sessions; returns the server's memory while they
+ * are held: 2 s after the last login, and the lowest over the next `settleMs`.
+ */
 async function idleSessions(
   server: Server,
   count: number,
-): Promise<{ memory: number; sessions: number; errors: number; sample: string }> {
+  settleMs: number,
+): Promise<
+  { memory: number; settled: number; sessions: number; errors: number; sample: string }
+> {
   const job: ClientJob = {
     mode: "idle",
     host: "127.0.0.1",
@@ -327,7 +355,9 @@ async function idleSessions(
     }
     const ready = JSON.parse(text.slice(text.indexOf("{")));
     await sleep(2000); // let allocations settle
-    return { memory: serverMemory(server), ...ready };
+    const memory = serverMemory(server);
+    const settled = Math.min(memory, await settledMemory(server, settleMs));
+    return { memory, settled, ...ready };
   } finally {
     await child.stdin.close().catch(() => {});
     await withTimeout(child.status, 10_000) ?? child.kill("SIGKILL");
@@ -449,19 +479,21 @@ async function main(args: string[]): Promise<number> {
       const counts = s.name === "vsftpd" ? [small] : [small, settings.idle];
       const row: Row = {};
       const before = serverMemory(s);
-      let last = { count: 0, memory: before };
+      let last = { count: 0, memory: before, settled: before };
       for (const count of counts) {
         log(`${s.name}: ${count} idle sessions …`);
-        const held = await idleSessions(s, count);
+        const held = await idleSessions(s, count, settings.settleMs);
         if (held.errors) log(`  ${held.errors} sessions failed: ${held.sample}`);
         row[`MiB @${count}`] = fixed(held.memory / MIB);
         row[`KiB/session @${count}`] = fixed((held.memory - before) / held.sessions / 1024);
         if (last.count > 0) {
-          row[`KiB/session ${last.count}→${count}`] = fixed(
-            (held.memory - last.memory) / (held.sessions - last.count) / 1024,
+          const sessions = held.sessions - last.count;
+          row[`KiB/session ${last.count}→${count}, 2 s`] = fixed(
+            (held.memory - last.memory) / sessions / 1024,
           );
+          row[`settled`] = fixed((held.settled - last.settled) / sessions / 1024);
         }
-        last = { count: held.sessions, memory: held.memory };
+        last = { count: held.sessions, memory: held.memory, settled: held.settled };
         await sleep(1000);
       }
       idleRows[s.name] = row;
@@ -607,17 +639,25 @@ async function main(args: string[]): Promise<number> {
     await sleep(3000);
     const afterWork: Record<string, number> = {};
     for (const s of servers) afterWork[s.name] = serverMemory(s);
+    const settledAfterWork: Record<string, number> = {};
+    if (settings.settleMs > 0) {
+      log(`Memory after the workloads: lowest over ${settings.settleMs / 1000} s …`);
+    }
+    const settling = await Promise.all(servers.map((s) => settledMemory(s, settings.settleMs)));
+    servers.forEach((s, i) => settledAfterWork[s.name] = Math.min(afterWork[s.name], settling[i]));
 
     const memoryRows: Record<string, Row> = {};
     for (const s of servers) {
       memoryRows[s.name] = {
         "MiB after start": fixed(afterStart[s.name] / MIB),
         "MiB after workloads": fixed(afterWork[s.name] / MIB),
+        "settled": fixed(settledAfterWork[s.name] / MIB),
       };
     }
     memoryRows["deno + node:net (floor)"] = {
       "MiB after start": fixed(floor / MIB),
       "MiB after workloads": "",
+      "settled": "",
     };
 
     const uname =
@@ -649,7 +689,9 @@ async function main(args: string[]): Promise<number> {
       ratios(rates["single-upload"], "one-stream STOR"),
       `exftp RSS − floor: ${fixed((afterStart.exftp - floor) / MIB)} MiB after start, ${
         fixed((afterWork.exftp - floor) / MIB)
-      } MiB after the workloads`,
+      } MiB 3 s after the workloads, ${
+        fixed((settledAfterWork.exftp - floor) / MIB)
+      } MiB settled (lowest over ${settings.settleMs / 1000} s more)`,
     );
     console.log(out.join("\n"));
     for (const s of servers) {
