@@ -9,7 +9,8 @@
  * folder like the concurrency benchmark's (8 files of 10 MiB, `list/` with
  * 1,000 entries, `up/`), with the benchmark's YAML config, runs the workloads
  * one after the other with `bench/concurrency_client.ts` (two processes), then
- * reads `VmRSS` 3, 10 and 30 s after the last one, then the readout (V8 heap
+ * reads `VmRSS` 3, 10 and 30 s after the last one (with V8's heap, external
+ * memory and the malloc heap as they are then), then the readout (V8 heap
  * and external memory before and after forced GCs, the malloc heap). Prints
  * one JSON line with everything, plus throughput and server CPU per workload.
  *
@@ -164,6 +165,20 @@ if (import.meta.main) {
       await sleep((at - waited) * 1000);
       waited = at;
       result[`rssAfter${at}sMiB`] = +((procStatus(child.pid, "VmRSS") ?? NaN) / MIB).toFixed(1);
+      const seen = stderr.length;
+      child.kill("SIGUSR1"); // a readout that forces nothing
+      for (const deadline = Date.now() + 5000; !stderr.slice(seen).includes("PEEK {");) {
+        if (Date.now() > deadline) throw new Error("no memory peek");
+        await sleep(5);
+      }
+      await sleep(20);
+      const peek = JSON.parse(stderr.slice(seen).match(/PEEK (\{.*\})/)![1]);
+      result[`peekAfter${at}sMiB`] = Object.fromEntries(
+        ["heapTotal", "external", "brkHeap", "anonMaps", "rssFile"].map((key) => [
+          key,
+          +(peek[key] / MIB).toFixed(1),
+        ]),
+      );
     }
     const seen = stderr.length;
     child.kill("SIGUSR2");

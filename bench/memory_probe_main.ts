@@ -4,7 +4,8 @@
  * then again after two forced GCs (needs `--v8-flags=--expose-gc`), and
  * `VmRSS`, `RssAnon`, `RssFile` and the malloc heap (`[heap]` in smaps);
  * then calls glibc's `malloc_trim(0)` (FFI) and reads `VmRSS` and the malloc
- * heap again: what malloc held free without giving it back.
+ * heap again: what malloc held free without giving it back. On SIGUSR1, a
+ * `PEEK {json}` line: the same without forcing anything (no GC, no trim).
  *
  * @module
  */
@@ -16,9 +17,9 @@ function statusKiB(text: string, field: string): number {
 }
 
 /** The process's memory, in bytes, split the ways bench/README.md reports it. */
-export function memoryReadout(): Record<string, number> {
+export function memoryReadout(collect = true): Record<string, number> {
   const before = Deno.memoryUsage();
-  const gc = (globalThis as { gc?: () => void }).gc;
+  const gc = collect ? (globalThis as { gc?: () => void }).gc : undefined;
   gc?.();
   gc?.();
   const after = Deno.memoryUsage();
@@ -54,6 +55,9 @@ export function memoryReadout(): Record<string, number> {
 }
 
 if (import.meta.main) {
+  Deno.addSignalListener("SIGUSR1", () => {
+    console.error(`PEEK ${JSON.stringify(memoryReadout(false))}`);
+  });
   Deno.addSignalListener("SIGUSR2", () => {
     const readout = memoryReadout();
     try {

@@ -13,12 +13,8 @@
 import { resolve } from "node:path";
 import { ConfigError } from "../config/error.ts";
 import type { Logger } from "../log.ts";
-import {
-  type HttpAuthenticatorOptions,
-  normalizeMethod,
-  normalizeServiceUrl,
-  redactUrl,
-} from "./http.ts";
+import type { HttpAuthenticatorOptions } from "./http.ts";
+import { normalizeMethod, normalizeServiceUrl, redactUrl } from "../http_url.ts";
 import type { Authenticator } from "./types.ts";
 import type { PasswordHashType } from "./webhook.ts";
 

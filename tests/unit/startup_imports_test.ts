@@ -69,6 +69,7 @@ const ON_DEMAND = [
   "src/proxy/read.ts", // proxy_protocol, once a trusted balancer connects
   "src/proxy/header.ts",
   "src/auth/basic.ts", // authenticator: the configured one only
+  "src/auth/http.ts",
   "src/auth/bearer.ts",
   "src/auth/digest.ts",
   "src/auth/webhook.ts",
@@ -78,6 +79,7 @@ const ON_DEMAND = [
   "src/config/hash_password.ts", // hash-password
   "src/metrics.ts", // metrics_port
   "src/storage/s3/mod.ts", // storage_connector: s3
+  "src/storage/memory.ts", // storage_connector: memory, or no folder permission
 ];
 
 test("main.ts loads the code only some configurations need on demand (literal import())", async () => {
