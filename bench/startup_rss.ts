@@ -2,13 +2,15 @@
  * RSS right after start, module by module (issue 16): how much each part of
  * exftp adds to a bare `deno run` that imports `node:net`.
  *
- *   deno run --allow-all bench/startup_rss.ts [--runs N] [--repo DIR] [--wait-ms MS] [MODULE…]
+ *   deno run --allow-all bench/startup_rss.ts [--runs N] [--repo DIR] [--wait-ms MS]
+ *     [--deno-flags "--no-code-cache"] [--no-cli] [MODULE…]
  *
  * Each probe is its own `deno run` of a file that imports `node:net` and one
  * module of the repo (relative to `--repo`, default this checkout) and then
  * waits; `VmRSS` is read `--wait-ms` later (default 1500). The CLI probes start
  * `main.ts --root DIR --port 0` and `main.ts -c exftp.yaml --port 0` (the YAML
- * the concurrency benchmark writes) and read `VmRSS` the same time after the
+ * the concurrency benchmark writes), also with `--deno-flags` when given, and
+ * read `VmRSS` the same time after the
  * "Accepting connections" line. Probes alternate, `--runs` rounds (default 3);
  * the median is printed, with the difference to the floor, for `VmRSS` and for
  * `RssAnon` alone: the file-backed part (the pages of the `deno` binary that
@@ -95,11 +97,12 @@ function moduleProbe(work: string, repo: string, module: string | undefined): Pr
   };
 }
 
-function cliProbe(name: string, repo: string, args: string[]): Probe {
+function cliProbe(name: string, repo: string, args: string[], denoFlags: string[]): Probe {
   return {
     name,
     async start() {
-      const child = spawn(["run", "-A", path.join(repo, "main.ts"), ...args, "--port", "0"], repo, {
+      const main = path.join(repo, "main.ts");
+      const child = spawn(["run", "-A", ...denoFlags, main, ...args, "--port", "0"], repo, {
         MIN_PASSIVE_PORT: "0",
         MAX_PASSIVE_PORT: "0",
       });
@@ -123,6 +126,7 @@ if (import.meta.main) {
       repo: { type: "string", default: HERE },
       "wait-ms": { type: "string", default: "1500" },
       "no-cli": { type: "boolean" },
+      "deno-flags": { type: "string", default: "" },
     },
     allowPositionals: true,
   });
@@ -143,8 +147,13 @@ if (import.meta.main) {
     ...modules.map((module) => moduleProbe(work, repo, module)),
   ];
   if (!values["no-cli"]) {
-    probes.push(cliProbe("main.ts --root DIR", repo, ["--root", root]));
-    probes.push(cliProbe("main.ts -c exftp.yaml", repo, ["-c", config]));
+    const flags = values["deno-flags"].split(" ").filter(Boolean);
+    probes.push(cliProbe("main.ts --root DIR", repo, ["--root", root], []));
+    probes.push(cliProbe("main.ts -c exftp.yaml", repo, ["-c", config], []));
+    if (flags.length) {
+      probes.push(cliProbe(`${flags.join(" ")} --root DIR`, repo, ["--root", root], flags));
+      probes.push(cliProbe(`${flags.join(" ")} -c exftp.yaml`, repo, ["-c", config], flags));
+    }
   }
   const samples = new Map<string, number[]>(probes.map((probe) => [probe.name, []]));
   const anon = new Map<string, number[]>(probes.map((probe) => [probe.name, []]));
