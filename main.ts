@@ -21,12 +21,9 @@ import {
   readPemFile,
   withFlags,
 } from "./src/config/config.ts";
-import { helpText } from "./src/config/docs.ts";
-import { hashPasswordCommand } from "./src/config/hash_password.ts";
 import { FOLDER_PERMISSIONS, invocationHint, usageLines } from "./src/config/invocation.ts";
-import { MemoryStorage } from "./src/storage/memory.ts";
+import type { MemoryStorage } from "./src/storage/memory.ts";
 import { FtpServer, type ListenerOption } from "./src/server.ts";
-import { authHealthCheck, serveMetrics, storageHealthCheck } from "./src/metrics.ts";
 import type { LogLevel } from "./src/log.ts";
 import * as path from "node:path";
 
@@ -91,6 +88,7 @@ function canServeFolder(root: string): boolean {
 
 /** The in-memory tree served without folder permissions: one file that says what it is. */
 async function inMemoryTree(): Promise<MemoryStorage> {
+  const { MemoryStorage } = await import("./src/storage/memory.ts");
   const storage = new MemoryStorage();
   const text = "This folder lives in exftp's memory: uploads work and are gone when it stops.\n" +
     `To serve a folder on disk: ${
@@ -119,9 +117,19 @@ const LISTENER_KEYS: Record<ListenerOption, string> = {
   implicitTlsPort: "ftps_port",
 };
 
-/** Run the CLI; resolves with the process exit code. */
+/**
+ * Run the CLI; resolves with the process exit code.
+ *
+ * What only some runs need (the help text, `hash-password`, the metrics
+ * endpoint, the in-memory tree) is loaded by `import()` when it is used, with
+ * literal specifiers so `deno compile` and `deno bundle` still include it: a
+ * server of a plain folder doesn't carry it (RSS after start, issue 16).
+ */
 export async function main(args: string[]): Promise<number> {
-  if (args[0] === "hash-password") return await hashPasswordCommand(args.slice(1));
+  if (args[0] === "hash-password") {
+    const { hashPasswordCommand } = await import("./src/config/hash_password.ts");
+    return await hashPasswordCommand(args.slice(1));
+  }
   let flags;
   try {
     flags = parseArgs({
@@ -135,6 +143,7 @@ export async function main(args: string[]): Promise<number> {
     return 2;
   }
   if (flags.help) {
+    const { helpText } = await import("./src/config/docs.ts");
     console.log(helpText(VERSION, usageLines()));
     return 0;
   }
@@ -267,6 +276,7 @@ export async function main(args: string[]): Promise<number> {
   }
   let metrics: Deno.HttpServer | undefined;
   if (config.metricsPort !== undefined) {
+    const { authHealthCheck, serveMetrics, storageHealthCheck } = await import("./src/metrics.ts");
     try {
       metrics = serveMetrics(server, {
         port: config.metricsPort,

@@ -31,9 +31,9 @@ import { Session } from "./session.ts";
 import type { SessionContext } from "./session_context.ts";
 import { PassthroughAuthenticator } from "./auth/passthrough.ts";
 import { CidrList } from "./proxy/cidr.ts";
-import { readProxyHeaderFromSocket } from "./proxy/read.ts";
 import { NoAuthAuthenticator } from "./auth/no_auth.ts";
-import { EventWebhooks } from "./webhooks/webhooks.ts";
+import type { EventWebhooks } from "./webhooks/webhooks.ts";
+import { resolveWebhookOptions } from "./webhooks/options.ts";
 import {
   closeSoon,
   type ControlListener,
@@ -121,7 +121,9 @@ export class FtpServer extends EventTarget implements AsyncDisposable {
   #admitting = 0;
   #nextConnection = 1;
   readonly #guards = new WeakMap<EventListenerOrEventListenerObject, EventListener>();
-  readonly #webhooks?: EventWebhooks;
+  #webhooks?: EventWebhooks;
+  /** The webhook code, loaded only when `events` is set (RSS after start, issue 16). */
+  readonly #webhooksLoading?: Promise<EventWebhooks>;
   #listeners: ControlListener[] = [];
   #closing?: Promise<void>;
   /** Peers whose connections start with a PROXY header (`proxyProtocol.from`). */
@@ -167,8 +169,13 @@ export class FtpServer extends EventTarget implements AsyncDisposable {
       const webhookOptions = fleetQueue && typeof events.outbox !== "object"
         ? { ...events, outbox: fleetQueue, outboxFolder: events.outboxFolder ?? events.outbox }
         : events;
-      this.#webhooks = new EventWebhooks(webhookOptions, logger);
-      this.#webhooks.attach(this);
+      resolveWebhookOptions(webhookOptions); // bad options throw here, not at listen()
+      this.#webhooksLoading = import("./webhooks/webhooks.ts").then(({ EventWebhooks }) => {
+        const webhooks = new EventWebhooks(webhookOptions, logger);
+        webhooks.attach(this); // before listen(): no session can have emitted anything yet
+        return webhooks;
+      });
+      this.#webhooksLoading.catch(() => {}); // reported by listen()
     }
     this.#context = {
       options: this.#options,
@@ -247,6 +254,7 @@ export class FtpServer extends EventTarget implements AsyncDisposable {
       this.#accept(socket, implicitTls);
     // With a fleet, wait briefly for Redis so the first logins share state already.
     await this.#clusterState?.start(CLUSTER_CONNECT_WAIT_MS);
+    this.#webhooks ??= await this.#webhooksLoading;
     await this.#webhooks?.start();
     try {
       // Control connections always go through node:net, plain data never does:
@@ -394,7 +402,11 @@ export class FtpServer extends EventTarget implements AsyncDisposable {
       return;
     }
     this.#readingHeader.add(socket);
-    readProxyHeaderFromSocket(socket, this.#options.proxyProtocol?.headerTimeoutMs ?? 5000)
+    // The PROXY code loads only once a trusted balancer connects (RSS after start, issue 16).
+    import("./proxy/read.ts")
+      .then(({ readProxyHeaderFromSocket }) =>
+        readProxyHeaderFromSocket(socket, this.#options.proxyProtocol?.headerTimeoutMs ?? 5000)
+      )
       .then((header) => {
         const connection = wrap();
         if (header.command === "local") return this.#startSession(connection, implicitTls);

@@ -15,6 +15,12 @@ import {
 } from "./types.ts";
 import { parseProfile, ProfileError, profileOfBody } from "../policy/profile.ts";
 import { readLimitedText } from "../http_body.ts";
+import { normalizeMethod, normalizeServiceUrl, redactUrl, toHex } from "../http_url.ts";
+
+// Kept here for importers of this module (and `@exftp/server/http`); they live in
+// src/http_url.ts so the webhooks and the config can use them without loading
+// the HTTP authenticators (RSS after start, issue 16).
+export { normalizeMethod, normalizeServiceUrl, redactUrl, toHex };
 
 /** Default request timeout of the HTTP authenticators, in ms. */
 export const DEFAULT_HTTP_TIMEOUT_MS = 10_000;
@@ -86,58 +92,7 @@ export interface HttpRequest extends HttpTarget {
   secrets?: string[];
 }
 
-const FORBIDDEN_METHODS = ["CONNECT", "TRACE", "TRACK"];
 const MAX_BODY_BYTES = 64 * 1024;
-
-/**
- * Check and upper-case an HTTP method name.
- *
- * @throws {TypeError} when it is not a token or is one fetch refuses
- */
-export function normalizeMethod(method: string): string {
-  if (!/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/.test(method)) {
-    throw new TypeError(`Not an HTTP method: ${JSON.stringify(method)}`);
-  }
-  const upper = method.toUpperCase();
-  if (FORBIDDEN_METHODS.includes(upper)) {
-    throw new TypeError(`HTTP method ${JSON.stringify(method)} can't be sent by fetch`);
-  }
-  return upper;
-}
-
-/**
- * Check an authentication service URL.
- *
- * @throws {TypeError} when it is not an absolute http(s) URL or carries credentials
- */
-export function normalizeServiceUrl(url: string | URL): URL {
-  let parsed: URL;
-  try {
-    parsed = new URL(url);
-  } catch {
-    throw new TypeError(`Not a URL: ${JSON.stringify(String(url))}`);
-  }
-  if (parsed.protocol !== "http:" && parsed.protocol !== "https:") {
-    throw new TypeError(`Not an http(s) URL: ${JSON.stringify(redactUrl(parsed))}`);
-  }
-  if (parsed.username || parsed.password) {
-    throw new TypeError(
-      `URL must not contain user:password@ (the FTP user's credentials are sent instead): ${
-        JSON.stringify(redactUrl(parsed))
-      }`,
-    );
-  }
-  parsed.hash = "";
-  return parsed;
-}
-
-/**
- * The URL as it may appear in a log line: no credentials and no query (a
- * webhook's query carries the password hash; others may carry API keys).
- */
-export function redactUrl(url: URL): string {
-  return `${url.protocol}//${url.host}${url.pathname}${url.search ? "?…" : ""}`;
-}
 
 function isLoopback(url: URL): boolean {
   const host = url.hostname.replace(/^\[|\]$/g, "");
@@ -149,14 +104,6 @@ export function base64Utf8(text: string): string {
   let binary = "";
   for (const byte of new TextEncoder().encode(text)) binary += String.fromCharCode(byte);
   return btoa(binary);
-}
-
-/** Lower-case hex of bytes. */
-export function toHex(bytes: ArrayBuffer | Uint8Array): string {
-  return Array.from(
-    bytes instanceof Uint8Array ? bytes : new Uint8Array(bytes),
-    (byte) => byte.toString(16).padStart(2, "0"),
-  ).join("");
 }
 
 /**

@@ -2,7 +2,10 @@
  * The built-in authenticators by config name (`authenticator: basic`), each a
  * factory of its `authenticator_config` mapping. A factory validates its
  * config and throws a {@linkcode ConfigError} naming the key
- * (`authenticator_config.login_url`) when something is wrong.
+ * (`authenticator_config.login_url`) when something is wrong. Only the
+ * named authenticator's code is loaded (`import()` with a literal specifier,
+ * so `deno compile` and `deno bundle` still include it): the others cost
+ * memory in every process that doesn't use them (RSS after start, issue 16).
  *
  * @module
  */
@@ -10,20 +13,10 @@
 import { resolve } from "node:path";
 import { ConfigError } from "../config/error.ts";
 import type { Logger } from "../log.ts";
-import { BasicAuthenticator } from "./basic.ts";
-import { BearerAuthenticator } from "./bearer.ts";
-import { DigestAuthenticator } from "./digest.ts";
-import {
-  type HttpAuthenticatorOptions,
-  normalizeMethod,
-  normalizeServiceUrl,
-  redactUrl,
-} from "./http.ts";
-import { NoAuthAuthenticator } from "./no_auth.ts";
-import { PassthroughAuthenticator } from "./passthrough.ts";
+import type { HttpAuthenticatorOptions } from "./http.ts";
+import { normalizeMethod, normalizeServiceUrl, redactUrl } from "../http_url.ts";
 import type { Authenticator } from "./types.ts";
-import { UsersFileAuthenticator } from "./users_file.ts";
-import { PASSWORD_HASH_TYPES, type PasswordHashType, WebhookAuthenticator } from "./webhook.ts";
+import type { PasswordHashType } from "./webhook.ts";
 
 /** What a factory gets besides its config. */
 export interface FactoryContext {
@@ -152,7 +145,7 @@ function httpOptions(name: string, config: Record<string, unknown>): HttpAuthent
 
 function httpFactory(
   name: string,
-  build: (options: HttpAuthenticatorOptions) => Authenticator,
+  build: (options: HttpAuthenticatorOptions) => Promise<Authenticator>,
 ): AuthenticatorFactory {
   return (config) => {
     checkKeys(name, config, HTTP_KEYS);
@@ -160,8 +153,9 @@ function httpFactory(
   };
 }
 
-function webhook(config: Record<string, unknown>): Authenticator {
+async function webhook(config: Record<string, unknown>): Promise<Authenticator> {
   checkKeys("webhook", config, [...HTTP_KEYS, "password_hash_type"]);
+  const { PASSWORD_HASH_TYPES, WebhookAuthenticator } = await import("./webhook.ts");
   const type = config.password_hash_type ?? "sha256";
   if (typeof type !== "string" || !(PASSWORD_HASH_TYPES as readonly string[]).includes(type)) {
     throw new ConfigError(
@@ -189,6 +183,7 @@ async function usersFile(
     );
   }
   const path = resolve(context.baseDir, value);
+  const { UsersFileAuthenticator } = await import("./users_file.ts");
   try {
     return await UsersFileAuthenticator.open(path, {
       // No reloadSignal: the CLI's SIGHUP handler calls reload() and logs what it reloaded.
@@ -205,17 +200,25 @@ async function usersFile(
 
 /** Every built-in authenticator, by config name. */
 export const AUTHENTICATORS: Record<string, AuthenticatorFactory> = {
-  no_auth: (config) => {
+  no_auth: async (config) => {
     checkKeys("no_auth", config, []);
+    const { NoAuthAuthenticator } = await import("./no_auth.ts");
     return new NoAuthAuthenticator();
   },
-  passthrough: (config) => {
+  passthrough: async (config) => {
     checkKeys("passthrough", config, []);
+    const { PassthroughAuthenticator } = await import("./passthrough.ts");
     return new PassthroughAuthenticator();
   },
-  basic: httpFactory("basic", (options) => new BasicAuthenticator(options)),
-  digest: httpFactory("digest", (options) => new DigestAuthenticator(options)),
-  bearer: (config) => {
+  basic: httpFactory("basic", async (options) => {
+    const { BasicAuthenticator } = await import("./basic.ts");
+    return new BasicAuthenticator(options);
+  }),
+  digest: httpFactory("digest", async (options) => {
+    const { DigestAuthenticator } = await import("./digest.ts");
+    return new DigestAuthenticator(options);
+  }),
+  bearer: async (config) => {
     checkKeys("bearer", config, [...HTTP_KEYS, "service_checks_username"]);
     const checks = config.service_checks_username;
     if (checks !== undefined && checks !== null && typeof checks !== "boolean") {
@@ -224,6 +227,7 @@ export const AUTHENTICATORS: Record<string, AuthenticatorFactory> = {
         `must be true or false, got ${JSON.stringify(checks)}`,
       );
     }
+    const { BearerAuthenticator } = await import("./bearer.ts");
     return new BearerAuthenticator({
       ...httpOptions("bearer", config),
       serviceChecksUsername: checks ?? false,

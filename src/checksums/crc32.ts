@@ -13,8 +13,19 @@
 /** The reflected IEEE polynomial. */
 const POLYNOMIAL = 0xedb88320;
 
-/** `TABLES[k][b]`: the CRC of byte `b` followed by `k` zero bytes. */
-const TABLES: readonly Int32Array[] = (() => {
+/** `tables()[k][b]`: the CRC of byte `b` followed by `k` zero bytes. */
+let builtTables: readonly Int32Array[] | undefined;
+
+/**
+ * The tables, built on first use: building them at import ran a 2,048-step
+ * loop hot enough for V8 to compile it, which cost every process ~5 MiB of
+ * RSS right after start (the compiler's pages; RSS after start, issue 16).
+ */
+function tables(): readonly Int32Array[] {
+  return builtTables ??= buildTables();
+}
+
+function buildTables(): readonly Int32Array[] {
   const tables = Array.from({ length: 8 }, () => new Int32Array(256));
   for (let byte = 0; byte < 256; byte++) {
     let crc = byte;
@@ -28,7 +39,7 @@ const TABLES: readonly Int32Array[] = (() => {
     }
   }
   return tables;
-})();
+}
 
 /**
  * A running CRC-32 over bytes given in any number of pieces.
@@ -47,7 +58,7 @@ export class Crc32 {
 
   /** Add `bytes`. */
   update(bytes: Uint8Array): void {
-    const [t0, t1, t2, t3, t4, t5, t6, t7] = TABLES;
+    const [t0, t1, t2, t3, t4, t5, t6, t7] = tables();
     let crc = this.#register;
     let i = 0;
     const wholeEights = bytes.length - (bytes.length & 7);

@@ -9,7 +9,6 @@ import { ConfigError } from "../config/error.ts";
 import { CLUSTER_SETTINGS, problemWith } from "../config/schema.ts";
 import type { Logger } from "../log.ts";
 import { FailoverState } from "./failover.ts";
-import { RedisState } from "./redis.ts";
 
 /** Options of `FtpServerOptions.cluster`: share limits and bans through Redis. */
 export interface ClusterOptions {
@@ -34,15 +33,18 @@ export const CLUSTER_CONNECT_WAIT_MS = 3000;
  */
 export function openClusterState(options: ClusterOptions, logger: Logger): FailoverState {
   let lastError = "";
-  const store = RedisState.open(options.redisUrl, {
-    keyPrefix: options.keyPrefix,
-    onError(error) {
-      // ioredis reports every reconnect attempt: log each distinct problem once.
-      if (error.message === lastError) return;
-      lastError = error.message;
-      logger("debug", "Redis connection error", { error: error.message });
-    },
-  });
+  // The Redis client code loads only for a fleet (RSS after start, issue 16).
+  const store = import("./redis.ts").then(({ RedisState }) =>
+    RedisState.open(options.redisUrl, {
+      keyPrefix: options.keyPrefix,
+      onError(error) {
+        // ioredis reports every reconnect attempt: log each distinct problem once.
+        if (error.message === lastError) return;
+        lastError = error.message;
+        logger("debug", "Redis connection error", { error: error.message });
+      },
+    })
+  );
   return new FailoverState(store, { logger });
 }
 

@@ -10,9 +10,11 @@
 
 import * as net from "node:net";
 import { FtpError } from "../errors.ts";
-import { readProxyHeader, readProxyHeaderFromSocket } from "../proxy/read.ts";
 import { Reply } from "../replies.ts";
 import { closeQuietly, normalizeHost } from "./connection.ts";
+
+/** The PROXY header code, loaded only once a trusted balancer connects (RSS after start, issue 16). */
+const proxyReader = () => import("../proxy/read.ts");
 
 /** A data socket as accepted, before the transfer decides whether to speak TLS over it. */
 export type AcceptedSocket = Deno.TcpConn | Deno.TlsConn | net.Socket;
@@ -79,7 +81,9 @@ export class PassivePort {
         const peer = normalizeHost(conn.remoteAddr.hostname);
         // A TLS listener is never used with trusted balancers (the header comes before TLS).
         if (identity.proxyFrom?.contains(peer) && !("handshake" in conn)) {
-          readProxyHeader(conn, identity.headerTimeoutMs).then(
+          proxyReader().then(({ readProxyHeader }) =>
+            readProxyHeader(conn, identity.headerTimeoutMs)
+          ).then(
             (header) =>
               port.#deliver(header.command === "proxy" ? header.source.hostname : peer, conn),
             () => closeQuietly(conn),
@@ -108,7 +112,9 @@ export class PassivePort {
           socket.on("error", () => {});
           const peer = normalizeHost(socket.remoteAddress ?? "");
           if (!identity.proxyFrom?.contains(peer)) return passive.#deliver(peer, socket);
-          readProxyHeaderFromSocket(socket, identity.headerTimeoutMs).then(
+          proxyReader().then(({ readProxyHeaderFromSocket }) =>
+            readProxyHeaderFromSocket(socket, identity.headerTimeoutMs)
+          ).then(
             (header) =>
               passive.#deliver(header.command === "proxy" ? header.source.hostname : peer, socket),
             () => socket.destroy(),

@@ -11,7 +11,6 @@ import { consoleLogger, type Logger } from "../log.ts";
 import type { FtpUser } from "../auth/types.ts";
 import { StorageError } from "../errors.ts";
 import { FileStorage, type UploadMode } from "./file.ts";
-import { MemoryStorage } from "./memory.ts";
 import type { S3Storage, S3StorageOptions } from "./s3/mod.ts";
 import type { StorageConnector, StorageProvider } from "./types.ts";
 
@@ -90,7 +89,10 @@ export const STORAGE_CONNECTORS: Record<string, StorageFactory> = {
         `must be a number of bytes, got ${JSON.stringify(maxBytes)}`,
       );
     }
-    return new MemoryStorage({ maxBytes: maxBytes as number });
+    // Loaded only when named, like S3 (RSS after start, issue 16); a bad config still throws at once.
+    return import("./memory.ts").then(({ MemoryStorage }) =>
+      new MemoryStorage({ maxBytes: maxBytes as number })
+    );
   },
   async s3(config, { uploadMode, logger = consoleLogger() }) {
     const options = s3Options({ upload_mode: uploadMode, ...config });

@@ -10,7 +10,7 @@
  * @module
  */
 
-import { redactUrl } from "../auth/http.ts";
+import { redactUrl } from "../http_url.ts";
 import { FtpError } from "../errors.ts";
 import type { SessionEventDetail } from "../events.ts";
 import { Reply } from "../replies.ts";

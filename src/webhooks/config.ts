@@ -8,7 +8,7 @@ import * as path from "node:path";
 import type { SharedState } from "../cluster/state.ts";
 import { ConfigError } from "../config/error.ts";
 import { EVENTS_SETTINGS, problemWith, type Setting } from "../config/schema.ts";
-import { normalizeServiceUrl } from "../auth/http.ts";
+import { normalizeServiceUrl } from "../http_url.ts";
 import type { EventWebhookOptions, WebhookEventType } from "./options.ts";
 
 function eventsSetting(key: string): Setting | undefined {

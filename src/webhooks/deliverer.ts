@@ -9,7 +9,7 @@
  * @module
  */
 
-import { redactUrl } from "../auth/http.ts";
+import { redactUrl } from "../http_url.ts";
 import type { Logger } from "../log.ts";
 import { VERSION } from "../version.ts";
 import { type ResolvedWebhookOptions, retryDelay } from "./options.ts";

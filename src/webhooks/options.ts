@@ -6,7 +6,7 @@
  */
 
 import type { SharedState } from "../cluster/state.ts";
-import { normalizeServiceUrl } from "../auth/http.ts";
+import { normalizeServiceUrl } from "../http_url.ts";
 
 /** The events a webhook can be told about. */
 export const WEBHOOK_EVENT_TYPES = [

@@ -8,7 +8,7 @@
  * @module
  */
 
-import { toHex } from "../auth/http.ts";
+import { toHex } from "../http_url.ts";
 
 /** The header that carries the signature. */
 export const SIGNATURE_HEADER = "X-Exftp-Signature";
