@@ -44,6 +44,8 @@ const USAGE =
   --only LIST    comma-separated servers to run (exftp,pyftpdlib,vsftpd)
   --workloads L  comma-separated workloads (idle,login,download,upload,list,single; default all)
   --deno-flags F extra flags for exftp's \`deno run\` (e.g. "--v8-flags=--prof" to profile it)
+  --plain-deno   start exftp as \`deno run -A main.ts\`, without the environment variables and
+                 flags \`deno task start\` adds (by default it gets them, as users do)
   --help         show this help`;
 
 const MIB = 1024 * 1024;
@@ -66,6 +68,8 @@ interface Settings {
   workloads: string[];
   denoFlags: string[];
   quick: boolean;
+  /** Start exftp without `deno task start`'s environment and flags. */
+  plainDeno: boolean;
   /** Memory is also read as its lowest over this long (ms). */
   settleMs: number;
 }
@@ -83,6 +87,7 @@ function parseSettings(args: string[]): Settings | undefined {
       only: { type: "string" },
       workloads: { type: "string" },
       "deno-flags": { type: "string" },
+      "plain-deno": { type: "boolean" },
       help: { type: "boolean", short: "h" },
     },
     strict: true,
@@ -109,6 +114,7 @@ function parseSettings(args: string[]): Settings | undefined {
     only: (values.only ?? "exftp,pyftpdlib,vsftpd").split(","),
     workloads: (values.workloads ?? "idle,login,download,upload,list,single").split(","),
     denoFlags: (values["deno-flags"] ?? "").split(" ").filter(Boolean),
+    plainDeno: values["plain-deno"] ?? false,
     settleMs: (values.settle === "0" ? 0 : positive("settle", values.settle, quick ? 6 : 40)) *
       1000,
   };
@@ -171,15 +177,47 @@ function serverMemory(server: Server): number {
   return total;
 }
 
-async function startExftp(root: string, work: string, denoFlags: string[]): Promise<Server> {
+/**
+ * The environment variables and non-permission `deno run` flags of `deno task
+ * start` (deno.json), so exftp runs here as users start it (e.g. the malloc
+ * trim threshold and `--no-code-cache`; see bench/README.md).
+ */
+export async function startTaskSettings(): Promise<
+  { env: Record<string, string>; flags: string[] }
+> {
+  const deno = JSON.parse(await Deno.readTextFile(path.join(REPO, "deno.json")));
+  const words: string[] = String(deno.tasks.start).split(/\s+/);
+  const env: Record<string, string> = {};
+  while (/^[A-Z_][A-Z0-9_]*=/.test(words[0] ?? "")) {
+    const [name, ...value] = words.shift()!.split("=");
+    env[name] = value.join("=");
+  }
+  const run = words.indexOf("run");
+  if (words[0] !== "deno" || run !== 1) {
+    throw new Error(`unexpected start task: ${deno.tasks.start}`);
+  }
+  const flags = words.slice(2).filter((word) =>
+    word.startsWith("--") && !word.startsWith("--allow-") && !word.startsWith("--deny-")
+  );
+  return { env, flags };
+}
+
+async function startExftp(
+  root: string,
+  work: string,
+  denoFlags: string[],
+  plainDeno: boolean,
+): Promise<Server> {
   const config = path.join(work, "exftp.yaml");
   await Deno.writeTextFile(
     config,
     `max_sessions: 25000\nmax_sessions_per_ip: 25000\nstorage_config:\n  root: ${root}\n`,
   );
+  const start = plainDeno ? { env: {}, flags: [] } : await startTaskSettings();
   const [command, args] = withNofile(Deno.execPath(), [
     "run",
     "-A",
+    ...start.flags,
     ...denoFlags,
     path.join(REPO, "main.ts"),
     "-c",
@@ -187,7 +225,11 @@ async function startExftp(root: string, work: string, denoFlags: string[]): Prom
     "--port",
     "0",
   ]);
-  const proc = new Proc("exftp", command, args, { MIN_PASSIVE_PORT: "0", MAX_PASSIVE_PORT: "0" });
+  const proc = new Proc("exftp", command, args, {
+    ...start.env,
+    MIN_PASSIVE_PORT: "0",
+    MAX_PASSIVE_PORT: "0",
+  });
   const deadline = Date.now() + 20_000;
   for (;;) {
     const match = proc.output.match(/Accepting connections on [\d.]+:(\d+)/);
@@ -454,7 +496,7 @@ async function main(args: string[]): Promise<number> {
     log(`Starting ${settings.only.join(", ")} …`);
     const servers: Server[] = [];
     if (settings.only.includes("exftp")) {
-      servers.push(await startExftp(root, work, settings.denoFlags));
+      servers.push(await startExftp(root, work, settings.denoFlags, settings.plainDeno));
     }
     if (settings.only.includes("pyftpdlib")) servers.push(await startPyftpdlib(root));
     if (settings.only.includes("vsftpd")) servers.push(await startVsftpd(root, work));
