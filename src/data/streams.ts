@@ -38,9 +38,10 @@ export async function sendStream(
   // ends the pending read at once.
   const onAbort = () => void (byob ?? reader!).cancel(signal.reason).catch(() => {});
   signal.addEventListener("abort", onAbort, { once: true });
+  const waits = new AbortableWaits(signal);
   try {
     while (!signal.aborted) {
-      const buffer = byob ? await takeBuffer(signal) : undefined;
+      const buffer = byob ? await takeBuffer(waits, sendBuffers.take()) : undefined;
       if (buffer === ABORTED) break;
       let result: ReadableStreamReadResult<Uint8Array>;
       try {
@@ -70,6 +71,7 @@ export async function sendStream(
     return progress.bytes;
   } finally {
     signal.removeEventListener("abort", onAbort);
+    waits.dispose();
     const active = byob ?? reader!;
     if (!finished) await active.cancel().catch(() => {});
     active.releaseLock();
@@ -88,16 +90,15 @@ export async function sendFile(
   signal: AbortSignal,
   progress: TransferProgress,
 ): Promise<number> {
-  let onAbort!: () => void;
-  const aborted = new Promise<typeof ABORTED>((resolve) => onAbort = () => resolve(ABORTED));
-  signal.addEventListener("abort", onAbort, { once: true });
+  const waits = new AbortableWaits(signal);
   try {
     while (!signal.aborted) {
-      const buffer = await takeBuffer(signal, aborted);
+      const taken = sendBuffers.take();
+      const buffer = taken instanceof Uint8Array ? taken : await takeBuffer(waits, taken);
       if (buffer === ABORTED) break;
       let n: number | null | typeof ABORTED;
       try {
-        n = await Promise.race([file.read(buffer), aborted]);
+        n = await waits.wait(file.read(buffer));
       } catch (error) {
         sendBuffers.give(buffer); // the read has settled
         if (error instanceof StorageError) throw error;
@@ -117,32 +118,52 @@ export async function sendFile(
     }
     return progress.bytes;
   } finally {
-    signal.removeEventListener("abort", onAbort);
+    waits.dispose();
   }
 }
 
 const ABORTED = Symbol("aborted");
 
-/** A send buffer, or ABORTED when the signal fires first (the buffer then goes back). */
+/**
+ * Waits of one transfer that end with ABORTED as soon as its signal fires.
+ * One abort listener for the whole transfer and a fresh promise per wait:
+ * racing every chunk against one long-lived "aborted" promise would add a
+ * reaction to that promise per chunk, kept until the transfer ends.
+ */
+class AbortableWaits {
+  readonly #signal: AbortSignal;
+  #wake: ((value: typeof ABORTED) => void) | undefined;
+  readonly #onAbort = () => this.#wake?.(ABORTED);
+
+  constructor(signal: AbortSignal) {
+    this.#signal = signal;
+    signal.addEventListener("abort", this.#onAbort, { once: true });
+  }
+
+  /** `promise`'s outcome, or ABORTED if the signal fires first. */
+  wait<T>(promise: Promise<T>): Promise<T | typeof ABORTED> {
+    if (this.#signal.aborted) return Promise.resolve(ABORTED);
+    return new Promise<T | typeof ABORTED>((resolve, reject) => {
+      this.#wake = resolve;
+      promise.then(resolve, reject);
+    });
+  }
+
+  dispose(): void {
+    this.#wake = undefined;
+    this.#signal.removeEventListener("abort", this.#onAbort);
+  }
+}
+
+/** A send buffer, or ABORTED when the transfer is aborted first (the buffer then goes back). */
 async function takeBuffer(
-  signal: AbortSignal,
-  aborted?: Promise<typeof ABORTED>,
+  waits: AbortableWaits,
+  taken: Uint8Array | Promise<Uint8Array>,
 ): Promise<Uint8Array | typeof ABORTED> {
-  const taken = sendBuffers.take();
   if (taken instanceof Uint8Array) return taken;
-  let stop = aborted;
-  let onAbort: (() => void) | undefined;
-  if (!stop) {
-    stop = new Promise((resolve) => onAbort = () => resolve(ABORTED));
-    signal.addEventListener("abort", onAbort!, { once: true });
-  }
-  try {
-    const buffer = await Promise.race([taken, stop]);
-    if (buffer === ABORTED) taken.then((late) => sendBuffers.give(late));
-    return buffer;
-  } finally {
-    if (onAbort) signal.removeEventListener("abort", onAbort);
-  }
+  const buffer = await waits.wait(taken);
+  if (buffer === ABORTED) taken.then((late) => sendBuffers.give(late));
+  return buffer;
 }
 
 /** The size of each read from an upload's data connection. */
