@@ -91,6 +91,7 @@ export type {
   ReadOptions,
   StorageConnector,
   StorageProvider,
+  StorageReader,
   UploadChecksums,
   WriteOptions,
 } from "./src/storage/types.ts";

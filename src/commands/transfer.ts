@@ -9,7 +9,7 @@ import { ChecksumTap } from "../checksums/tap.ts";
 import { asciiUpperCase } from "../control/ascii.ts";
 import { fromNetworkAscii, toNetworkAscii } from "../data/ascii.ts";
 import type { ByteConnection } from "../data/connection.ts";
-import { receiveStream, sendStream } from "../data/streams.ts";
+import { receiveStream, sendFile, sendStream } from "../data/streams.ts";
 import type { TransferProgress } from "../data/transfer.ts";
 import { FtpError, StorageError } from "../errors.ts";
 import { baseName, joinPath, parentPath } from "../paths.ts";
@@ -61,15 +61,33 @@ async function retrieve(context: CommandContext, argument: string): Promise<void
   // so a read cut short (ABOR, a stall, the client gone, no data connection)
   // is stopped at the connector too; after a whole file it changes nothing.
   const reading = new AbortController();
-  let source = await context.storage.read(path, { offset, signal: reading.signal });
+  const openingText = `Opening ${modeName(context)} mode data connection for ${
+    quotePath(baseName(path))
+  } (${info.size - offset} bytes)`;
+  const storage = context.storage;
+  if (storage.openReader && context.state.transferType !== "A") {
+    // The connector's fast path (see StorageConnector.openReader).
+    const file = await storage.openReader(path, { offset, signal: reading.signal });
+    await context.startTransfer({
+      command: "RETR",
+      kind: "download",
+      path,
+      openingText,
+      run: (connection, signal, progress) => sendFile(file, connection, signal, progress),
+      release: () => {
+        reading.abort();
+        file.close();
+      },
+    });
+    return;
+  }
+  let source = await storage.read(path, { offset, signal: reading.signal });
   if (context.state.transferType === "A") source = source.pipeThrough(toNetworkAscii());
   await context.startTransfer({
     command: "RETR",
     kind: "download",
     path,
-    openingText: `Opening ${modeName(context)} mode data connection for ${
-      quotePath(baseName(path))
-    } (${info.size - offset} bytes)`,
+    openingText,
     run: (connection, signal, progress) => sendStream(source, connection, signal, progress),
     release: () => {
       reading.abort();

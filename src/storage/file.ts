@@ -18,7 +18,14 @@ import {
   REPLACEMENT,
   TEMP_PREFIX,
 } from "./file_jail.ts";
-import type { FileInfo, ReadOptions, StorageConnector, WriteOptions } from "./types.ts";
+import { FileReader } from "./file_reader.ts";
+import type {
+  FileInfo,
+  ReadOptions,
+  StorageConnector,
+  StorageReader,
+  WriteOptions,
+} from "./types.ts";
 
 export { TEMP_PREFIX };
 
@@ -147,17 +154,30 @@ export class FileStorage implements StorageConnector {
   }
 
   async read(path: string, options: ReadOptions = {}): Promise<ReadableStream<Uint8Array>> {
+    return (await this.#openForReading(path, options)).file.readable;
+  }
+
+  /** RETR's fast path: see {@linkcode FileReader}. */
+  async openReader(path: string, options: ReadOptions = {}): Promise<StorageReader> {
+    const { file, info } = await this.#openForReading(path, options);
+    return new FileReader(file, path, info.isFile);
+  }
+
+  async #openForReading(
+    path: string,
+    options: ReadOptions,
+  ): Promise<{ file: Deno.FsFile; info: Deno.FileInfo }> {
     const real = await this.#existing(path);
     const file = await wrap(() => Deno.open(real, { read: true }), path);
     try {
       const info = await file.stat();
       if (info.isDirectory) throw new StorageError("is_a_directory", `"${path}" is a folder`);
       if (options.offset) await file.seek(options.offset, Deno.SeekMode.Start);
+      return { file, info };
     } catch (error) {
       file.close();
       throw mapError(error, path);
     }
-    return file.readable;
   }
 
   async write(

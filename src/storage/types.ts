@@ -34,6 +34,22 @@ export interface ReadOptions {
   signal?: AbortSignal;
 }
 
+/**
+ * A file opened by {@linkcode StorageConnector.openReader}: its bytes read
+ * into the caller's buffers, from the offset it was opened at.
+ */
+export interface StorageReader {
+  /**
+   * Read up to `buffer.length` bytes into `buffer`: how many, or `null` at the
+   * end of the file. The caller reuses `buffer` once the promise settled, so
+   * nothing may be written into it after that. Failures are
+   * {@linkcode StorageError}s, as for a stream from `read`.
+   */
+  read(buffer: Uint8Array): Promise<number | null>;
+  /** Release the file; may be called more than once, and while a read is pending. */
+  close(): void;
+}
+
 /** Options of {@linkcode StorageConnector.write}. */
 export interface WriteOptions {
   /**
@@ -143,6 +159,14 @@ export interface StorageConnector {
   list(path: string): AsyncIterable<FileInfo>;
   /** A stream of a file's bytes from an offset. */
   read(path: string, options?: ReadOptions): Promise<ReadableStream<Uint8Array>>;
+  /**
+   * The same bytes as {@linkcode read}, with the same errors, read into the
+   * server's own buffers instead of through a stream: RETR's fast path (a
+   * binary download takes it when the connector has it). Optional: a
+   * connector that can't read into a caller's buffer leaves it out, and so do
+   * wrappers that change or meter what is read (bandwidth limits, mounts).
+   */
+  openReader?(path: string, options?: ReadOptions): Promise<StorageReader>;
   /**
    * Store a stream as a file. Resolves with the number of bytes written once
    * they are really stored; rejects (and keeps the previous file) when the

@@ -13,6 +13,7 @@ import { FAILURE_STEPS } from "./conformance/failures.ts";
 import { CONCURRENCY_STEPS } from "./conformance/concurrency.ts";
 import { METADATA_STEPS } from "./conformance/metadata.ts";
 import { QUOTA_STEPS } from "./conformance/quota.ts";
+import { READER_STEPS } from "./conformance/reader.ts";
 import { MIB, type SuiteSettings } from "./conformance/helpers.ts";
 
 /** A fresh, empty connector for one step, and how to tidy up after it. */
@@ -51,6 +52,7 @@ export interface ConformanceOptions {
 /** Every step, in order: the themes' steps one after the other. */
 const STEPS = [
   ...FILE_STEPS,
+  ...READER_STEPS,
   ...FOLDER_STEPS,
   ...FAILURE_STEPS,
   ...CONCURRENCY_STEPS,
