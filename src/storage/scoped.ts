@@ -19,6 +19,8 @@ export class ScopedStorage implements StorageConnector {
   readonly chmod?: (path: string, mode: number) => Promise<void>;
   /** The kept checksum (present when the inner connector has it). */
   readonly checksum?: StorageConnector["checksum"];
+  /** RETR's fast path (present when the inner connector has it). */
+  readonly openReader?: StorageConnector["openReader"];
 
   /** Scope `inner` to `home`. */
   constructor(inner: StorageConnector, home: string) {
@@ -29,6 +31,9 @@ export class ScopedStorage implements StorageConnector {
     }
     if (inner.checksum) {
       this.checksum = (path, algorithm) => inner.checksum!(this.#map(path), algorithm);
+    }
+    if (inner.openReader) {
+      this.openReader = (path, options) => inner.openReader!(this.#map(path), options);
     }
     if (inner.chmod) {
       this.chmod = (path, mode) =>
