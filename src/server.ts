@@ -42,6 +42,9 @@ import {
   tagListenError,
 } from "./control/listener.ts";
 
+/** What `emit` returns when nothing durable records the event. */
+const RECORDED: Promise<void> = Promise.resolve();
+
 export type { ListenerOption };
 
 /** Whether a listen address only reaches this machine (127.0.0.0/8, ::1, localhost). */
@@ -186,13 +189,16 @@ export class FtpServer extends EventTarget implements AsyncDisposable {
       sharedState: this.#state,
       emit: (type, detail) => {
         this.dispatchEvent(new CustomEvent(type, { detail }));
-        if (onTransferComplete && (type === "transfer-complete" || type === "transfer-failed")) {
+        const outcome = type === "transfer-complete" || type === "transfer-failed";
+        if (onTransferComplete && outcome) {
           try {
             onTransferComplete(detail as TransferEventDetail);
           } catch (error) {
             logger("error", "onTransferComplete threw", { error: String(error) });
           }
         }
+        // The webhook outbox took the event during dispatch: wait until it is written.
+        return outcome && this.#webhooks ? this.#webhooks.recording() : RECORDED;
       },
     };
   }

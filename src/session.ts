@@ -404,8 +404,8 @@ export class Session extends ControlConnection implements CommandHost {
     path: string,
     error?: unknown,
     from?: string,
-  ): void {
-    emitOperation(this, kind, command, path, error, from);
+  ): Promise<void> {
+    return emitOperation(this, kind, command, path, error, from);
   }
 
   /** Mark the session as logged in. */

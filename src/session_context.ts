@@ -48,10 +48,15 @@ export interface SessionContext {
   readonly sessionLimits: SessionLimits;
   /** What the server's sessions share (quota usage; Redis with `cluster`). */
   readonly sharedState: SharedState;
+  /**
+   * Dispatch a server event. Settles (never rejects) once the event is
+   * durably recorded where that applies (the webhook outbox, for transfer
+   * and operation outcomes).
+   */
   emit<K extends keyof FtpServerEventMap>(
     type: K,
     detail: FtpServerEventMap[K]["detail"],
-  ): void;
+  ): Promise<void>;
 }
 
 /** The session members a {@linkcode CommandContext} delegates to (the session implements it). */
@@ -83,7 +88,7 @@ export interface CommandHost {
     path: string,
     error?: unknown,
     from?: string,
-  ): void;
+  ): Promise<void>;
   logIn(user: FtpUser, storage: StorageConnector): Promise<void>;
   close(): void;
   upgradeToTls(): Promise<void>;
@@ -165,8 +170,11 @@ class SessionCommandContext implements CommandContext {
   log(level: "debug" | "info" | "warn" | "error", message: string, fields?: object): void {
     this.#host.log(level, message, fields);
   }
-  emit<K extends keyof FtpServerEventMap>(type: K, detail: FtpServerEventMap[K]["detail"]): void {
-    this.#context.emit(type, detail);
+  emit<K extends keyof FtpServerEventMap>(
+    type: K,
+    detail: FtpServerEventMap[K]["detail"],
+  ): Promise<void> {
+    return this.#context.emit(type, detail);
   }
   get eventDetail(): SessionEventDetail {
     return this.#host.eventDetail;
@@ -177,8 +185,8 @@ class SessionCommandContext implements CommandContext {
     path: string,
     error?: unknown,
     from?: string,
-  ): void {
-    this.#host.recordOperation(kind, command, path, error, from);
+  ): Promise<void> {
+    return this.#host.recordOperation(kind, command, path, error, from);
   }
   get authContext(): AuthContext {
     return this.#host.authContext;

@@ -70,7 +70,10 @@ export async function runTransferBeside(
     error: failure === undefined ? undefined : reply.text,
     checksums: outcome === "ok" ? request.checksums?.() : undefined,
   };
-  host.context.emit(outcome === "ok" ? "transfer-complete" : "transfer-failed", detail);
+  const recording = host.context.emit(
+    outcome === "ok" ? "transfer-complete" : "transfer-failed",
+    detail,
+  );
   if (request.kind !== "listing" || outcome !== "ok") {
     host.log(outcome === "ok" ? "info" : "warn", `${request.command} ${outcome}`, {
       path: request.path,
@@ -79,7 +82,35 @@ export async function runTransferBeside(
       reply: reply.code,
     });
   }
+  await recorded(host, recording);
   await host.reply(reply.code, reply.text).catch(() => {});
+}
+
+/** How long a final reply waits for its event to reach the webhook outbox. */
+const RECORDING_WAIT_MS = 5000;
+
+/**
+ * Wait until an event is durably recorded before the reply that reports its
+ * outcome, but never longer than {@linkcode RECORDING_WAIT_MS} (a stuck outbox
+ * write must not hold the client).
+ */
+export async function recorded(
+  host: Pick<TransferHost, "log">,
+  recording: Promise<void>,
+): Promise<void> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const late = new Promise<"late">((resolve) =>
+    timer = setTimeout(resolve, RECORDING_WAIT_MS, "late")
+  );
+  try {
+    if (await Promise.race([recording, late]) === "late") {
+      host.log("warn", "The event outbox is slow: replying before the event is written", {
+        waited_ms: RECORDING_WAIT_MS,
+      });
+    }
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 /** Run a task (HASH) like a transfer, without a data connection; then log and reply. */
@@ -116,13 +147,13 @@ function dataChannelOptions(host: TransferHost): DataChannelOptions {
  * RNTO…). The caller logs it, with the reason of a refusal.
  */
 export function emitOperation(
-  host: Pick<TransferHost, "context" | "eventDetail">,
+  host: Pick<TransferHost, "context" | "eventDetail" | "log">,
   kind: TransferKind,
   command: string,
   path: string,
   error?: unknown,
   from?: string,
-): void {
+): Promise<void> {
   const detail: TransferEventDetail = {
     ...host.eventDetail,
     kind,
@@ -134,5 +165,8 @@ export function emitOperation(
     outcome: error === undefined ? "ok" : "failed",
     error: error === undefined ? undefined : String(error),
   };
-  host.context.emit(error === undefined ? "transfer-complete" : "transfer-failed", detail);
+  return recorded(
+    host,
+    host.context.emit(error === undefined ? "transfer-complete" : "transfer-failed", detail),
+  );
 }

@@ -120,8 +120,11 @@ export interface CommandContext {
   reply(code: number, text: string | readonly string[]): Promise<void>;
   /** Log through the server's logger with this session's id, client and user. */
   log(level: "debug" | "info" | "warn" | "error", message: string, fields?: object): void;
-  /** Dispatch a server event. */
-  emit<K extends keyof FtpServerEventMap>(type: K, detail: FtpServerEventMap[K]["detail"]): void;
+  /** Dispatch a server event; settles once it is durably recorded (see `SessionContext.emit`). */
+  emit<K extends keyof FtpServerEventMap>(
+    type: K,
+    detail: FtpServerEventMap[K]["detail"],
+  ): Promise<void>;
   /** This session's part of every event's details. */
   readonly eventDetail: SessionEventDetail;
   /**
@@ -134,7 +137,7 @@ export interface CommandContext {
     path: string,
     error?: unknown,
     from?: string,
-  ): void;
+  ): Promise<void>;
 
   /** Failed logins per address, across sessions. */
   readonly loginGuard: Pick<LoginGuard, "isBanned" | "recordFailure">;

@@ -45,11 +45,12 @@ async function recorded(
     await action();
   } catch (error) {
     logRefusal(context, command, error, fields);
-    context.recordOperation(kind, command, fields.path, error, fields.from);
+    await context.recordOperation(kind, command, fields.path, error, fields.from);
     throw error;
   }
   context.log("info", `${command} ok`, fields);
-  context.recordOperation(kind, command, fields.path, undefined, fields.from);
+  // The event is in the outbox before the reply (see recordOperation).
+  await context.recordOperation(kind, command, fields.path, undefined, fields.from);
 }
 
 /** Run a storage operation that is not an event (RNFR), logging a refusal. */

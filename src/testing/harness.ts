@@ -160,7 +160,10 @@ class InProcessHarness implements CommandHarness {
           return Promise.resolve(listener);
         },
       },
-      emit: (type, detail) => this.events.push({ type, detail }),
+      emit: (type, detail) => {
+        this.events.push({ type, detail });
+        return Promise.resolve();
+      },
     };
     const [client, server] = PipeEnd.pair(remoteAddress, 50000);
     this.#control = client;

@@ -90,6 +90,16 @@ export class EventWebhooks {
     this.#started = false;
   }
 
+  /**
+   * Settles once every event put so far is in the outbox (kept, dropped or
+   * failed: it never rejects). The server waits for it before a transfer's or
+   * an operation's final reply, so an event is durable before the client
+   * learns the outcome: a crash after the reply can't lose it.
+   */
+  async recording(): Promise<void> {
+    while (this.#puts.size) await Promise.all(this.#puts);
+  }
+
   #login(type: "login" | "login_failed", event: Event): void {
     if (!this.options.on.has(type)) return;
     this.#put(type, loginEventBody(type, (event as CustomEvent<SessionEventDetail>).detail));
