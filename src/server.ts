@@ -42,9 +42,6 @@ import {
   tagListenError,
 } from "./control/listener.ts";
 
-/** What `emit` returns when nothing durable records the event. */
-const RECORDED: Promise<void> = Promise.resolve();
-
 export type { ListenerOption };
 
 /** Whether a listen address only reaches this machine (127.0.0.0/8, ::1, localhost). */
@@ -198,7 +195,7 @@ export class FtpServer extends EventTarget implements AsyncDisposable {
           }
         }
         // The webhook outbox took the event during dispatch: wait until it is written.
-        return outcome && this.#webhooks ? this.#webhooks.recording() : RECORDED;
+        return outcome && this.#webhooks ? this.#webhooks.recording() : undefined;
       },
     };
   }

@@ -49,14 +49,14 @@ export interface SessionContext {
   /** What the server's sessions share (quota usage; Redis with `cluster`). */
   readonly sharedState: SharedState;
   /**
-   * Dispatch a server event. Settles (never rejects) once the event is
-   * durably recorded where that applies (the webhook outbox, for transfer
-   * and operation outcomes).
+   * Dispatch a server event. Returns a promise when the event is being
+   * durably recorded (the webhook outbox, for transfer and operation
+   * outcomes) that settles, never rejecting, once it is.
    */
   emit<K extends keyof FtpServerEventMap>(
     type: K,
     detail: FtpServerEventMap[K]["detail"],
-  ): Promise<void>;
+  ): Promise<void> | undefined;
 }
 
 /** The session members a {@linkcode CommandContext} delegates to (the session implements it). */
@@ -173,7 +173,7 @@ class SessionCommandContext implements CommandContext {
   emit<K extends keyof FtpServerEventMap>(
     type: K,
     detail: FtpServerEventMap[K]["detail"],
-  ): Promise<void> {
+  ): Promise<void> | undefined {
     return this.#context.emit(type, detail);
   }
   get eventDetail(): SessionEventDetail {

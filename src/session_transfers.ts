@@ -96,8 +96,9 @@ const RECORDING_WAIT_MS = 5000;
  */
 export async function recorded(
   host: Pick<TransferHost, "log">,
-  recording: Promise<void>,
+  recording: Promise<void> | undefined,
 ): Promise<void> {
+  if (!recording) return;
   let timer: ReturnType<typeof setTimeout> | undefined;
   const late = new Promise<"late">((resolve) =>
     timer = setTimeout(resolve, RECORDING_WAIT_MS, "late")

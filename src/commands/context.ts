@@ -120,11 +120,11 @@ export interface CommandContext {
   reply(code: number, text: string | readonly string[]): Promise<void>;
   /** Log through the server's logger with this session's id, client and user. */
   log(level: "debug" | "info" | "warn" | "error", message: string, fields?: object): void;
-  /** Dispatch a server event; settles once it is durably recorded (see `SessionContext.emit`). */
+  /** Dispatch a server event; a promise while it is being durably recorded (see `SessionContext.emit`). */
   emit<K extends keyof FtpServerEventMap>(
     type: K,
     detail: FtpServerEventMap[K]["detail"],
-  ): Promise<void>;
+  ): Promise<void> | undefined;
   /** This session's part of every event's details. */
   readonly eventDetail: SessionEventDetail;
   /**

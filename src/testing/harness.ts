@@ -162,7 +162,7 @@ class InProcessHarness implements CommandHarness {
       },
       emit: (type, detail) => {
         this.events.push({ type, detail });
-        return Promise.resolve();
+        return undefined;
       },
     };
     const [client, server] = PipeEnd.pair(remoteAddress, 50000);
