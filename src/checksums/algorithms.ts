@@ -22,15 +22,19 @@ export type ChecksumAlgorithm = typeof CHECKSUM_ALGORITHMS[number];
 export const DEFAULT_CHECKSUM_ALGORITHM: ChecksumAlgorithm = "SHA-256";
 
 /**
- * What every upload computes while it streams, on the session's thread, so
- * each costs upload speed. Measured one core at a time (Deno 2.9.6, 2-core
- * AMD EPYC with SHA extensions, idle): SHA-256 1905 MiB/s, SHA-1 2035, CRC32
- * 1719, MD5 667, SHA-512 699. SHA-256 and CRC32 together cap an upload at
- * about 900 MiB/s; adding SHA-1 and MD5 would cap it near 320 (see
- * bench/README.md). So these two are kept (HASH's default and XCRC); MD5,
- * SHA-1 and SHA-512 are computed when asked for.
+ * What every upload of a whole file computes while it streams, unless the
+ * `upload_checksums` setting (`uploadChecksums`) names others. Each runs on
+ * the session's thread, so each costs upload CPU. Measured (Deno 2.9.6,
+ * 2-core AMD EPYC with SHA extensions; bench/README.md, "Uploads: where the
+ * CPU went"): CRC32 (`node:zlib`) about 50 GiB/s, SHA-256 and SHA-1 about
+ * 2 GiB/s, MD5 and SHA-512 about 0.7. A whole upload costs about 0.6 CPU s
+ * per GiB without digests; SHA-256 adds 0.5 (a one-stream STOR went from
+ * about 950 to 600 MiB/s with it, 100 clients' uploads from 0.94 to 1.45 CPU
+ * s/GiB), CRC32 nothing measurable. So only CRC32 is kept by default; HASH
+ * of another algorithm reads the file once, which costs the same hashing
+ * plus one read, and only for the files someone asks about.
  */
-export const UPLOAD_CHECKSUMS: readonly ChecksumAlgorithm[] = ["SHA-256", "CRC32"];
+export const UPLOAD_CHECKSUMS: readonly ChecksumAlgorithm[] = ["CRC32"];
 
 const NODE_NAMES: Record<Exclude<ChecksumAlgorithm, "CRC32">, string> = {
   "SHA-256": "sha256",

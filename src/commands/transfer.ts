@@ -187,7 +187,9 @@ async function store(
     offset,
   }, (level, message, fields) => context.log(level, message, fields));
   // Checksums of the whole file, so only when the upload is the whole file.
-  const tap = position === "truncate" ? new ChecksumTap() : undefined;
+  const tap = position === "truncate"
+    ? new ChecksumTap(context.options.uploadChecksums)
+    : undefined;
   await context.startTransfer({
     command,
     kind: "upload",
@@ -243,7 +245,7 @@ async function storeUnique(context: CommandContext, argument: string): Promise<v
     await context.storage.remove(reserved).catch(() => {});
     throw error;
   });
-  const tap = new ChecksumTap();
+  const tap = new ChecksumTap(context.options.uploadChecksums);
   let stored = false;
   await context.startTransfer({
     command: "STOU",

@@ -8,6 +8,7 @@
  * @module
  */
 
+import { CHECKSUM_ALGORITHMS } from "../checksums/algorithms.ts";
 import { DEFAULT_MAX_LINE_BYTES } from "../control/line_reader.ts";
 import { BYTES_PER_SECOND, COUNT, PORT, SECONDS, type Setting } from "./setting.ts";
 import { CLUSTER_SETTINGS, EVENTS_SETTINGS, TLS_SETTINGS } from "./sections.ts";
@@ -127,6 +128,14 @@ const TABLE = [
     values: ["atomic", "atomic_resume", "direct"],
     shownDefault: "atomic",
     doc: "`atomic`, `atomic_resume` or `direct` (see Uploads)",
+  },
+  {
+    key: "upload_checksums",
+    option: "uploadChecksums",
+    kind: "list",
+    values: CHECKSUM_ALGORITHMS,
+    shownDefault: "`[CRC32]`",
+    doc: "checksums each whole-file upload computes and keeps (see Checksums)",
   },
   {
     key: "max_sessions",

@@ -145,16 +145,48 @@ export class TokenBucket {
 /**
  * `source` at the pace of `bucket`: chunks are cut to the bucket's chunk and
  * each waits for its tokens. Cancelling the result, or `signal` aborting,
- * ends a wait at once (ABOR is never held up by the throttle).
+ * ends a wait at once (ABOR is never held up by the throttle). A byte stream
+ * (an upload's data connection) stays one: reads go straight into the
+ * reader's buffer, with no chunk allocated per read.
  */
 export function throttleStream(
   source: ReadableStream<Uint8Array>,
   bucket: TokenBucket,
   signal?: AbortSignal,
 ): ReadableStream<Uint8Array> {
-  const reader = source.getReader();
   const cancelled = new AbortController();
   const stop = signal ? AbortSignal.any([signal, cancelled.signal]) : cancelled.signal;
+  let byob: ReadableStreamBYOBReader | undefined;
+  try {
+    byob = source.getReader({ mode: "byob" });
+  } catch {
+    // Not a byte stream: chunk by chunk below.
+  }
+  if (byob) {
+    const reader = byob;
+    return new ReadableStream({
+      type: "bytes",
+      autoAllocateChunkSize: THROTTLED_READ_BYTES,
+      async pull(controller) {
+        const request = controller.byobRequest!;
+        const view = request.view as Uint8Array;
+        const size = Math.min(view.byteLength, bucket.chunk);
+        const result = await reader.read(new Uint8Array(view.buffer, view.byteOffset, size));
+        if (result.done) {
+          controller.close();
+          request.respondWithNewView(result.value ?? new Uint8Array(0));
+          return;
+        }
+        await bucket.take(result.value.length, stop);
+        request.respondWithNewView(result.value);
+      },
+      cancel(reason) {
+        cancelled.abort(reason);
+        return reader.cancel(reason);
+      },
+    });
+  }
+  const reader = source.getReader();
   let pending: Uint8Array | undefined;
   return new ReadableStream<Uint8Array>({
     async pull(controller) {
@@ -177,6 +209,9 @@ export function throttleStream(
     },
   }, { highWaterMark: 0 });
 }
+
+/** Each read's size when a throttled byte stream is read without a buffer of the reader's. */
+const THROTTLED_READ_BYTES = 256 * 1024;
 
 /** A bucket lent to a session; give it back when the session ends. */
 export interface BucketLease {

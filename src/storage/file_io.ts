@@ -28,7 +28,17 @@ export function toFileInfo(name: string, info: Deno.FileInfo): FileInfo {
   };
 }
 
-/** Copy a stream into a file with one reused buffer (much faster than pipeTo here). */
+/**
+ * While at most this many copies run in the process, each reads into a
+ * second buffer while the first is written. One stream gains (the next read
+ * overlaps the write, which is a hop to Deno's blocking thread pool); many at
+ * once gain nothing (the others fill the pause) and would double the memory
+ * their buffers take (measured: bench/README.md, "Uploads: where the CPU went").
+ */
+const OVERLAPPED_COPIES_MAX = 4;
+let copiesRunning = 0;
+
+/** Copy a stream into a file with reused buffers (much faster than pipeTo here). */
 export async function copyInto(
   source: ReadableStream<Uint8Array>,
   file: Deno.FsFile,
@@ -43,28 +53,48 @@ export async function copyInto(
   }
   const onAbort = () => reader.cancel(signal?.reason).catch(() => {});
   signal?.addEventListener("abort", onAbort, { once: true });
+  const byob = reader instanceof ReadableStreamBYOBReader;
+  const overlap = byob && copiesRunning < OVERLAPPED_COPIES_MAX;
+  copiesRunning++;
+  const buffers = [new Uint8Array(byob ? COPY_BUFFER_BYTES : 0)];
+  if (overlap) buffers.push(new Uint8Array(COPY_BUFFER_BYTES));
+  let turn = 0;
+  let writing: Promise<Uint8Array<ArrayBuffer>> | undefined;
   let total = 0;
-  let buffer = new Uint8Array(COPY_BUFFER_BYTES);
   try {
     while (true) {
-      const result = reader instanceof ReadableStreamBYOBReader
-        ? await reader.read(buffer)
-        : await reader.read();
+      // One buffer: it must be written before it is read into again.
+      if (!overlap && writing) buffers[turn] = await writing;
+      if (!overlap) writing = undefined;
+      const result = byob
+        ? await (reader as ReadableStreamBYOBReader).read(buffers[turn])
+        : await (reader as ReadableStreamDefaultReader<Uint8Array>).read();
+      // The previous write ends before the next one starts (and before giving up).
+      if (writing) buffers[turn ^ 1] = await writing;
+      writing = undefined;
       signal?.throwIfAborted();
       if (result.done) break;
-      const chunk = result.value;
-      let offset = 0;
-      while (offset < chunk.length) offset += await file.write(chunk.subarray(offset));
-      total += chunk.length;
-      if (reader instanceof ReadableStreamBYOBReader) {
-        buffer = new Uint8Array(chunk.buffer as ArrayBuffer);
-      }
+      total += result.value.length;
+      writing = writeAllTo(file, result.value);
+      if (overlap) turn ^= 1;
     }
     return total;
   } finally {
+    copiesRunning--;
+    await writing?.catch(() => {});
     signal?.removeEventListener("abort", onAbort);
     reader.releaseLock();
   }
+}
+
+/** Write all of `chunk`; resolves with a view of its whole buffer, to read into again. */
+async function writeAllTo(
+  file: Deno.FsFile,
+  chunk: Uint8Array,
+): Promise<Uint8Array<ArrayBuffer>> {
+  let offset = 0;
+  while (offset < chunk.length) offset += await file.write(chunk.subarray(offset));
+  return new Uint8Array(chunk.buffer as ArrayBuffer);
 }
 
 /** Run a file-system call, its failure mapped to a `StorageError` on `path`. */

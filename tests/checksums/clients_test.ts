@@ -18,7 +18,7 @@ import { countingReads, ftplib, localFile, referenceDigests } from "./_fixtures.
 const ignore = !hasCommand("python3") || !hasCommand("sha256sum");
 const s3Missing = s3rverUnavailable();
 const MIB = 1024 * 1024;
-/** What uploads keep (UPLOAD_CHECKSUMS) and what is read on demand. */
+/** What these uploads keep (`uploadChecksums`) and what is read on demand. */
 const KEPT = ["SHA-256", "CRC32"] as const;
 const KEPT_X = { XSHA256: "SHA-256", XCRC: "CRC32" } as const;
 const READ = ["SHA-512", "SHA-1", "MD5"] as const;
@@ -28,7 +28,7 @@ const X_COMMANDS = { ...KEPT_X, ...READ_X };
 /** Upload, then every checksum of it through ftplib, counting the connector's reads. */
 async function checkConnector(storage: StorageConnector, size: number): Promise<void> {
   const counted = countingReads(storage);
-  await using ts = await startServer({ storage: counted });
+  await using ts = await startServer({ storage: counted, uploadChecksums: KEPT });
   const events: TransferEventDetail[] = [];
   ts.server.addEventListener("transfer-complete", (event) => events.push(event.detail));
   const bytes = randomBytes(size);
@@ -62,7 +62,7 @@ for cmd in ${JSON.stringify(Object.keys(KEPT_X))}:
   const upload = events.find((event) => event.command === "STOR");
   assert.deepEqual(upload?.checksums, { "SHA-256": expected["SHA-256"], CRC32: expected.CRC32 });
 
-  // The other algorithms are not kept (see UPLOAD_CHECKSUMS), ranges never: the file is read.
+  // The other algorithms are not kept (see uploadChecksums), ranges never: the file is read.
   const start = 1000;
   const end = size - 17;
   await using part = await localFile(bytes.subarray(start, end));
@@ -130,6 +130,46 @@ Deno.test({
       using storage = s3.freshStorage({ partSize: 5 * MIB });
       await checkConnector(storage, 11 * MIB + 3);
     });
+  },
+});
+
+Deno.test({
+  name:
+    "by default an upload keeps CRC32 only: XCRC reads nothing, HASH SHA-256 reads the file once and is right",
+  ignore,
+  async fn() {
+    const root = await Deno.makeTempDir({ prefix: "exftp-hash-root-" });
+    try {
+      const counted = countingReads(new FileStorage({ root }));
+      await using ts = await startServer({ storage: counted });
+      const events: TransferEventDetail[] = [];
+      ts.server.addEventListener("transfer-complete", (event) => events.push(event.detail));
+      const size = 1 * MIB + 3;
+      await using local = await localFile(randomBytes(size));
+      const expected = await referenceDigests(local.path);
+      const crc = await ftplib(
+        ts.addr.port,
+        local.path,
+        `
+with open(LOCAL, "rb") as f: out["stor"] = ftp.storbinary("STOR up.bin", f)
+out["xcrc"] = reply("XCRC up.bin")
+out["opts"] = reply("OPTS HASH CRC32")
+out["hash"] = reply("HASH up.bin")
+`,
+      );
+      assert.match(crc.stor, /^226 /);
+      assert.equal(crc.xcrc, `250 ${expected.CRC32.toUpperCase()}`);
+      assert.equal(crc.hash, `213 CRC32 0-${size - 1} ${expected.CRC32} up.bin`);
+      assert.equal(counted.reads, 0, "the kept CRC32 is answered without reading the file");
+      assert.deepEqual(events.find((e) => e.command === "STOR")?.checksums, {
+        CRC32: expected.CRC32,
+      });
+      const sha = await ftplib(ts.addr.port, local.path, `out["hash"] = reply("HASH up.bin")`);
+      assert.equal(sha.hash, `213 SHA-256 0-${size - 1} ${expected["SHA-256"]} up.bin`);
+      assert.equal(counted.reads, 1, "SHA-256 is not kept by default: HASH reads the file once");
+    } finally {
+      await Deno.remove(root, { recursive: true });
+    }
   },
 });
 

@@ -29,7 +29,7 @@ Deno.test("HASH of a fresh upload reads nothing under a quota, a bandwidth limit
   await using h = commandHarness({
     storage: home,
     user,
-    options: { storages: { archive } },
+    options: { storages: { archive }, uploadChecksums: ["SHA-256", "CRC32"] },
   });
   for (const path of ["/home.txt", "/archive/mounted.txt"]) {
     assert.equal((await h.transfer(`STOR ${path}`, `bytes of ${path}`)).code, 226);

@@ -156,6 +156,14 @@ Deno.test("each upload_mode value is accepted", async () => {
   }
 });
 
+Deno.test("upload_checksums: a list of algorithms reaches the options; others are refused", async () => {
+  assert.equal((await build({})).options.uploadChecksums, undefined); // the default, CRC32
+  const { options } = await build({ upload_checksums: ["SHA-256", "CRC32"] });
+  assert.deepEqual(options.uploadChecksums, ["SHA-256", "CRC32"]);
+  await assertConfigError(build({ upload_checksums: ["SHA-3"] }), "upload_checksums", "SHA-3");
+  await assertConfigError(build({ upload_checksums: [] }), "upload_checksums", "CRC32");
+});
+
 Deno.test("an unknown storage connector and unknown storage_config keys are named", async () => {
   await assertConfigError(build({ storage_connector: "ftp" }), "storage_connector", '"ftp"');
   await assertConfigError(build({ storage_config: { rot: "/x" } }), "storage_config.rot");

@@ -1,0 +1,101 @@
+/**
+ * copyInto, the file connector's stream-to-file copy: for one upload the next
+ * read runs while the last piece is written (each write is a hop to Deno's
+ * blocking thread pool), with many at once each keeps one buffer; bytes
+ * arrive whole and in order either way.
+ */
+
+import assert from "node:assert/strict";
+import { copyInto } from "../../src/storage/file_io.ts";
+import { randomBytes } from "../helpers.ts";
+
+const MIB = 1 << 20;
+
+/** A byte stream of `bytes` in pieces of at most `piece`, counting its pulls. */
+function counted(bytes: Uint8Array, piece: number): {
+  stream: ReadableStream<Uint8Array>;
+  pulls: () => number;
+} {
+  let sent = 0;
+  let pulls = 0;
+  const stream = new ReadableStream({
+    type: "bytes",
+    pull(controller) {
+      pulls++;
+      const request = controller.byobRequest!;
+      const view = request.view as Uint8Array;
+      if (sent >= bytes.length) {
+        controller.close();
+        request.respond(0);
+        return;
+      }
+      const n = Math.min(view.length, piece, bytes.length - sent);
+      view.set(bytes.subarray(sent, sent + n));
+      sent += n;
+      request.respond(n);
+    },
+  });
+  return { stream, pulls: () => pulls };
+}
+
+/** A file whose writes wait until `release()`; it keeps what was written. */
+function heldFile() {
+  const chunks: Uint8Array[] = [];
+  let waiting: (() => void)[] = [];
+  let held = true;
+  const file = {
+    async write(data: Uint8Array): Promise<number> {
+      chunks.push(data.slice());
+      if (held) await new Promise<void>((resolve) => waiting.push(resolve));
+      return data.length;
+    },
+  } as unknown as Deno.FsFile;
+  return {
+    file,
+    writes: () => chunks.length,
+    release() {
+      held = false;
+      waiting.forEach((resolve) => resolve());
+      waiting = [];
+    },
+    bytes: () => {
+      const all = new Uint8Array(chunks.reduce((sum, c) => sum + c.length, 0));
+      let at = 0;
+      for (const chunk of chunks) {
+        all.set(chunk, at);
+        at += chunk.length;
+      }
+      return all;
+    },
+  };
+}
+
+const settle = () => new Promise((resolve) => setTimeout(resolve, 10));
+
+Deno.test("one upload: copyInto reads the next piece while the last one is written", async () => {
+  const bytes = randomBytes(3 * MIB + 5);
+  const source = counted(bytes, MIB);
+  const target = heldFile();
+  const copying = copyInto(source.stream, target.file);
+  await settle();
+  assert.equal(target.writes(), 1, "the first piece is being written");
+  assert.equal(source.pulls(), 2, "and the second is read meanwhile");
+  target.release();
+  assert.equal(await copying, bytes.length);
+  assert.deepEqual(target.bytes(), bytes);
+});
+
+Deno.test("many uploads at once: beyond four, each copy reads only after its write (one buffer)", async () => {
+  const copies = Array.from({ length: 5 }, () => {
+    const bytes = randomBytes(2 * MIB + 1);
+    return { bytes, source: counted(bytes, MIB), target: heldFile() };
+  });
+  const running = copies.map(({ source, target }) => copyInto(source.stream, target.file));
+  await settle();
+  assert.deepEqual(copies.map(({ source }) => source.pulls()), [2, 2, 2, 2, 1]);
+  copies.forEach(({ target }) => target.release());
+  for (const [i, { bytes, target }] of copies.entries()) {
+    assert.equal(await running[i], bytes.length);
+    assert.deepEqual(target.bytes(), bytes);
+  }
+});
