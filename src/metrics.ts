@@ -73,9 +73,31 @@ export class ServerMetrics {
       "# HELP exftp_draining 1 once shutdown began: no new sessions, running transfers finish.",
       "# TYPE exftp_draining gauge",
       `exftp_draining ${this.#server.draining ? 1 : 0}`,
+      ...memoryLines(),
     ];
     return lines.join("\n") + "\n";
   }
+}
+
+/**
+ * Where the process's memory is: resident in all, the V8 heap (used and
+ * reserved) and ArrayBuffers outside it. What is resident beyond the two is
+ * native (Deno's own, and memory the allocator keeps after it was freed).
+ */
+function memoryLines(): string[] {
+  const { rss, heapUsed, heapTotal, external } = Deno.memoryUsage();
+  return [
+    "# HELP process_resident_memory_bytes Resident memory of the process.",
+    "# TYPE process_resident_memory_bytes gauge",
+    `process_resident_memory_bytes ${rss}`,
+    "# HELP exftp_v8_heap_bytes The JavaScript heap: in use, and reserved by V8.",
+    "# TYPE exftp_v8_heap_bytes gauge",
+    `exftp_v8_heap_bytes{state="used"} ${heapUsed}`,
+    `exftp_v8_heap_bytes{state="reserved"} ${heapTotal}`,
+    "# HELP exftp_external_memory_bytes ArrayBuffers and other memory V8 tracks outside its heap.",
+    "# TYPE exftp_external_memory_bytes gauge",
+    `exftp_external_memory_bytes ${external}`,
+  ];
 }
 
 /** A component `/healthz` asks about (the storage, the auth service). */

@@ -218,6 +218,13 @@ test("/healthz: 503 draining from the moment close() is called; /metrics shows m
     const metrics = await response.text();
     assert.match(metrics, /exftp_shared_state\{mode="local"\} 1/);
     assert.match(metrics, /exftp_draining 0/);
+    // Memory gauges: resident ≥ the V8 heap in use, which is > 0.
+    const gauge = (pattern: RegExp) => Number(metrics.match(pattern)?.[1]);
+    const resident = gauge(/^process_resident_memory_bytes (\d+)$/m);
+    const heapUsed = gauge(/^exftp_v8_heap_bytes\{state="used"\} (\d+)$/m);
+    assert.ok(heapUsed > 0 && resident > heapUsed, `resident ${resident}, heap ${heapUsed}`);
+    assert.ok(gauge(/^exftp_v8_heap_bytes\{state="reserved"\} (\d+)$/m) >= heapUsed);
+    assert.ok(gauge(/^exftp_external_memory_bytes (\d+)$/m) > 0);
     using client = await RawFtpClient.connect(addr);
     await client.login("bob", "right");
     const closing = server.close();
