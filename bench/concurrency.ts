@@ -39,7 +39,7 @@ const USAGE =
   --clients N    concurrent clients for downloads, uploads and listings (default 300)
   --idle N       the larger idle-session count (default 10000; the smaller is N/10)
   --settle N     seconds over which memory is also read as its lowest ("settled"), with the
-                 idle sessions held and after the workloads (default 40; --quick 6; 0 = off)
+                 idle sessions held and after the workloads (default 60; --quick 6; 0 = off)
   --dir DIR      where the temp folder goes (default /dev/shm)
   --only LIST    comma-separated servers to run (exftp,pyftpdlib,vsftpd)
   --workloads L  comma-separated workloads (idle,login,download,upload,list,single; default all)
@@ -115,7 +115,7 @@ function parseSettings(args: string[]): Settings | undefined {
     workloads: (values.workloads ?? "idle,login,download,upload,list,single").split(","),
     denoFlags: (values["deno-flags"] ?? "").split(" ").filter(Boolean),
     plainDeno: values["plain-deno"] ?? false,
-    settleMs: (values.settle === "0" ? 0 : positive("settle", values.settle, quick ? 6 : 40)) *
+    settleMs: (values.settle === "0" ? 0 : positive("settle", values.settle, quick ? 6 : 60)) *
       1000,
   };
 }
@@ -202,6 +202,45 @@ export async function startTaskSettings(): Promise<
   return { env, flags };
 }
 
+/** Where exftp's `/metrics` is served, for the memory breakdown. */
+const exftpMetricsPort = freePort();
+
+/** exftp's memory as its `/metrics` tells it, in bytes. */
+interface MemoryBreakdown {
+  rss: number;
+  heapUsed: number;
+  heapReserved: number;
+  external: number;
+}
+
+async function exftpMemory(): Promise<MemoryBreakdown | undefined> {
+  try {
+    const text = await (await fetch(`http://127.0.0.1:${exftpMetricsPort}/metrics`)).text();
+    const gauge = (pattern: RegExp) => Number(text.match(pattern)?.[1] ?? NaN);
+    return {
+      rss: gauge(/^process_resident_memory_bytes (\d+)$/m),
+      heapUsed: gauge(/^exftp_v8_heap_bytes\{state="used"\} (\d+)$/m),
+      heapReserved: gauge(/^exftp_v8_heap_bytes\{state="reserved"\} (\d+)$/m),
+      external: gauge(/^exftp_external_memory_bytes (\d+)$/m),
+    };
+  } catch {
+    return undefined;
+  }
+}
+
+/** A row of the breakdown table: MiB in each place, and what is native (the rest). */
+function breakdownRow(memory: MemoryBreakdown | undefined): Row {
+  if (!memory) return { "RSS MiB": "n/a" };
+  const rest = memory.rss - memory.heapReserved - memory.external;
+  return {
+    "RSS MiB": fixed(memory.rss / MIB),
+    "V8 heap used": fixed(memory.heapUsed / MIB),
+    "V8 heap reserved": fixed(memory.heapReserved / MIB),
+    "ArrayBuffers": fixed(memory.external / MIB),
+    "native (the rest)": fixed(rest / MIB),
+  };
+}
+
 async function startExftp(
   root: string,
   work: string,
@@ -224,6 +263,8 @@ async function startExftp(
     config,
     "--port",
     "0",
+    "--metrics-port",
+    String(exftpMetricsPort),
   ]);
   const proc = new Proc("exftp", command, args, {
     ...start.env,
@@ -366,6 +407,7 @@ async function idleSessions(
   server: Server,
   count: number,
   settleMs: number,
+  onMemory?: (when: string, memory: MemoryBreakdown | undefined) => void,
 ): Promise<
   { memory: number; settled: number; sessions: number; errors: number; sample: string }
 > {
@@ -398,7 +440,11 @@ async function idleSessions(
     const ready = JSON.parse(text.slice(text.indexOf("{")));
     await sleep(2000); // let allocations settle
     const memory = serverMemory(server);
+    if (server.name === "exftp") onMemory?.("2 s", await exftpMemory());
     const settled = Math.min(memory, await settledMemory(server, settleMs));
+    if (server.name === "exftp" && settleMs > 0) {
+      onMemory?.(`${settleMs / 1000} s later`, await exftpMemory());
+    }
     return { memory, settled, ...ready };
   } finally {
     await child.stdin.close().catch(() => {});
@@ -503,6 +549,10 @@ async function main(args: string[]): Promise<number> {
     await sleep(2000);
     const afterStart: Record<string, number> = {};
     for (const s of servers) afterStart[s.name] = serverMemory(s);
+    /** Where exftp's memory is at each point (from its /metrics). */
+    const breakdown: Record<string, Row> = {};
+    const hasExftp = servers.some((s) => s.name === "exftp");
+    if (hasExftp) breakdown["after start"] = breakdownRow(await exftpMemory());
 
     /** Servers in an order that rotates with each workload. */
     let rotation = 0;
@@ -524,7 +574,11 @@ async function main(args: string[]): Promise<number> {
       let last = { count: 0, memory: before, settled: before };
       for (const count of counts) {
         log(`${s.name}: ${count} idle sessions …`);
-        const held = await idleSessions(s, count, settings.settleMs);
+        const held = await idleSessions(s, count, settings.settleMs, (when, memory) => {
+          if (s.name === "exftp" && count === settings.idle) {
+            breakdown[`${count} idle sessions, ${when}`] = breakdownRow(memory);
+          }
+        });
         if (held.errors) log(`  ${held.errors} sessions failed: ${held.sample}`);
         row[`MiB @${count}`] = fixed(held.memory / MIB);
         row[`KiB/session @${count}`] = fixed((held.memory - before) / held.sessions / 1024);
@@ -685,8 +739,12 @@ async function main(args: string[]): Promise<number> {
     if (settings.settleMs > 0) {
       log(`Memory after the workloads: lowest over ${settings.settleMs / 1000} s …`);
     }
+    if (hasExftp) breakdown["3 s after the workloads"] = breakdownRow(await exftpMemory());
     const settling = await Promise.all(servers.map((s) => settledMemory(s, settings.settleMs)));
     servers.forEach((s, i) => settledAfterWork[s.name] = Math.min(afterWork[s.name], settling[i]));
+    if (hasExftp && settings.settleMs > 0) {
+      breakdown[`${settings.settleMs / 1000} s later`] = breakdownRow(await exftpMemory());
+    }
 
     const memoryRows: Record<string, Row> = {};
     for (const s of servers) {
@@ -715,6 +773,10 @@ async function main(args: string[]): Promise<number> {
       `CPU % = CPU seconds / wall seconds (100 % = one core); vsftpd memory = PSS of its process tree`,
       table("Memory (RSS)", memoryRows),
       table("Idle logged-in sessions", idleRows),
+      table(
+        "exftp memory by place (from its /metrics; native = RSS − V8 reserved − ArrayBuffers)",
+        breakdown,
+      ),
       table(`Login storm (${settings.logins} connect+login+QUIT, 100 at a time)`, loginRows),
       table(`Downloads (${settings.clients} clients, 10 MiB files)`, workloadRows.download),
       table(`Uploads (${settings.clients} clients, 10 MiB files)`, workloadRows.upload),
