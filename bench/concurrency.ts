@@ -304,7 +304,7 @@ async function startPyftpdlib(root: string): Promise<Server> {
 }
 
 /** A bare `deno run` that imports node:net and waits: the floor exftp's RSS is compared with. */
-async function denoFloor(work: string): Promise<number> {
+async function denoFloor(work: string): Promise<{ rss: number; anon: number }> {
   const file = path.join(work, "floor.ts");
   await Deno.writeTextFile(
     file,
@@ -317,8 +317,9 @@ async function denoFloor(work: string): Promise<number> {
   }
   await sleep(2000);
   const rss = procStatus(proc.pid, "VmRSS") ?? NaN;
+  const anon = procStatus(proc.pid, "RssAnon") ?? NaN;
   await proc.stop();
-  return rss;
+  return { rss, anon };
 }
 
 function sleep(ms: number): Promise<void> {
@@ -537,7 +538,7 @@ async function main(args: string[]): Promise<number> {
     }
 
     log("Measuring the floor: a bare deno run importing node:net …");
-    const floor = await denoFloor(work);
+    const { rss: floor, anon: floorAnon } = await denoFloor(work);
 
     log(`Starting ${settings.only.join(", ")} …`);
     const servers: Server[] = [];
@@ -549,6 +550,16 @@ async function main(args: string[]): Promise<number> {
     await sleep(2000);
     const afterStart: Record<string, number> = {};
     for (const s of servers) afterStart[s.name] = serverMemory(s);
+    /**
+     * Private memory after start (`RssAnon`: RSS without the pages of the
+     * executable and libraries, which are shared and can be dropped).
+     */
+    const privateAfterStart: Record<string, number> = {};
+    for (const s of servers) {
+      privateAfterStart[s.name] = s.name === "vsftpd"
+        ? NaN
+        : procStatus(s.proc.pid, "RssAnon") ?? NaN;
+    }
     /** Where exftp's memory is at each point (from its /metrics). */
     const breakdown: Record<string, Row> = {};
     const hasExftp = servers.some((s) => s.name === "exftp");
@@ -750,12 +761,16 @@ async function main(args: string[]): Promise<number> {
     for (const s of servers) {
       memoryRows[s.name] = {
         "MiB after start": fixed(afterStart[s.name] / MIB),
+        "of it private": Number.isNaN(privateAfterStart[s.name])
+          ? "n/a"
+          : fixed(privateAfterStart[s.name] / MIB),
         "MiB after workloads": fixed(afterWork[s.name] / MIB),
         "settled": fixed(settledAfterWork[s.name] / MIB),
       };
     }
     memoryRows["deno + node:net (floor)"] = {
       "MiB after start": fixed(floor / MIB),
+      "of it private": fixed(floorAnon / MIB),
       "MiB after workloads": "",
       "settled": "",
     };
@@ -771,6 +786,7 @@ async function main(args: string[]): Promise<number> {
       }, Deno ${Deno.version.deno}`,
       `${settings.clients} clients in ${CLIENT_PROCESSES} client processes, ${settings.seconds} s per workload, files in ${settings.dir}`,
       `CPU % = CPU seconds / wall seconds (100 % = one core); vsftpd memory = PSS of its process tree`,
+      `private = RssAnon: RSS without the executable's and libraries' pages (shared, reclaimable)`,
       table("Memory (RSS)", memoryRows),
       table("Idle logged-in sessions", idleRows),
       table(
@@ -791,9 +807,9 @@ async function main(args: string[]): Promise<number> {
       ratios(rates.list, "listings/s"),
       ratios(rates["single-download"], "one-stream RETR"),
       ratios(rates["single-upload"], "one-stream STOR"),
-      `exftp RSS − floor: ${fixed((afterStart.exftp - floor) / MIB)} MiB after start, ${
-        fixed((afterWork.exftp - floor) / MIB)
-      } MiB 3 s after the workloads, ${
+      `exftp RSS − floor: ${fixed((afterStart.exftp - floor) / MIB)} MiB after start (private ${
+        fixed((privateAfterStart.exftp - floorAnon) / MIB)
+      }), ${fixed((afterWork.exftp - floor) / MIB)} MiB 3 s after the workloads, ${
         fixed((settledAfterWork.exftp - floor) / MIB)
       } MiB settled (lowest over ${settings.settleMs / 1000} s more)`,
     );
