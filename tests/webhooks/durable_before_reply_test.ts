@@ -93,3 +93,43 @@ test("a reply waits for its own event only, not for other events still being wri
     await Deno.remove(folder, { recursive: true });
   }
 });
+
+test("a command sent right after an upload's data is answered after the upload's 226, even while its event is written", async () => {
+  const folder = await Deno.makeTempDir({ prefix: "exftp-outbox-" });
+  const closed = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const { port } = closed.addr;
+  closed.close();
+  // A shared queue that takes 300 ms to write an upload event.
+  class SlowUploads extends MemoryState {
+    override async enqueue(queue: string, value: string): Promise<void> {
+      if (value.includes(`\\"type\\":\\"upload\\"`)) {
+        await new Promise((resolve) => setTimeout(resolve, 300));
+      }
+      return super.enqueue(queue, value);
+    }
+  }
+  try {
+    await using ts = await startServer({
+      events: {
+        url: `http://127.0.0.1:${port}/events`,
+        secret: "test-secret-do-not-use",
+        outbox: new SlowUploads(),
+        outboxFolder: folder,
+        retryDelayMs: 60_000,
+      },
+      logger: silentLogger,
+    });
+    const client = await ts.client("alice");
+    const data = await client.passive();
+    assert.equal((await client.send("STOR f.bin")).code, 150);
+    await data.write(new Uint8Array(1000));
+    data.close();
+    // The client doesn't wait for the 226 before its next command (pipelining).
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    await client.write("NOOP\r\n");
+    const codes = [(await client.read()).code, (await client.read()).code];
+    assert.deepEqual(codes, [226, 200], "replies in the order of their commands");
+  } finally {
+    await Deno.remove(folder, { recursive: true });
+  }
+});
