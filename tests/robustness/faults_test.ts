@@ -564,3 +564,21 @@ test("a connection flood over the limits: exactly max_sessions served, the rest 
   await waitFor(() => ts.server.sessionCount === 0, 5000, "the last session to be released");
   assert.deepEqual(log.lines.filter((l) => l.level === "error"), [], describe(log.lines));
 });
+
+test("a session whose client vanished mid-transfer is not timed out afterwards (its idle deadline stays cleared)", async () => {
+  // The clean-up cleared the idle deadline, then waited for the aborted
+  // transfer, whose end armed it again: the ended session was held until the
+  // idle timeout, which then logged it as timed out and wrote it a 421.
+  const log = capture();
+  await using ts = await startServer({ idleTimeoutMs: 600, logger: log.logger });
+  await Deno.writeFile(`${ts.root}/big.bin`, randomBytes(16 << 20));
+  const client = await ts.client();
+  const data = await client.passive();
+  assert.equal((await client.send("RETR big.bin")).code, 150);
+  await data.read(new Uint8Array(1000));
+  client.close(); // the client vanishes: control and data gone
+  data.close();
+  await waitFor(() => ts.server.sessionCount === 0, 5000, "the session to end");
+  await new Promise((resolve) => setTimeout(resolve, 1000)); // past the idle timeout
+  assert.deepEqual(log.lines.filter((l) => l.message.includes("Idle timeout")), []);
+});
