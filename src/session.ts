@@ -478,7 +478,9 @@ export class Session extends ControlConnection implements CommandHost {
   }
 
   #armIdleTimer(): void {
-    if (this.#transfer) return this.clearIdleTimer(); // paused while data moves
+    // Paused while data moves; never again once the session ends (the end of a
+    // transfer the clean-up aborted must not re-arm what the clean-up cleared).
+    if (this.#transfer || this.#closing) return this.clearIdleTimer();
     this.armIdleTimer(this.context.options.idleTimeoutMs);
   }
 
