@@ -582,3 +582,21 @@ test("a session whose client vanished mid-transfer is not timed out afterwards (
   await new Promise((resolve) => setTimeout(resolve, 1000)); // past the idle timeout
   assert.deepEqual(log.lines.filter((l) => l.message.includes("Idle timeout")), []);
 });
+
+test("a client that half-closes after its commands (printf … | nc) gets every reply", async () => {
+  await using ts = await startServer();
+  await Deno.writeFile(`${ts.root}/f.bin`, new Uint8Array(1234));
+  const conn = await Deno.connect(ts.addr);
+  await conn.write(encoder.encode("USER u\r\nPASS p\r\nSIZE f.bin\r\nNOOP\r\nPWD\r\nQUIT\r\n"));
+  await conn.closeWrite(); // FIN: nothing more will come, replies are still read
+  let received = "";
+  const buffer = new Uint8Array(4096);
+  const decoder = new TextDecoder();
+  for (let n = await conn.read(buffer); n !== null; n = await conn.read(buffer)) {
+    received += decoder.decode(buffer.subarray(0, n), { stream: true });
+  }
+  conn.close();
+  const codes = received.split("\r\n")
+    .filter((line) => /^\d{3} /.test(line)).map((line) => Number(line.slice(0, 3)));
+  assert.deepEqual(codes, [220, 331, 230, 213, 200, 257, 221]);
+});
