@@ -600,3 +600,32 @@ test("a client that half-closes after its commands (printf … | nc) gets every 
     .filter((line) => /^\d{3} /.test(line)).map((line) => Number(line.slice(0, 3)));
   assert.deepEqual(codes, [220, 331, 230, 213, 200, 257, 221]);
 });
+
+test("RETR of a FIFO in the served folder is refused at once, not a session stuck for ever", async () => {
+  // Opening a FIFO for reading blocks until a writer comes: the session hung in
+  // RETR (no ABOR: no transfer yet; the idle timeout closed the socket but not
+  // the session), and server.close() waited for it past its grace period.
+  await using ts = await startServer({ shutdownGraceMs: 500 });
+  const fifo = `${ts.root}/pipe`;
+  const made = await new Deno.Command("mkfifo", { args: [fifo] }).output();
+  assert.ok(made.success, "mkfifo");
+  const client = await ts.client();
+  await client.passive();
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  try {
+    const reply = await Promise.race([
+      client.send("RETR pipe"),
+      new Promise<"stuck">((resolve) => timer = setTimeout(resolve, 3000, "stuck")),
+    ]);
+    assert.notEqual(reply, "stuck", "no reply to RETR of a FIFO within 3 s");
+    assert.equal((reply as { code: number }).code, 550);
+  } finally {
+    clearTimeout(timer);
+    // Release an open still blocked on the FIFO (the old code), so the test process can end.
+    const writer = await Promise.race([
+      Deno.open(fifo, { write: true }).catch(() => undefined),
+      new Promise<undefined>((resolve) => setTimeout(() => resolve(undefined), 200)),
+    ]);
+    writer?.close();
+  }
+});
