@@ -48,6 +48,9 @@ export { TransferProgress, type TransferRequest } from "./data/transfer.ts";
 
 let nextSessionNumber = 1;
 
+/** How long an ending session may take to write what it still has to say. */
+const CLEANUP_DEADLINE_MS = 10_000;
+
 /** Commands kept waiting for a transfer before the session stops reading. */
 const MAX_QUEUED_COMMANDS = 32;
 
@@ -478,7 +481,9 @@ export class Session extends ControlConnection implements CommandHost {
   }
 
   #armIdleTimer(): void {
-    if (this.#transfer) return this.clearIdleTimer(); // paused while data moves
+    // Paused while data moves; never again once the session ends (the end of a
+    // transfer the clean-up aborted must not re-arm what the clean-up cleared).
+    if (this.#transfer || this.#closing) return this.clearIdleTimer();
     this.armIdleTimer(this.context.options.idleTimeoutMs);
   }
 
@@ -486,6 +491,9 @@ export class Session extends ControlConnection implements CommandHost {
     this.#closing = true;
     this.clearLoginTimer();
     this.clearIdleTimer();
+    // A reply the client doesn't read (it may have half-closed) can't hold the
+    // session: once this deadline passes the socket is dropped, which fails the write.
+    const hardClose = setTimeout(() => closeQuietly(this.connection), CLEANUP_DEADLINE_MS);
     // The control connection is gone: an unfinished upload must not be stored.
     this.#transfer?.controller.abort(
       new TransferAbort(Reply.TransferAborted, "Control connection closed"),
@@ -494,6 +502,7 @@ export class Session extends ControlConnection implements CommandHost {
     await this.#queueRunner;
     this.clearDataSetup();
     await this.closeConnection();
+    clearTimeout(hardClose);
     try {
       await this.#storage?.close?.();
     } catch (error) {

@@ -37,7 +37,8 @@ export interface TransferHost {
   readonly protection: "C" | "P";
   readonly tlsContext?: SecureContext;
   log(level: "debug" | "info" | "warn" | "error", message: string, fields?: object): void;
-  reply(code: number, text: string | readonly string[]): Promise<void>;
+  /** Send a reply; `after`: it goes out (in its turn) once that settles. */
+  reply(code: number, text: string | readonly string[], after?: Promise<void>): Promise<void>;
   /** The transfer is over (before its event and final reply): the session is no longer busy. */
   transferEnded(): void;
 }
@@ -82,8 +83,11 @@ export async function runTransferBeside(
       reply: reply.code,
     });
   }
-  await recorded(host, recording);
-  await host.reply(reply.code, reply.text).catch(() => {});
+  // The reply takes its place among the replies at once (a command the client
+  // sends before reading it is answered after it), and goes out once the event
+  // is recorded.
+  const after = recording ? recorded(host, recording) : undefined;
+  await host.reply(reply.code, reply.text, after).catch(() => {});
 }
 
 /** How long a final reply waits for its event to reach the webhook outbox. */

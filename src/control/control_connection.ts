@@ -102,10 +102,16 @@ export abstract class ControlConnection implements ControlLineHandler {
     }
   }
 
-  /** Send one reply (multi-line when `text` has several lines). Replies never interleave. */
-  reply(code: number, text: string | readonly string[]): Promise<void> {
+  /**
+   * Send one reply (multi-line when `text` has several lines). Replies never
+   * interleave, and go out in the order they were asked for: one that must
+   * wait for something first (`after`, which must never reject: a transfer's
+   * event being written) holds back the replies asked for after it.
+   */
+  reply(code: number, text: string | readonly string[], after?: Promise<void>): Promise<void> {
     const bytes = encodeReply(code, text);
-    const write = (this.#writeChain ?? Promise.resolve()).then(() =>
+    const previous = this.#writeChain ?? Promise.resolve();
+    const write = (after ? Promise.all([previous, after]) : previous).then(() =>
       writeAll(this.connection, bytes)
     );
     const chain = write.catch(() => {});

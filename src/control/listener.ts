@@ -51,7 +51,9 @@ export class NodeControlListener implements ControlListener {
   ): Promise<NodeControlListener> {
     return new Promise((resolve, reject) => {
       const server = net.createServer(
-        { pauseOnConnect: true, noDelay: true },
+        // allowHalfOpen: a client's FIN ends what it sends, not what it reads (the
+        // replies to its last commands still go out, then the session closes).
+        { pauseOnConnect: true, noDelay: true, allowHalfOpen: true },
         (socket: net.Socket) => {
           socket.on("error", () => {});
           onConnection(socket, implicitTls);

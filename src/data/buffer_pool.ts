@@ -17,9 +17,9 @@ export interface BufferPoolOptions {
   /** Buffers the pool allocates and keeps; more only while it is stuck. */
   bound: number;
   /**
-   * When transfers wait and no buffer has come back for this long (writes
-   * stuck on clients that stopped reading), one more buffer is made for the
-   * first waiter, so stuck transfers can't stall every other one.
+   * A transfer that has waited this long for a buffer (the others are out in
+   * writes stuck on clients that stopped reading, or slow ones) gets a new
+   * one, so stuck transfers can't stall every other one.
    */
   stuckAfterMs: number;
 }
@@ -27,16 +27,20 @@ export interface BufferPoolOptions {
 /**
  * Buffers handed out one at a time: {@linkcode take} one, give it back with
  * {@linkcode give} once nothing reads or writes it any more. When all
- * `bound` buffers are out, takers wait, first come first served.
+ * `bound` buffers are out, takers wait, first come first served, at most
+ * `stuckAfterMs` (then a buffer is made for them). The pool keeps at most
+ * `bound` free buffers: one made past the bound is kept while others are out
+ * (they may be stuck for minutes: dropping it made its transfer wait again
+ * before every chunk) and dropped once `bound` free ones are back.
  */
 export class BufferPool {
   readonly #options: BufferPoolOptions;
   readonly #free: Uint8Array[] = [];
-  readonly #waiting: ((buffer: Uint8Array) => void)[] = [];
+  /** Takers waiting for a buffer, first come first served, with when they began (ms). */
+  readonly #waiting: { resolve: (buffer: Uint8Array) => void; since: number }[] = [];
   /** Buffers that exist: free, or out and expected back. */
   #existing = 0;
   #allocations = 0;
-  #givenSinceCheck = false;
   #watchdog: ReturnType<typeof setInterval> | undefined;
 
   /** A pool as `options` says; it allocates nothing until asked. */
@@ -59,20 +63,21 @@ export class BufferPool {
     const free = this.#free.pop();
     if (free) return free;
     if (this.#existing < this.#options.bound) return this.#allocate();
-    const waited = new Promise<Uint8Array>((resolve) => this.#waiting.push(resolve));
-    this.#watchdog ??= setInterval(() => this.#checkStuck(), this.#options.stuckAfterMs);
+    const waited = new Promise<Uint8Array>((resolve) =>
+      this.#waiting.push({ resolve, since: performance.now() })
+    );
+    this.#watchdog ??= setInterval(() => this.#checkStuck(), this.#options.stuckAfterMs / 2);
     return waited;
   }
 
   /** Give back a buffer from {@linkcode take}; nothing may touch it any more. */
   give(buffer: Uint8Array): void {
-    this.#givenSinceCheck = true;
     const waiter = this.#waiting.shift();
     if (waiter) {
       if (this.#waiting.length === 0) this.#stopWatchdog();
-      waiter(buffer);
-    } else if (this.#existing > this.#options.bound) {
-      this.#existing--; // made while the pool was stuck: dropped
+      waiter.resolve(buffer);
+    } else if (this.#free.length >= this.#options.bound) {
+      this.#existing--; // made while the pool was stuck, and no longer needed: dropped
     } else {
       this.#free.push(buffer);
     }
@@ -87,7 +92,7 @@ export class BufferPool {
     if (this.#waiting.length > 0 && this.#existing < this.#options.bound) {
       const waiter = this.#waiting.shift()!;
       if (this.#waiting.length === 0) this.#stopWatchdog();
-      waiter(this.#allocate());
+      waiter.resolve(this.#allocate());
     }
   }
 
@@ -97,22 +102,19 @@ export class BufferPool {
     return new Uint8Array(this.#options.bufferBytes);
   }
 
+  /** Make a buffer for every taker that has waited `stuckAfterMs` (the oldest come first). */
   #checkStuck(): void {
-    if (this.#waiting.length === 0) return this.#stopWatchdog();
-    if (this.#givenSinceCheck) {
-      this.#givenSinceCheck = false;
-      return;
+    const oldest = performance.now() - this.#options.stuckAfterMs;
+    while (this.#waiting.length > 0 && this.#waiting[0].since <= oldest) {
+      this.#waiting.shift()!.resolve(this.#allocate());
     }
-    const waiter = this.#waiting.shift()!;
     if (this.#waiting.length === 0) this.#stopWatchdog();
-    waiter(this.#allocate());
   }
 
   #stopWatchdog(): void {
     if (this.#watchdog === undefined) return;
     clearInterval(this.#watchdog);
     this.#watchdog = undefined;
-    this.#givenSinceCheck = false;
   }
 }
 

@@ -168,6 +168,12 @@ export class FileStorage implements StorageConnector {
     options: ReadOptions,
   ): Promise<{ file: Deno.FsFile; info: Deno.FileInfo }> {
     const real = await this.#existing(path);
+    // Opening a FIFO blocks until a writer comes (for ever, in a session no ABOR
+    // reaches): only folders and regular files are opened.
+    const kind = await wrap(() => Deno.stat(real), path);
+    if (!kind.isFile && !kind.isDirectory) {
+      throw new StorageError("permission_denied", `"${path}" is not a regular file`);
+    }
     const file = await wrap(() => Deno.open(real, { read: true }), path);
     try {
       const info = await file.stat();

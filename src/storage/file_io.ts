@@ -76,6 +76,9 @@ export async function copyInto(
       if (result.done) break;
       total += result.value.length;
       writing = writeAllTo(file, result.value);
+      // Awaited after the next read: a write failing meanwhile (a full disk)
+      // must not be an unhandled rejection, which ends a Deno program.
+      writing.catch(() => {});
       if (overlap) turn ^= 1;
     }
     return total;

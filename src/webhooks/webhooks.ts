@@ -30,6 +30,8 @@ export class EventWebhooks {
   readonly #outbox?: Outbox;
   readonly #deliverer?: WebhookDeliverer;
   readonly #puts = new Set<Promise<void>>();
+  /** The put of the last transfer event, until {@linkcode recording} takes it. */
+  #lastPut?: Promise<void>;
   #started = false;
   #dropped = 0;
 
@@ -54,7 +56,9 @@ export class EventWebhooks {
     const transfer = (event: Event) => {
       const detail = (event as CustomEvent<TransferEventDetail>).detail;
       const type = transferEventType(detail);
-      if (type && this.options.on.has(type)) this.#put(type, transferEventBody(type, detail));
+      if (type && this.options.on.has(type)) {
+        this.#lastPut = this.#put(type, transferEventBody(type, detail));
+      }
     };
     server.addEventListener("transfer-complete", transfer);
     server.addEventListener("transfer-failed", transfer);
@@ -91,13 +95,19 @@ export class EventWebhooks {
   }
 
   /**
-   * Settles once every event put so far is in the outbox (kept, dropped or
-   * failed: it never rejects). The server waits for it before a transfer's or
-   * an operation's final reply, so an event is durable before the client
-   * learns the outcome: a crash after the reply can't lose it.
+   * The write of the transfer or operation event just dispatched (call it
+   * right after dispatching): settles once that event is in the outbox (kept,
+   * dropped or failed: it never rejects); `undefined` when the event was not
+   * wanted. The server waits for it before the transfer's or operation's final
+   * reply, so an event is durable before the client learns the outcome: a
+   * crash after the reply can't lose it. Only that event's write: waiting for
+   * every write in flight kept each reply waiting (up to the 5-s cap) behind
+   * other sessions' events on a busy server, or behind one slow write.
    */
-  async recording(): Promise<void> {
-    while (this.#puts.size) await Promise.all(this.#puts);
+  recording(): Promise<void> | undefined {
+    const put = this.#lastPut;
+    this.#lastPut = undefined;
+    return put;
   }
 
   #login(type: "login" | "login_failed", event: Event): void {
@@ -105,9 +115,9 @@ export class EventWebhooks {
     this.#put(type, loginEventBody(type, (event as CustomEvent<SessionEventDetail>).detail));
   }
 
-  /** Put an event in the outbox without making anyone wait for it. */
-  #put(type: WebhookEventType, body: object): void {
-    if (!this.#started) return;
+  /** Put an event in the outbox without making anyone wait for it; the put, if any. */
+  #put(type: WebhookEventType, body: object): Promise<void> | undefined {
+    if (!this.#started) return undefined;
     const text = JSON.stringify(body);
     const id = (body as { id: string }).id;
     const put = this.#outbox!.put(text).then((kept) => {
@@ -132,5 +142,6 @@ export class EventWebhooks {
       });
     }).finally(() => this.#puts.delete(put));
     this.#puts.add(put);
+    return put;
   }
 }

@@ -564,3 +564,68 @@ test("a connection flood over the limits: exactly max_sessions served, the rest 
   await waitFor(() => ts.server.sessionCount === 0, 5000, "the last session to be released");
   assert.deepEqual(log.lines.filter((l) => l.level === "error"), [], describe(log.lines));
 });
+
+test("a session whose client vanished mid-transfer is not timed out afterwards (its idle deadline stays cleared)", async () => {
+  // The clean-up cleared the idle deadline, then waited for the aborted
+  // transfer, whose end armed it again: the ended session was held until the
+  // idle timeout, which then logged it as timed out and wrote it a 421.
+  const log = capture();
+  await using ts = await startServer({ idleTimeoutMs: 600, logger: log.logger });
+  await Deno.writeFile(`${ts.root}/big.bin`, randomBytes(16 << 20));
+  const client = await ts.client();
+  const data = await client.passive();
+  assert.equal((await client.send("RETR big.bin")).code, 150);
+  await data.read(new Uint8Array(1000));
+  client.close(); // the client vanishes: control and data gone
+  data.close();
+  await waitFor(() => ts.server.sessionCount === 0, 5000, "the session to end");
+  await new Promise((resolve) => setTimeout(resolve, 1000)); // past the idle timeout
+  assert.deepEqual(log.lines.filter((l) => l.message.includes("Idle timeout")), []);
+});
+
+test("a client that half-closes after its commands (printf … | nc) gets every reply", async () => {
+  await using ts = await startServer();
+  await Deno.writeFile(`${ts.root}/f.bin`, new Uint8Array(1234));
+  const conn = await Deno.connect(ts.addr);
+  await conn.write(encoder.encode("USER u\r\nPASS p\r\nSIZE f.bin\r\nNOOP\r\nPWD\r\nQUIT\r\n"));
+  await conn.closeWrite(); // FIN: nothing more will come, replies are still read
+  let received = "";
+  const buffer = new Uint8Array(4096);
+  const decoder = new TextDecoder();
+  for (let n = await conn.read(buffer); n !== null; n = await conn.read(buffer)) {
+    received += decoder.decode(buffer.subarray(0, n), { stream: true });
+  }
+  conn.close();
+  const codes = received.split("\r\n")
+    .filter((line) => /^\d{3} /.test(line)).map((line) => Number(line.slice(0, 3)));
+  assert.deepEqual(codes, [220, 331, 230, 213, 200, 257, 221]);
+});
+
+test("RETR of a FIFO in the served folder is refused at once, not a session stuck for ever", async () => {
+  // Opening a FIFO for reading blocks until a writer comes: the session hung in
+  // RETR (no ABOR: no transfer yet; the idle timeout closed the socket but not
+  // the session), and server.close() waited for it past its grace period.
+  await using ts = await startServer({ shutdownGraceMs: 500 });
+  const fifo = `${ts.root}/pipe`;
+  const made = await new Deno.Command("mkfifo", { args: [fifo] }).output();
+  assert.ok(made.success, "mkfifo");
+  const client = await ts.client();
+  await client.passive();
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  try {
+    const reply = await Promise.race([
+      client.send("RETR pipe"),
+      new Promise<"stuck">((resolve) => timer = setTimeout(resolve, 3000, "stuck")),
+    ]);
+    assert.notEqual(reply, "stuck", "no reply to RETR of a FIFO within 3 s");
+    assert.equal((reply as { code: number }).code, 550);
+  } finally {
+    clearTimeout(timer);
+    // Release an open still blocked on the FIFO (the old code), so the test process can end.
+    const writer = await Promise.race([
+      Deno.open(fifo, { write: true }).catch(() => undefined),
+      new Promise<undefined>((resolve) => setTimeout(() => resolve(undefined), 200)),
+    ]);
+    writer?.close();
+  }
+});

@@ -99,3 +99,40 @@ Deno.test("many uploads at once: beyond four, each copy reads only after its wri
     assert.deepEqual(target.bytes(), bytes);
   }
 });
+
+Deno.test("a write that fails while the next read waits (disk full) rejects the copy, no unhandled rejection", async () => {
+  // /dev/full fails every write with ENOSPC, like a full disk. The second read
+  // waits for the network (here 200 ms): the failed write must be handled
+  // meanwhile, or the process sees an unhandled rejection (a crash, for a
+  // program without a last-resort handler).
+  const file = await Deno.open("/dev/full", { write: true });
+  let pulls = 0;
+  const stream = new ReadableStream({
+    type: "bytes",
+    async pull(controller) {
+      const request = controller.byobRequest!;
+      if (pulls++ > 0) await new Promise((resolve) => setTimeout(resolve, 200));
+      if (pulls > 3) {
+        controller.close();
+        request.respond(0);
+        return;
+      }
+      (request.view as Uint8Array).fill(7, 0, 1000);
+      request.respond(1000);
+    },
+  });
+  const unhandled: unknown[] = [];
+  const onUnhandled = (event: PromiseRejectionEvent) => {
+    event.preventDefault();
+    unhandled.push(event.reason);
+  };
+  globalThis.addEventListener("unhandledrejection", onUnhandled);
+  try {
+    await assert.rejects(copyInto(stream, file));
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    assert.deepEqual(unhandled.map(String), []);
+  } finally {
+    globalThis.removeEventListener("unhandledrejection", onUnhandled);
+    file.close();
+  }
+});
