@@ -127,6 +127,12 @@ async function checkUploadTarget(
   return existing;
 }
 
+/** The checksums a whole-file upload computes (`upload_checksums`); none for `[]`. */
+function uploadTap(context: CommandContext): ChecksumTap | undefined {
+  const algorithms = context.options.uploadChecksums;
+  return algorithms?.length === 0 ? undefined : new ChecksumTap(algorithms);
+}
+
 /**
  * The upload's source: the data connection, converted from CRLF in TYPE A.
  * `tap` sees the bytes as stored: on the data connection's own buffers in
@@ -187,9 +193,7 @@ async function store(
     offset,
   }, (level, message, fields) => context.log(level, message, fields));
   // Checksums of the whole file, so only when the upload is the whole file.
-  const tap = position === "truncate"
-    ? new ChecksumTap(context.options.uploadChecksums)
-    : undefined;
+  const tap = position === "truncate" ? uploadTap(context) : undefined;
   await context.startTransfer({
     command,
     kind: "upload",
@@ -245,7 +249,7 @@ async function storeUnique(context: CommandContext, argument: string): Promise<v
     await context.storage.remove(reserved).catch(() => {});
     throw error;
   });
-  const tap = new ChecksumTap(context.options.uploadChecksums);
+  const tap = uploadTap(context);
   let stored = false;
   await context.startTransfer({
     command: "STOU",
@@ -258,7 +262,7 @@ async function storeUnique(context: CommandContext, argument: string): Promise<v
       stored = true;
       return progress.bytes;
     },
-    checksums: () => tap.digests(),
+    checksums: () => tap?.digests(),
     release: () => {
       if (!stored) context.storage.remove(reserved).catch(() => {});
     },

@@ -134,8 +134,9 @@ const TABLE = [
     option: "uploadChecksums",
     kind: "list",
     values: CHECKSUM_ALGORITHMS,
+    emptyAllowed: true,
     shownDefault: "`[CRC32]`",
-    doc: "checksums each whole-file upload computes and keeps (see Checksums)",
+    doc: "checksums each whole-file upload computes and keeps (see Checksums; `[]`: none)",
   },
   {
     key: "max_sessions",

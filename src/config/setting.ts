@@ -66,6 +66,8 @@ export interface Setting {
   readonly zero?: boolean;
   /** `choice`: the allowed values. */
   readonly values?: readonly string[];
+  /** `list`: an empty list is allowed (it means none). */
+  readonly emptyAllowed?: boolean;
   /** The default, in the option's unit (ms for durations). */
   readonly default?: number | string;
   /** How the default reads in docs when it is not a plain value (`local address`). */
@@ -126,7 +128,7 @@ export function problemWith(
       return undefined;
     case "list":
       if (
-        !Array.isArray(value) || value.length === 0 ||
+        !Array.isArray(value) || (value.length === 0 && !setting.emptyAllowed) ||
         value.some((item) => !setting.values!.includes(item))
       ) {
         return `must be a list of some of ${setting.values!.join(", ")}, got ${got}`;

@@ -174,6 +174,40 @@ out["hash"] = reply("HASH up.bin")
 });
 
 Deno.test({
+  name:
+    "upload_checksums: [] keeps none: the upload computes nothing, XCRC reads the file and is right",
+  ignore,
+  async fn() {
+    const root = await Deno.makeTempDir({ prefix: "exftp-hash-root-" });
+    try {
+      const counted = countingReads(new FileStorage({ root }));
+      await using ts = await startServer({ storage: counted, uploadChecksums: [] });
+      const events: TransferEventDetail[] = [];
+      ts.server.addEventListener("transfer-complete", (event) => events.push(event.detail));
+      const size = 300_007;
+      await using local = await localFile(randomBytes(size));
+      const expected = await referenceDigests(local.path);
+      const out = await ftplib(
+        ts.addr.port,
+        local.path,
+        `
+with open(LOCAL, "rb") as f: out["stor"] = ftp.storbinary("STOR up.bin", f)
+out["xcrc"] = reply("XCRC up.bin")
+`,
+      );
+      assert.match(out.stor, /^226 /);
+      assert.equal(out.xcrc, `250 ${expected.CRC32.toUpperCase()}`);
+      assert.equal(counted.reads, 1, "nothing kept: XCRC reads the file");
+      assert.equal(events.find((e) => e.command === "STOR")?.checksums, undefined);
+      const records = [...Deno.readDirSync(root)].map((entry) => entry.name);
+      assert.deepEqual(records, ["up.bin"], "no checksum record is written");
+    } finally {
+      await Deno.remove(root, { recursive: true });
+    }
+  },
+});
+
+Deno.test({
   name: "lftp quote and curl -Q ask HASH and XCRC like any other command",
   ignore: ignore || !hasCommand("lftp") || !hasCommand("curl"),
   async fn() {

@@ -161,7 +161,9 @@ Deno.test("upload_checksums: a list of algorithms reaches the options; others ar
   const { options } = await build({ upload_checksums: ["SHA-256", "CRC32"] });
   assert.deepEqual(options.uploadChecksums, ["SHA-256", "CRC32"]);
   await assertConfigError(build({ upload_checksums: ["SHA-3"] }), "upload_checksums", "SHA-3");
-  await assertConfigError(build({ upload_checksums: [] }), "upload_checksums", "CRC32");
+  // An empty list keeps none (HASH then reads the file).
+  assert.deepEqual((await build({ upload_checksums: [] })).options.uploadChecksums, []);
+  await assertConfigError(build({ upload_checksums: "CRC32" }), "upload_checksums", "CRC32");
 });
 
 Deno.test("an unknown storage connector and unknown storage_config keys are named", async () => {
