@@ -10,7 +10,7 @@ import { asciiUpperCase } from "../control/ascii.ts";
 import { fromNetworkAscii, toNetworkAscii } from "../data/ascii.ts";
 import type { ByteConnection } from "../data/connection.ts";
 import { receiveStream, sendFile, sendStream } from "../data/streams.ts";
-import type { TransferProgress } from "../data/transfer.ts";
+import type { TransferProgress, TransferRequest } from "../data/transfer.ts";
 import { FtpError, StorageError } from "../errors.ts";
 import { baseName, joinPath, parentPath } from "../paths.ts";
 import { quotePath, Reply } from "../replies.ts";
@@ -65,33 +65,28 @@ async function retrieve(context: CommandContext, argument: string): Promise<void
     quotePath(baseName(path))
   } (${info.size - offset} bytes)`;
   const storage = context.storage;
+  let run: TransferRequest["run"];
+  let release: () => void;
   if (storage.openReader && context.state.transferType !== "A") {
     // The connector's fast path (see StorageConnector.openReader).
     const file = await storage.openReader(path, { offset, signal: reading.signal });
-    await context.startTransfer({
-      command: "RETR",
-      kind: "download",
-      path,
-      openingText,
-      run: (connection, signal, progress) => sendFile(file, connection, signal, progress),
-      release: () => {
-        reading.abort();
-        file.close();
-      },
-    });
-    return;
+    run = (connection, signal, progress) => sendFile(file, connection, signal, progress);
+    release = () => file.close();
+  } else {
+    let source = await storage.read(path, { offset, signal: reading.signal });
+    if (context.state.transferType === "A") source = source.pipeThrough(toNetworkAscii());
+    run = (connection, signal, progress) => sendStream(source, connection, signal, progress);
+    release = () => void source.cancel().catch(() => {});
   }
-  let source = await storage.read(path, { offset, signal: reading.signal });
-  if (context.state.transferType === "A") source = source.pipeThrough(toNetworkAscii());
   await context.startTransfer({
     command: "RETR",
     kind: "download",
     path,
     openingText,
-    run: (connection, signal, progress) => sendStream(source, connection, signal, progress),
+    run,
     release: () => {
       reading.abort();
-      source.cancel().catch(() => {});
+      release();
     },
   });
 }
