@@ -6,7 +6,7 @@
  */
 
 import assert from "node:assert/strict";
-import { copyInto } from "../../src/storage/file_io.ts";
+import { copyInto, fileWrites, Gate } from "../../src/storage/file_io.ts";
 import { randomBytes } from "../helpers.ts";
 
 const MIB = 1 << 20;
@@ -134,5 +134,67 @@ Deno.test("a write that fails while the next read waits (disk full) rejects the 
   } finally {
     globalThis.removeEventListener("unhandledrejection", onUnhandled);
     file.close();
+  }
+});
+
+Deno.test("the write gate runs at most its limit at once, in arrival order, and a failing task gives its place back", async () => {
+  const gate = new Gate(2);
+  let running = 0;
+  let most = 0;
+  const started: number[] = [];
+  const releases: (() => void)[] = [];
+  const task = (i: number, fail = false) => () => {
+    started.push(i);
+    most = Math.max(most, ++running);
+    return new Promise<number>((resolve, reject) => {
+      releases[i] = () => {
+        running--;
+        if (fail) reject(new Error(`task ${i} failed`));
+        else resolve(i);
+      };
+    });
+  };
+  const results = [0, 1, 2, 3, 4].map((i) => gate.run(task(i, i === 0)));
+  results[0].catch(() => {});
+  await Promise.resolve();
+  assert.deepEqual(started, [0, 1], "two run, three wait");
+  releases[0](); // fails: its place goes to the first waiting task
+  await assert.rejects(results[0], /task 0 failed/);
+  await new Promise((resolve) => setTimeout(resolve, 0));
+  assert.deepEqual(started, [0, 1, 2]);
+  releases[2]();
+  releases[1]();
+  await Promise.all([results[1], results[2]]);
+  await new Promise((resolve) => setTimeout(resolve, 0));
+  assert.deepEqual(started, [0, 1, 2, 3, 4], "in arrival order");
+  releases[3]();
+  releases[4]();
+  assert.deepEqual(await Promise.all(results.slice(1)), [1, 2, 3, 4]);
+  assert.equal(most, 2, "never more than the limit at once");
+  assert.equal(gate.running, 0, "every place given back");
+});
+
+Deno.test("uploads' file writes share one bounded gate", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "exftp-gate-" });
+  try {
+    let most = 0;
+    const watch = setInterval(() => most = Math.max(most, fileWrites.running), 0);
+    const copies = Array.from({ length: 12 }, async (_, i) => {
+      const bytes = randomBytes(3 * 1024 * 1024 + i);
+      const file = await Deno.open(`${dir}/f${i}`, { write: true, create: true });
+      try {
+        const source = new Blob([new Uint8Array(bytes)]).stream();
+        assert.equal(await copyInto(source, file), bytes.length);
+      } finally {
+        file.close();
+      }
+      assert.deepEqual(await Deno.readFile(`${dir}/f${i}`), bytes);
+    });
+    await Promise.all(copies);
+    clearInterval(watch);
+    assert.ok(most <= fileWrites.limit, `${most} writes at once, limit ${fileWrites.limit}`);
+    assert.equal(fileWrites.running, 0);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
   }
 });
