@@ -124,7 +124,7 @@ function parseSettings(args: string[]): Settings | undefined {
 // Processes and /proc
 
 /** `command args…` with the open-file limit raised (for thousands of sessions). */
-function withNofile(command: string, args: string[]): [string, string[]] {
+export function withNofile(command: string, args: string[]): [string, string[]] {
   return ["/bin/sh", ["-c", `ulimit -n "$(ulimit -Hn)" && exec "$@"`, "sh", command, ...args]];
 }
 
@@ -202,8 +202,8 @@ export async function startTaskSettings(): Promise<
   return { env, flags };
 }
 
-/** Where exftp's `/metrics` is served, for the memory breakdown. */
-const exftpMetricsPort = freePort();
+/** Where exftp's `/metrics` is served, for the memory breakdown (set when it starts). */
+let exftpMetricsPort = 0;
 
 /** exftp's memory as its `/metrics` tells it, in bytes. */
 interface MemoryBreakdown {
@@ -253,6 +253,7 @@ async function startExftp(
     `max_sessions: 25000\nmax_sessions_per_ip: 25000\nstorage_config:\n  root: ${root}\n`,
   );
   const start = plainDeno ? { env: {}, flags: [] } : await startTaskSettings();
+  exftpMetricsPort = freePort();
   const [command, args] = withNofile(Deno.execPath(), [
     "run",
     "-A",

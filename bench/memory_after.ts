@@ -21,6 +21,7 @@ import { parseArgs } from "node:util";
 import * as path from "node:path";
 import type { ClientJob, ClientResult } from "./concurrency_client.ts";
 import { cpuSeconds, procStatus } from "./throughput.ts";
+import { withNofile } from "./concurrency.ts";
 
 const MIB = 1024 * 1024;
 const HERE = import.meta.dirname!;
@@ -32,16 +33,14 @@ function sleep(ms: number): Promise<void> {
 }
 
 async function runClient(job: ClientJob): Promise<ClientResult> {
-  const output = await new Deno.Command("sh", {
-    args: [
-      "-c",
-      'ulimit -n "$(ulimit -Hn)"; exec "$0" "$@"',
-      Deno.execPath(),
-      "run",
-      "-A",
-      CLIENT_TS,
-      JSON.stringify(job),
-    ],
+  const [command, args] = withNofile(Deno.execPath(), [
+    "run",
+    "-A",
+    CLIENT_TS,
+    JSON.stringify(job),
+  ]);
+  const output = await new Deno.Command(command, {
+    args,
     stdout: "piped",
     stderr: "piped",
   }).output();
@@ -94,21 +93,19 @@ if (import.meta.main) {
   );
   const probe = path.join(path.resolve(values.repo), "bench", "memory_probe_main.ts");
   const denoFlags = values["deno-flags"].split(" ").filter(Boolean);
-  const child = new Deno.Command("sh", {
-    args: [
-      "-c",
-      'ulimit -n "$(ulimit -Hn)"; exec "$0" "$@"',
-      Deno.execPath(),
-      "run",
-      "-A",
-      "--v8-flags=--expose-gc",
-      ...denoFlags,
-      probe,
-      "-c",
-      config,
-      "--port",
-      "0",
-    ],
+  const [command, args] = withNofile(Deno.execPath(), [
+    "run",
+    "-A",
+    "--v8-flags=--expose-gc",
+    ...denoFlags,
+    probe,
+    "-c",
+    config,
+    "--port",
+    "0",
+  ]);
+  const child = new Deno.Command(command, {
+    args,
     env,
     stdout: "piped",
     stderr: "piped",
