@@ -194,8 +194,8 @@ export class FtpServer extends EventTarget implements AsyncDisposable {
             logger("error", "onTransferComplete threw", { error: String(error) });
           }
         }
-        // The webhook outbox took the event during dispatch: wait until it is written.
-        return outcome && this.#webhooks ? this.#webhooks.recording() : undefined;
+        // The final reply waits until the outbox has the event.
+        return outcome ? this.#webhooks?.record(detail as TransferEventDetail) : undefined;
       },
     };
   }

@@ -30,8 +30,6 @@ export class EventWebhooks {
   readonly #outbox?: Outbox;
   readonly #deliverer?: WebhookDeliverer;
   readonly #puts = new Set<Promise<void>>();
-  /** The put of the last transfer event, until {@linkcode recording} takes it. */
-  #lastPut?: Promise<void>;
   #started = false;
   #dropped = 0;
 
@@ -48,20 +46,11 @@ export class EventWebhooks {
     this.#deliverer = new WebhookDeliverer(this.#outbox, { ...this.options, url }, logger);
   }
 
-  /** Listen to `server`'s events. */
+  /** Listen to `server`'s login events (outcomes come through {@linkcode record}). */
   attach(server: EventTarget): void {
     if (!this.#outbox) return;
     server.addEventListener("login", (event) => this.#login("login", event));
     server.addEventListener("login-failed", (event) => this.#login("login_failed", event));
-    const transfer = (event: Event) => {
-      const detail = (event as CustomEvent<TransferEventDetail>).detail;
-      const type = transferEventType(detail);
-      if (type && this.options.on.has(type)) {
-        this.#lastPut = this.#put(type, transferEventBody(type, detail));
-      }
-    };
-    server.addEventListener("transfer-complete", transfer);
-    server.addEventListener("transfer-failed", transfer);
   }
 
   /**
@@ -95,19 +84,19 @@ export class EventWebhooks {
   }
 
   /**
-   * The write of the transfer or operation event just dispatched (call it
-   * right after dispatching): settles once that event is in the outbox (kept,
-   * dropped or failed: it never rejects); `undefined` when the event was not
-   * wanted. The server waits for it before the transfer's or operation's final
+   * Put a transfer's or operation's event in the outbox. The server calls it
+   * for each outcome it emits and waits for the result before the final
    * reply, so an event is durable before the client learns the outcome: a
-   * crash after the reply can't lose it. Only that event's write: waiting for
-   * every write in flight kept each reply waiting (up to the 5-s cap) behind
-   * other sessions' events on a busy server, or behind one slow write.
+   * crash after the reply can't lose it. Settles once that event is written
+   * (kept, dropped or failed: it never rejects); `undefined` when the event
+   * is not wanted. Only this event's write is waited for: waiting for every
+   * write in flight kept each reply waiting (up to the 5-s cap) behind other
+   * sessions' events on a busy server, or behind one slow write.
    */
-  recording(): Promise<void> | undefined {
-    const put = this.#lastPut;
-    this.#lastPut = undefined;
-    return put;
+  record(detail: TransferEventDetail): Promise<void> | undefined {
+    const type = transferEventType(detail);
+    if (!type || !this.options.on.has(type)) return undefined;
+    return this.#put(type, transferEventBody(type, detail));
   }
 
   #login(type: "login" | "login_failed", event: Event): void {
