@@ -23,10 +23,12 @@ import * as path from "node:path";
 import type { ClientJob, ClientResult } from "./concurrency_client.ts";
 import {
   freePort,
+  interrupted,
   Proc,
   procStatus,
   type Server,
   startVsftpd,
+  stopOnSignals,
   waitListening,
   withTimeout,
 } from "./throughput.ts";
@@ -330,9 +332,6 @@ function sleep(ms: number): Promise<void> {
 // ---------------------------------------------------------------------------------------------
 // Clients
 
-/** Aborted on SIGINT/SIGTERM: kills the client processes in flight. */
-const interrupted = new AbortController();
-
 /** Run one client process to completion and parse its JSON line. */
 async function runClient(job: ClientJob, timeoutMs: number): Promise<ClientResult> {
   const [command, args] = withNofile(Deno.execPath(), [
@@ -496,16 +495,7 @@ async function main(args: string[]): Promise<number> {
   if (!settings) return 0;
   const started = new Date();
   const work = await Deno.makeTempDir({ dir: settings.dir, prefix: "exftp-concurrency-" });
-  const onSignal = () => {
-    interrupted.abort();
-    for (const proc of Proc.live) proc.killNow();
-    try {
-      Deno.removeSync(work, { recursive: true });
-    } catch { /* best effort */ }
-    Deno.exit(130);
-  };
-  Deno.addSignalListener("SIGINT", onSignal);
-  Deno.addSignalListener("SIGTERM", onSignal);
+  const stopHandlingSignals = stopOnSignals(work);
   const log = (line: string) =>
     console.error(`[${((Date.now() - started.getTime()) / 1000).toFixed(0)} s] ${line}`);
   const out: string[] = [];
@@ -834,8 +824,7 @@ async function main(args: string[]): Promise<number> {
   } finally {
     for (const proc of [...Proc.live]) await proc.stop();
     await Deno.remove(work, { recursive: true }).catch(() => {});
-    Deno.removeSignalListener("SIGINT", onSignal);
-    Deno.removeSignalListener("SIGTERM", onSignal);
+    stopHandlingSignals();
   }
 }
 

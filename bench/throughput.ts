@@ -190,8 +190,31 @@ export async function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T
   }
 }
 
-/** Aborted on SIGINT/SIGTERM: kills the client commands in flight. */
-const interrupted = new AbortController();
+/** Aborted on SIGINT/SIGTERM (see {@linkcode stopOnSignals}): kills the commands in flight. */
+export const interrupted = new AbortController();
+
+/**
+ * Until the returned function is called: on SIGINT or SIGTERM, say `why`,
+ * abort {@linkcode interrupted}, kill every process started, remove `work`
+ * and exit with 130.
+ */
+export function stopOnSignals(work: string, why?: string): () => void {
+  const onSignal = () => {
+    if (why) console.error(why);
+    interrupted.abort();
+    for (const proc of Proc.live) proc.killNow();
+    try {
+      Deno.removeSync(work, { recursive: true });
+    } catch { /* best effort */ }
+    Deno.exit(130);
+  };
+  Deno.addSignalListener("SIGINT", onSignal);
+  Deno.addSignalListener("SIGTERM", onSignal);
+  return () => {
+    Deno.removeSignalListener("SIGINT", onSignal);
+    Deno.removeSignalListener("SIGTERM", onSignal);
+  };
+}
 
 /** Run a short command to completion; throws with its stderr when it fails. */
 async function run(
@@ -514,17 +537,10 @@ async function main(args: string[]): Promise<number> {
 
   const work = await Deno.makeTempDir({ dir, prefix: "exftp-bench-" });
   const servers: Server[] = [];
-  const onSignal = () => {
-    console.error("\nthroughput: interrupted; stopping servers and removing", work);
-    interrupted.abort();
-    for (const proc of Proc.live) proc.killNow();
-    try {
-      Deno.removeSync(work, { recursive: true });
-    } catch { /* best effort */ }
-    Deno.exit(130);
-  };
-  Deno.addSignalListener("SIGINT", onSignal);
-  Deno.addSignalListener("SIGTERM", onSignal);
+  const stopHandlingSignals = stopOnSignals(
+    work,
+    `\nthroughput: interrupted; stopping servers and removing ${work}`,
+  );
   const log = (line: string) => console.error(line);
 
   try {
@@ -678,8 +694,7 @@ async function main(args: string[]): Promise<number> {
     await Deno.remove(work, { recursive: true }).catch((error) =>
       console.error(`throughput: could not remove ${work}: ${error.message}`)
     );
-    Deno.removeSignalListener("SIGINT", onSignal);
-    Deno.removeSignalListener("SIGTERM", onSignal);
+    stopHandlingSignals();
   }
 }
 
